@@ -1,0 +1,34 @@
+# adaptive_nlp_ros: the two commands a newcomer runs are `make demo` and `make test`.
+# Both create the environment when it is missing (bin/bootstrap), build the colcon workspace,
+# and build the trained artifacts into .artifacts/ when they are missing.
+SHELL := /bin/bash
+ENV_RUN := bin/env-run
+ARTIFACTS := .artifacts
+# Unique per checkout so parallel test runs on one machine do not see each other's nodes.
+TEST_DOMAIN_ID ?= $(shell echo $$(( $$(pwd | cksum | cut -d' ' -f1) % 100 + 100 )))
+# Extra arguments for the demo, e.g. make demo DEMO_ARGS="--strategy early_exit"
+DEMO_ARGS ?=
+
+.PHONY: demo test bootstrap artifacts bench lint clean
+
+bootstrap:
+	@bin/bootstrap
+
+artifacts: bootstrap
+	@$(ENV_RUN) adaptive-nlp artifacts --ensure
+
+demo: artifacts
+	@$(ENV_RUN) adaptive-nlp demo $(DEMO_ARGS)
+
+test: artifacts
+	@ROS_DOMAIN_ID=$(TEST_DOMAIN_ID) $(ENV_RUN) colcon --log-base log test \
+	  --base-paths adaptive_nlp_ros_msgs adaptive_nlp_ros --build-base build --install-base install \
+	  --packages-select adaptive_nlp_ros --return-code-on-test-failure \
+	  --event-handlers console_direct+ summary+ \
+	  --pytest-args -p no:cacheprovider -ra
+
+bench: artifacts
+	@$(ENV_RUN) python bench/run_all.py
+
+clean:
+	rm -rf build install log

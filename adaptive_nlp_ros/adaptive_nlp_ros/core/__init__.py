@@ -1,0 +1,1 @@
+"""The product's brain: models, strategies, budgets and evaluation. No ROS in here."""
