@@ -1,0 +1,238 @@
+"""
+battery_node: publishes the robot's battery as sensor_msgs/BatteryState.
+
+Topics (names relative, so a namespace applies; ``/diagnostics`` absolute):
+
+* publishes ``battery_state`` (``sensor_msgs/BatteryState``, reliable, depth 10) at ``rate_hz``;
+* subscribes ``inference_result`` (``adaptive_nlp_ros_msgs/InferenceResult``, reliable,
+  depth 100): each result's ``energy_mj`` drains the simulated battery, closing the loop
+  between the cost of thinking and the battery the controller adapts to;
+* publishes ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray``, reliable) once a second,
+  with one status named ``battery_node``.
+
+Parameters: ``core.battery_model.BATTERY_PARAMETERS`` (defaults in ``config/battery_node.yaml``).
+The battery model lives in ``core.battery_model``; this file is ROS plumbing only.
+"""
+
+import math
+import sys
+import time
+from typing import Any, Dict, List, Optional, Union
+
+from adaptive_nlp_ros.core.battery_model import (
+    assess_battery, BATTERY_PARAMETERS, BatterySnapshot, BatteryUnavailableError, HostBattery,
+    SimulatedBattery, SOURCE_PSUTIL, SOURCE_SIMULATED, unavailable_snapshot)
+from adaptive_nlp_ros.nodes.conversions import (
+    battery_state_message, diagnostic_status_message)
+from adaptive_nlp_ros.nodes.parameters import (
+    declare_parameters, install_parameter_callbacks, ParameterDeclarationError)
+from adaptive_nlp_ros_msgs.msg import InferenceResult
+from diagnostic_msgs.msg import DiagnosticArray
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import BatteryState
+
+NODE_NAME = 'battery_node'
+DIAGNOSTICS_PERIOD_S = 1.0
+_LOG_THROTTLE_S = 10.0
+
+_SIMULATION_PARAMETERS = ('capacity_wh', 'idle_draw_w', 'time_acceleration',
+                          'nominal_voltage_v', 'charge_power_w')
+
+
+class BatterySourceError(RuntimeError):
+    """The configured battery source cannot be used and no fallback is allowed."""
+
+
+class BatteryNode(Node):
+    """Publishes BatteryState from a simulated or the host's battery; drains it by inference."""
+
+    def __init__(self) -> None:
+        """Declare parameters, open the battery source and start publishing."""
+        super().__init__(NODE_NAME)
+        self._values: Dict[str, Any] = declare_parameters(self, BATTERY_PARAMETERS)
+        self._battery: Union[SimulatedBattery, HostBattery] = self._open_source()
+        self._unavailable_reason = ''
+        self._results_received = 0
+        self._results_invalid = 0
+        self._energy_reported_mj = 0.0
+        self._last_tick_s = time.monotonic()
+        self._last_snapshot: Optional[BatterySnapshot] = None
+
+        self._battery_publisher = self.create_publisher(
+            BatteryState, 'battery_state',
+            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        self._diagnostics_publisher = self.create_publisher(
+            DiagnosticArray, '/diagnostics',
+            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        self._result_subscription = self.create_subscription(
+            InferenceResult, 'inference_result', self._on_inference_result,
+            QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+        self._publish_timer = self.create_timer(
+            1.0 / self._values['rate_hz'], self._publish_battery_state)
+        self._diagnostics_timer = self.create_timer(
+            DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        install_parameter_callbacks(self, BATTERY_PARAMETERS, self._on_parameters_changed)
+        self.get_logger().info(self._describe())
+
+    @property
+    def source(self) -> str:
+        """Return the source in use: ``simulated`` or ``psutil`` (after any fallback)."""
+        return SOURCE_SIMULATED if isinstance(self._battery, SimulatedBattery) else SOURCE_PSUTIL
+
+    def _open_source(self) -> Union[SimulatedBattery, HostBattery]:
+        """
+        Return the battery named by ``source``, falling back to a simulated one if allowed.
+
+        :raises BatterySourceError: when ``source`` is psutil, the host has no readable
+            battery and ``fallback_to_simulated`` is false.
+        """
+        if self._values['source'] == SOURCE_PSUTIL:
+            host = HostBattery()
+            try:
+                host.snapshot()
+                return host
+            except BatteryUnavailableError as error:
+                self.get_logger().error(f'source "psutil": {error}')
+                if not self._values['fallback_to_simulated']:
+                    raise BatterySourceError(
+                        f'source "psutil" is unusable ({error}) and fallback_to_simulated is '
+                        'false; run with source:=simulated or fallback_to_simulated:=true'
+                    ) from error
+                self.get_logger().warning(
+                    'falling back to the simulated battery (fallback_to_simulated is true)')
+        return self._new_simulated_battery()
+
+    def _new_simulated_battery(self) -> SimulatedBattery:
+        """Return a simulated battery built from the current parameter values."""
+        values = self._values
+        return SimulatedBattery(
+            capacity_wh=values['capacity_wh'], idle_draw_w=values['idle_draw_w'],
+            time_acceleration=values['time_acceleration'],
+            initial_fraction=values['initial_fraction'],
+            nominal_voltage_v=values['nominal_voltage_v'], charging=values['charging'],
+            charge_power_w=values['charge_power_w'])
+
+    def _describe(self) -> str:
+        """Return a one-line account of the configuration, for the start-up log."""
+        values = self._values
+        if isinstance(self._battery, SimulatedBattery):
+            return (f'simulated battery: {values["capacity_wh"]} Wh at '
+                    f'{100.0 * self._battery.fraction:.1f} %, idle {values["idle_draw_w"]} W, '
+                    f'x{values["time_acceleration"]} time, charging={values["charging"]}; '
+                    f'publishing battery_state at {values["rate_hz"]} Hz')
+        return f'host battery via psutil; publishing battery_state at {values["rate_hz"]} Hz'
+
+    def _read_snapshot(self) -> BatterySnapshot:
+        """Advance the simulation to now (or read the host battery) and return the state."""
+        now_s = time.monotonic()
+        wall_dt_s, self._last_tick_s = now_s - self._last_tick_s, now_s
+        if isinstance(self._battery, SimulatedBattery):
+            self._battery.advance(wall_dt_s)
+            return self._battery.snapshot()
+        try:
+            snapshot = self._battery.snapshot()
+            self._unavailable_reason = ''
+            return snapshot
+        except BatteryUnavailableError as error:
+            self._unavailable_reason = str(error)
+            self.get_logger().error(f'host battery unreadable: {error}',
+                                    throttle_duration_sec=_LOG_THROTTLE_S)
+            return unavailable_snapshot()
+
+    def _publish_battery_state(self) -> None:
+        """Timer callback: publish the battery state; a host read failure publishes NaNs."""
+        snapshot = self._read_snapshot()
+        self._last_snapshot = snapshot
+        values = self._values
+        self._battery_publisher.publish(battery_state_message(
+            snapshot, self.get_clock().now().to_msg(), values['frame_id'],
+            technology=values['technology'], location=values['location'],
+            serial_number=values['serial_number']))
+
+    def _on_inference_result(self, message: InferenceResult) -> None:
+        """Count a result and drain its energy from the simulated battery (host: count only)."""
+        self._results_received += 1
+        energy_mj = float(message.energy_mj)
+        if not math.isfinite(energy_mj) or energy_mj < 0.0:
+            self._results_invalid += 1
+            self.get_logger().warning(
+                f'ignoring an inference_result with energy_mj={energy_mj} (not a finite, '
+                'non-negative number)', throttle_duration_sec=_LOG_THROTTLE_S)
+            return
+        self._energy_reported_mj += energy_mj
+        if isinstance(self._battery, SimulatedBattery):
+            self._battery.consume_mj(energy_mj)
+
+    def _publish_diagnostics(self) -> None:
+        """Timer callback: publish this node's status on /diagnostics."""
+        snapshot = self._last_snapshot
+        assessment = assess_battery(snapshot, self._values['low_fraction'],
+                                    self._unavailable_reason)
+        shown = snapshot if snapshot is not None else unavailable_snapshot()
+        values: Dict[str, object] = {
+            'percentage': shown.percentage,
+            'energy_wh': shown.energy_wh,
+            'voltage_v': shown.voltage_v,
+            'current_a': shown.current_a,
+            'power_supply_status': shown.status_name,
+            'source': self.source,
+            'charging': bool(self._values['charging']) if self.source == SOURCE_SIMULATED
+            else shown.status_name in ('charging', 'full'),
+            'results_received': self._results_received,
+            'results_invalid': self._results_invalid,
+            'energy_consumed_mj': self._energy_reported_mj,
+        }
+        if isinstance(self._battery, SimulatedBattery):
+            values['energy_drained_mj'] = self._battery.inference_energy_drained_mj
+            values['time_acceleration'] = self._battery.time_acceleration
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [diagnostic_status_message(
+            NODE_NAME, assessment, values, hardware_id=self._values['serial_number'])]
+        self._diagnostics_publisher.publish(array)
+
+    def _on_parameters_changed(self, changed: Dict[str, Any]) -> None:
+        """Post-set hook: apply validated parameter changes to the timer and the battery."""
+        self._values.update(changed)
+        if 'rate_hz' in changed:
+            self._publish_timer.cancel()
+            self.destroy_timer(self._publish_timer)
+            self._publish_timer = self.create_timer(
+                1.0 / changed['rate_hz'], self._publish_battery_state)
+        battery = self._battery
+        if isinstance(battery, SimulatedBattery):
+            # Applies from the last publication tick (at most one period early).
+            for name in _SIMULATION_PARAMETERS:
+                if name in changed:
+                    setattr(battery, name, changed[name])
+            if 'charging' in changed:
+                battery.charging = changed['charging']
+            if 'initial_fraction' in changed:
+                battery.reset(changed['initial_fraction'])
+        elif set(changed) & set(_SIMULATION_PARAMETERS + ('charging', 'initial_fraction')):
+            self.get_logger().warning(
+                'simulation parameters have no effect with the host battery (source psutil)')
+        self.get_logger().info(f'parameters changed: {changed}')
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run the battery node until Ctrl-C or shutdown; return the process exit status."""
+    try:
+        with rclpy.init(args=args):
+            try:
+                node = BatteryNode()
+            except (BatterySourceError, ParameterDeclarationError) as error:
+                get_logger(NODE_NAME).fatal(str(error))
+                return 1
+            rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""
+Shared pytest fixtures for adaptive_nlp_ros tests that use ROS 2.
+
+Isolation: every test that takes the ``ros_domain`` fixture gets its own DDS domain, so tests
+(and parallel test runs on one machine) never see each other's nodes:
+
+* ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` (no multicast off this machine);
+* ``ROS_DOMAIN_ID`` = a fresh id per test, within 1..101: a base (the ``ROS_DOMAIN_ID`` of the
+  environment pytest started in, e.g. ``make test``'s per-checkout id, else derived from the pid)
+  plus a per-test counter, wrapped into that range;
+* an rclpy ``Context`` initialised on that domain (``rclpy.init(context=..., domain_id=...)``),
+  with a probe node and an executor that the test spins (no background thread), shut down after
+  the test.
+
+Node processes: ``ros_domain.start_node('battery_node', parameters={...})`` runs a node
+executable of this package in another process on the test's domain (the installed
+``lib/adaptive_nlp_ros/<executable>``, else ``python -m adaptive_nlp_ros.nodes.<executable>``),
+and ``process.stop()`` ends it with SIGINT, asserting that it exits within 2 s with status 0
+and no traceback. Processes a test leaves running are stopped (and checked) after it.
+
+Waiting: never sleep for a fixed time. Wait for discovery (``wait_for_subscribers``,
+``wait_for_publishers``) and for messages (``MessageLog.wait_for``) with a deadline; each
+spins the test's executor until its condition holds and fails with a message naming what it
+waited for.
+
+Example::
+
+    def test_publishes(ros_domain):
+        process = ros_domain.start_node('battery_node', parameters={'rate_hz': 10.0})
+        log = ros_domain.collect(BatteryState, 'battery_state', 10)
+        ros_domain.wait_for_publishers(log.subscription)
+        message = log.wait_for(lambda m: m.present, what='a BatteryState')
+        process.stop()
+"""
+
+from dataclasses import dataclass, field
+import itertools
+import math
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+
+import pytest
+
+DOMAIN_ID_MIN = 1
+DOMAIN_ID_MAX = 101
+# Deadlines: discovery on these machines takes 0.6 s to 4 s; two shared cores can add more.
+DISCOVERY_TIMEOUT_S = 15.0
+MESSAGE_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 2.0
+PACKAGE = 'adaptive_nlp_ros'
+
+
+def _domain_base() -> int:
+    """Return the first domain id of this session: $ROS_DOMAIN_ID if it is an int, else pid."""
+    text = os.environ.get('ROS_DOMAIN_ID', '').strip()
+    try:
+        return int(text)
+    except ValueError:
+        return os.getpid()
+
+
+_DOMAIN_BASE = _domain_base()
+_domain_sequence = itertools.count()
+
+
+def allocate_domain_id() -> int:
+    """Return a domain id within 1..101 that no earlier test of this session used (mod 101)."""
+    span = DOMAIN_ID_MAX - DOMAIN_ID_MIN + 1
+    return DOMAIN_ID_MIN + (_DOMAIN_BASE - DOMAIN_ID_MIN + next(_domain_sequence)) % span
+
+
+def ros_argument_value(value: Any) -> str:
+    """Write a Python value as a ``--ros-args -p name:=value`` value (YAML syntax)."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, float):
+        text = repr(value)
+        if math.isfinite(value) and '.' not in text:
+            # YAML needs a dot to read a float: 1e-05 -> 1.0e-05, 2 -> 2.0
+            mantissa, _, exponent = text.partition('e')
+            text = mantissa + '.0' + ('e' + exponent if exponent else '')
+        return text
+    if isinstance(value, (list, tuple)):
+        return '[' + ', '.join(ros_argument_value(item) for item in value) + ']'
+    return str(value)
+
+
+def node_command(executable: str, package: str = PACKAGE) -> List[str]:
+    """
+    Return the command that runs a node executable of ``package``.
+
+    The installed script (``<prefix>/lib/<package>/<executable>``, found through the ament
+    index) when there is one, else ``python -m <package>.nodes.<executable>``.
+    """
+    from ament_index_python.packages import get_package_prefix, PackageNotFoundError
+    try:
+        script = Path(get_package_prefix(package)) / 'lib' / package / executable
+        if os.access(script, os.X_OK):
+            return [str(script)]
+    except PackageNotFoundError:
+        pass
+    return [sys.executable, '-m', f'{package}.nodes.{executable}']
+
+
+class NodeProcess:
+    """A node executable running in a subprocess, its output captured in files."""
+
+    def __init__(self, command: Sequence[str], env: Mapping[str, str], log_dir: Path,
+                 name: str) -> None:
+        """Start ``command`` with ``env``; stdout and stderr go to ``log_dir/<name>.*``."""
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.command = list(command)
+        self.stdout_path = log_dir / f'{name}.stdout'
+        self.stderr_path = log_dir / f'{name}.stderr'
+        with open(self.stdout_path, 'wb') as stdout, open(self.stderr_path, 'wb') as stderr:
+            self.process = subprocess.Popen(self.command, env=dict(env), stdout=stdout,
+                                            stderr=stderr, stdin=subprocess.DEVNULL)
+
+    @property
+    def stdout(self) -> str:
+        """Return what the process wrote to stdout so far."""
+        return self.stdout_path.read_text(errors='replace')
+
+    @property
+    def stderr(self) -> str:
+        """Return what the process wrote to stderr so far (ROS logging goes there)."""
+        return self.stderr_path.read_text(errors='replace')
+
+    @property
+    def running(self) -> bool:
+        """Return True while the process has not exited."""
+        return self.process.poll() is None
+
+    def describe(self) -> str:
+        """Return the command, status and output, for assertion messages."""
+        return (f'{self.name}: {" ".join(self.command)}\nreturncode: {self.process.poll()}\n'
+                f'--- stderr ---\n{self.stderr[-4000:]}\n--- stdout ---\n{self.stdout[-2000:]}')
+
+    def wait_exit(self, timeout_s: float = MESSAGE_TIMEOUT_S) -> int:
+        """Wait for the process to end by itself; return its status (fails on timeout)."""
+        try:
+            return self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f'{self.name} did not exit within {timeout_s} s\n{self.describe()}')
+
+    def kill(self) -> None:
+        """End the process hard (SIGKILL) if it still runs; used only after a failed stop."""
+        if self.running:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """
+        Send SIGINT (Ctrl-C) and assert a clean end.
+
+        Clean: exits within ``timeout_s``, status 0, and no traceback on stderr.
+        """
+        if self.running:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                pytest.fail(f'{self.name} ignored SIGINT for {timeout_s} s\n{self.describe()}')
+        assert self.process.returncode == 0, \
+            f'{self.name} exited with {self.process.returncode}\n{self.describe()}'
+        assert 'Traceback' not in self.stderr, f'{self.name} printed a traceback\n' \
+            f'{self.describe()}'
+
+
+@dataclass
+class MessageLog:
+    """Every message one subscription of the test received, in order."""
+
+    domain: 'RosTestDomain'
+    subscription: Any = None
+    messages: List[Any] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        """Return the number of messages received so far."""
+        return len(self.messages)
+
+    def wait_for(self, predicate: Optional[Callable[[Any], bool]] = None,
+                 timeout_s: float = MESSAGE_TIMEOUT_S, after: int = 0,
+                 what: str = 'a message') -> Any:
+        """
+        Spin until a message at index >= ``after`` satisfies ``predicate``; return it.
+
+        :param after: ignore messages received before this index (``len(log)`` = from now on).
+        """
+        def found() -> Optional[Any]:
+            for message in self.messages[after:]:
+                if predicate is None or predicate(message):
+                    return message
+            return None
+        self.domain.spin_until(lambda: found() is not None, timeout_s, what)
+        return found()
+
+
+class RosTestDomain:
+    """One test's ROS world: its domain id, environment, context, probe node and executor."""
+
+    def __init__(self, domain_id: int, env: Dict[str, str], log_dir: Path) -> None:
+        """Initialise an rclpy context on ``domain_id`` with a probe node and an executor."""
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        self.domain_id = domain_id
+        self.env = env
+        self.log_dir = log_dir
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node(f'test_probe_{os.getpid()}', context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.processes: List[NodeProcess] = []
+
+    def spin_until(self, condition: Callable[[], bool], timeout_s: float,
+                   what: str = 'the condition') -> None:
+        """Spin the executor until ``condition()`` is true; fail after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                running = ''.join(f'\n{process.describe()}' for process in self.processes)
+                pytest.fail(f'timed out after {timeout_s} s waiting for {what} '
+                            f'(domain {self.domain_id}){running}')
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def wait_for_subscribers(self, publisher: Any, count: int = 1,
+                             timeout_s: float = DISCOVERY_TIMEOUT_S) -> None:
+        """Wait until ``publisher`` has matched ``count`` subscriptions (discovery)."""
+        self.spin_until(lambda: publisher.get_subscription_count() >= count, timeout_s,
+                        f'{count} subscriber(s) on {publisher.topic_name}')
+
+    def wait_for_publishers(self, subscription: Any, count: int = 1,
+                            timeout_s: float = DISCOVERY_TIMEOUT_S) -> None:
+        """Wait until ``subscription`` has matched ``count`` publishers (discovery)."""
+        self.spin_until(lambda: subscription.get_publisher_count() >= count, timeout_s,
+                        f'{count} publisher(s) on {subscription.topic_name}')
+
+    def collect(self, message_type: Any, topic: str, qos: Any = 10) -> MessageLog:
+        """Subscribe the probe node to ``topic`` and keep every message in a ``MessageLog``."""
+        log = MessageLog(self)
+        log.subscription = self.node.create_subscription(
+            message_type, topic, log.messages.append, qos)
+        return log
+
+    def call_service(self, client: Any, request: Any,
+                     timeout_s: float = DISCOVERY_TIMEOUT_S) -> Any:
+        """Wait for the service, call it and return the response (fails on timeout)."""
+        self.spin_until(client.service_is_ready, timeout_s,
+                        f'service {client.service_name}')
+        future = client.call_async(request)
+        self.spin_until(future.done, timeout_s, f'a response from {client.service_name}')
+        return future.result()
+
+    def start_node(self, executable: str, parameters: Optional[Mapping[str, Any]] = None,
+                   extra_ros_args: Sequence[str] = (), package: str = PACKAGE) -> NodeProcess:
+        """
+        Start a node executable of ``package`` in a subprocess on this test's domain.
+
+        :param parameters: ``{name: value}`` given as ``--ros-args -p name:=value``.
+        :param extra_ros_args: more arguments after ``--ros-args`` (e.g. a params file).
+        """
+        ros_args: List[str] = []
+        for name, value in (parameters or {}).items():
+            ros_args += ['-p', f'{name}:={ros_argument_value(value)}']
+        ros_args += list(extra_ros_args)
+        command = node_command(executable, package) + (['--ros-args'] + ros_args
+                                                       if ros_args else [])
+        name = f'{executable}_{len(self.processes)}'
+        process = NodeProcess(command, self.env, self.log_dir, name)
+        self.processes.append(process)
+        return process
+
+    def close(self) -> None:
+        """Shut down in order: executor, probe node, context."""
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+
+
+@pytest.fixture
+def ros_domain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[RosTestDomain]:
+    """
+    Give the test its own ROS domain, an initialised context, and node-process helpers.
+
+    Sets ``ROS_DOMAIN_ID`` and ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` in this process's
+    environment for the test's duration (subprocesses inherit them). Afterwards stops (and
+    checks) every node process the test left running, then shuts the context down.
+    """
+    domain_id = allocate_domain_id()
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(domain_id))
+    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    domain = RosTestDomain(domain_id, env, tmp_path / 'node_logs')
+    try:
+        yield domain
+    finally:
+        try:
+            for process in domain.processes:
+                if process.running:
+                    process.stop()
+        finally:
+            for process in domain.processes:
+                process.kill()
+            domain.close()
