@@ -312,3 +312,42 @@ def ros_domain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[RosT
             for process in domain.processes:
                 process.kill()
             domain.close()
+
+
+# -- trained artifacts (built by `make test` before the suite runs) --------------------------
+
+@pytest.fixture(scope='session')
+def artifacts_dir() -> Path:
+    """Return the trained artifacts folder; fails (never skips) with the command that builds it."""
+    from adaptive_nlp_ros.core.artifacts import ArtifactError, default_artifacts_dir, read_manifest
+
+    directory = default_artifacts_dir()
+    try:
+        read_manifest(directory)
+    except ArtifactError as error:
+        pytest.fail(f'{error} (make test builds them first)')
+    return directory
+
+
+@pytest.fixture(scope='session')
+def text_engine(artifacts_dir):
+    """Return the text engine over the default artifacts, loaded once per session (1 thread)."""
+    from adaptive_nlp_ros.core.engine import load_text_engine
+
+    return load_text_engine(artifacts_dir, threads=1)
+
+
+@pytest.fixture(scope='session')
+def corpus_dir() -> Path:
+    """Return the shipped corpus folder."""
+    import adaptive_nlp_ros
+
+    return Path(adaptive_nlp_ros.__file__).resolve().parent / 'data'
+
+
+@pytest.fixture(scope='session')
+def test_split(corpus_dir):
+    """The shipped test split (generated held-out plus hand-written commands)."""
+    from adaptive_nlp_ros.core.dataset import load_dataset
+
+    return load_dataset(corpus_dir / 'test.jsonl')

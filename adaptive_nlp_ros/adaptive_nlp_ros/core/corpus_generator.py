@@ -1,4 +1,5 @@
-"""Seeded generator of the text-command corpus that the intent models are trained and tested on.
+"""
+Seeded generator of the text-command corpus that the intent models are trained and tested on.
 
 Why a generator and not a fixed file: the committed JSONL files in ``data/`` must be
 reproducible from reviewed source, so a change to a template or a labelling rule shows up as a

@@ -1,4 +1,5 @@
-"""Result objects shared by every strategy, the nodes, the command line and evaluation.
+"""
+Result objects shared by every strategy, the nodes, the command line and evaluation.
 
 One shape for text and images, so the controller converts a single type to
 ``adaptive_nlp_ros_msgs/InferenceResult`` and evaluation scores every strategy the same way.
@@ -9,7 +10,7 @@ import math
 from typing import List, Tuple
 
 PRECISIONS = ('fp32', 'bf16', 'int8', 'int4')
-BACKENDS = ('torch', 'onnxruntime')
+BACKENDS = ('torch', 'onnxruntime', 'numpy')
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class SegmentRecord:
 
     layers: Tuple[int, ...]          # 1-based layer numbers; () for non-layered variants
     precision: str                   # fp32 | bf16 | int8 | int4
-    backend: str                     # torch | onnxruntime | sklearn
+    backend: str                     # torch | onnxruntime | numpy (the TF-IDF model)
     energy_mj: float                 # profiled estimate for this segment at this precision
     refined: bool = False            # re-run at higher fidelity by progressive refinement
 

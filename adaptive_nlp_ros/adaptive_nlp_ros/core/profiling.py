@@ -1,0 +1,111 @@
+"""
+``adaptive-nlp profile``: measure what every component costs on this machine.
+
+Text components are timed at two input lengths (8 and 32 tokens) so costs can be modelled
+per token; image components at the network's fixed input size. Energy comes from the power
+model (an estimate) unless RAPL counters are readable.
+"""
+
+import logging
+from typing import Callable, Dict, Optional
+
+import numpy as np
+import torch
+
+from .cost_profile import (ComponentCost, constant_cost, CostProfile, linear_cost, measure,
+                           profile_info)
+from .input_complexity import complexity_features
+from .power_model import PowerModel, RaplReader
+from .text_models import TextModels
+
+LOG = logging.getLogger(__name__)
+
+SHORT_TOKENS, LONG_TOKENS = 8, 32
+_WORDS = ('please robot go to the kitchen and bring me the red cup from the table then wait '
+          'near the door until i call you again okay thanks a lot for helping me today').split()
+
+
+def _text_of_tokens(models: TextModels, tokens: int) -> str:
+    """Return a plausible command of exactly ``tokens`` word pieces ([CLS]/[SEP] included)."""
+    words = []
+    for word in _WORDS * 4:
+        candidate = ' '.join(words + [word])
+        if models.tokenizer.count_tokens(candidate) > tokens:
+            break
+        words.append(word)
+    return ' '.join(words)
+
+
+def profile_text(models: TextModels, repeats: int, warmup: int, power: PowerModel,
+                 rapl: Optional[RaplReader] = None,
+                 progress: Optional[Callable[[str], None]] = None) -> Dict[str, ComponentCost]:
+    """Costs of tokenization, the stop check, embeddings, heads and every layer x mode."""
+    texts = {n: _text_of_tokens(models, n) for n in (SHORT_TOKENS, LONG_TOKENS)}
+    batches = {n: models.tokenizer.encode([text]) for n, text in texts.items()}
+    hidden = {n: models.encoder.embed(batch) for n, batch in batches.items()}
+    components: Dict[str, ComponentCost] = {}
+
+    def timed(name: str, work_for_length: Callable[[int], Callable[[], object]]) -> None:
+        if progress is not None:
+            progress(name)
+        with torch.inference_mode():
+            short = measure(work_for_length(SHORT_TOKENS), repeats, warmup, power, rapl)
+            long = measure(work_for_length(LONG_TOKENS), repeats, warmup, power, rapl)
+        components[name] = linear_cost(short, long, SHORT_TOKENS, LONG_TOKENS)
+
+    timed('tokenize', lambda n: lambda: models.tokenizer.encoding(texts[n]))
+    if models.tfidf is not None:
+        def stop_check(n):
+            encoding = models.tokenizer.encoding(texts[n])
+            return lambda: complexity_features(texts[n], encoding.tokens[1:-1],
+                                               models.tfidf.probabilities(texts[n]))
+        timed('stop_check', stop_check)
+    else:
+        components['stop_check'] = ComponentCost(0, 0, 0, 0, 0, 0, 'estimate')
+    timed('embed', lambda n: lambda: models.encoder.embed(batches[n]))
+    timed('head', lambda n: lambda: models.heads.probabilities(
+        models.num_layers, hidden[n], batches[n].token_mask))
+    for mode in models.modes():
+        for layer in range(1, models.num_layers + 1):
+            timed(f'layer{layer}/{mode}', lambda n, layer=layer, mode=mode: lambda:
+                  models.encoder.run_layer(layer, hidden[n], batches[n], mode))
+    return components
+
+
+def profile_image(classifier, repeats: int, warmup: int, power: PowerModel,
+                  rapl: Optional[RaplReader] = None) -> Dict[str, ComponentCost]:
+    """Costs of preprocessing, every BranchyNet stage and every exit head."""
+    from .image_branchynet import preprocess_mono8
+
+    image = (np.arange(28 * 28) % 256).astype(np.uint8).reshape(28, 28)
+    components = {'image/preprocess': constant_cost(measure(
+        lambda: preprocess_mono8(image, classifier.input_size_px), repeats, warmup, power,
+        rapl))}
+    with torch.inference_mode():
+        h = preprocess_mono8(image, classifier.input_size_px)
+        for stage in range(1, classifier.num_exits + 1):
+            components[f'image/stage{stage}'] = constant_cost(measure(
+                lambda h=h, stage=stage: classifier.run_stage(stage, h), repeats, warmup,
+                power, rapl))
+            h = classifier.run_stage(stage, h)
+            components[f'image/exit{stage}'] = constant_cost(measure(
+                lambda h=h, stage=stage: classifier.exit_probabilities(stage, h), repeats,
+                warmup, power, rapl))
+    return components
+
+
+def profile_machine(models: TextModels, image_classifier=None, repeats: int = 200,
+                    warmup: int = 20, power: PowerModel = PowerModel(), threads: int = 1,
+                    progress: Optional[Callable[[str], None]] = None) -> CostProfile:
+    """Profile everything the strategies choose between, with ``threads`` torch threads."""
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        rapl = RaplReader()
+        rapl = rapl if rapl.available else None
+        components = profile_text(models, repeats, warmup, power, rapl, progress)
+        if image_classifier is not None:
+            components.update(profile_image(image_classifier, repeats, warmup, power, rapl))
+    finally:
+        torch.set_num_threads(previous_threads)
+    return CostProfile(components, profile_info(power, repeats, threads))

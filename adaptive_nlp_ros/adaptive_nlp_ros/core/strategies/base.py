@@ -1,0 +1,56 @@
+"""The strategy interface: a small class with one decision method."""
+
+import math
+from typing import Any, ClassVar, Dict, Mapping
+
+from ..decisions import Action, DecisionState, ResourceState
+from ..strategy_context import battery_level, StrategyContext
+
+
+class Strategy:
+    """
+    Decide how much model to spend on one input.
+
+    ``decide`` is called by the engine's segment loop before anything runs and again after
+    every segment it asked for, until it returns ``Answer`` (or a ``RunVariant``, which is
+    answered directly). It never runs a model itself. ``defaults`` lists the settings a
+    strategy reads, with their default values; configuration may override them.
+    """
+
+    name: ClassVar[str] = ''
+    defaults: ClassVar[Dict[str, Any]] = {}
+    evaluation_only: ClassVar[bool] = False
+
+    def __init__(self, context: StrategyContext, settings: Mapping[str, Any] = ()):
+        self.context = context
+        unknown = set(dict(settings)) - set(self.defaults)
+        if unknown:
+            raise ValueError(f'strategy {self.name}: unknown settings {sorted(unknown)}; '
+                             f'known: {sorted(self.defaults)}')
+        self.settings = {**self.defaults, **dict(settings)}
+
+    def decide(self, state: DecisionState) -> Action:
+        """Return the next action for this input."""
+        raise NotImplementedError
+
+    def confidence_threshold(self, resources: ResourceState) -> float:
+        """Return the exit confidence threshold in force (NaN where the strategy has none)."""
+        return math.nan
+
+    def level(self, resources: ResourceState) -> float:
+        """Battery fraction to act on (1 while charging, an assumption when unknown)."""
+        return battery_level(resources.battery_fraction, resources.charging,
+                             self.context.budget_model)
+
+    def describe(self) -> str:
+        """One line naming the strategy and its settings, for logs and reports."""
+        settings = ', '.join(f'{key}={value}' for key, value in sorted(self.settings.items()))
+        return f'{self.name}({settings})'
+
+
+def threshold_for_battery(level: float, at_full: float, at_empty: float,
+                          reserve_fraction: float) -> float:
+    """Return a confidence threshold that loosens linearly from ``at_full`` to ``at_empty``."""
+    usable = (level - reserve_fraction) / max(1e-9, 1.0 - reserve_fraction)
+    usable = min(1.0, max(0.0, usable))
+    return at_empty + (at_full - at_empty) * usable

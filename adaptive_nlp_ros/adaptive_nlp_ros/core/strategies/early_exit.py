@@ -1,0 +1,64 @@
+"""
+``early_exit``: leave at the first layer that is confident enough.
+
+The exit threshold (a calibrated probability) loosens as the battery falls.
+
+Bounds as settings: the threshold at full and at empty battery, the minimum and maximum exit
+layer, and the execution mode every layer runs in (``auto``: the cheapest mode whose dev
+agreement with the fp32 reference is at least ``min_fidelity``).
+"""
+
+from .base import Strategy, threshold_for_battery
+from ..decisions import Action, Answer, DecisionState, ResourceState, RunLayers
+from ..strategy_context import StrategyContext
+
+
+def pick_mode(context: StrategyContext, requested: str, min_fidelity: float) -> str:
+    """Return the requested mode if loaded, else the cheapest mode faithful enough."""
+    if requested != 'auto' and requested in context.mode_by_name:
+        return requested
+    faithful = [option for option in context.modes if option.fidelity >= min_fidelity]
+    candidates = faithful or context.modes[:1]
+    return min(candidates, key=lambda m: m.energy_mj(1, context.num_layers, 16)).mode
+
+
+class EarlyExit(Strategy):
+    """Confidence-based early exit over the segment loop, one layer per step."""
+
+    name = 'early_exit'
+    defaults = {'threshold_at_full': 0.95, 'threshold_at_empty': 0.6, 'min_exit_layer': 1,
+                'max_exit_layer': 0, 'mode': 'auto', 'min_fidelity': 0.98}
+
+    def __init__(self, context: StrategyContext, settings=()):
+        super().__init__(context, settings)
+        self.mode = pick_mode(context, self.settings['mode'], self.settings['min_fidelity'])
+        self.min_layer = max(1, min(int(self.settings['min_exit_layer']), context.num_layers))
+        max_layer = int(self.settings['max_exit_layer']) or context.num_layers
+        self.max_layer = max(self.min_layer, min(max_layer, context.num_layers))
+
+    def confidence_threshold(self, resources: ResourceState) -> float:
+        """Return the threshold in force at this battery level."""
+        return threshold_for_battery(self.level(resources), self.settings['threshold_at_full'],
+                                     self.settings['threshold_at_empty'],
+                                     self.context.budget_model.reserve_fraction)
+
+    def decide(self, state: DecisionState) -> Action:
+        """Run the next layer unless the latest exit is confident enough (or we must stop)."""
+        progress = state.progress
+        done = progress.layers_done
+        if done == 0:
+            return RunLayers(self.min_layer, self.mode, f'layers 1-{self.min_layer} in '
+                             f'{self.mode}')
+        threshold = self.confidence_threshold(state.resources)
+        if progress.confidence >= threshold:
+            return Answer(f'exit after {done}: confidence {progress.confidence:.2f} >= '
+                          f'{threshold:.2f}')
+        if done >= self.max_layer:
+            return Answer(f'exit after {done}: last allowed layer')
+        next_cost = (self.context.mode_by_name[self.mode].energy_mj(done + 1, 1,
+                                                                    state.command.tokens)
+                     + self.context.head_energy[0])
+        if next_cost > state.remaining_budget_mj:
+            return Answer(f'exit after {done}: budget left {state.remaining_budget_mj:.2f} mJ'
+                          f' < next layer {next_cost:.2f} mJ')
+        return RunLayers(1, self.mode, '')

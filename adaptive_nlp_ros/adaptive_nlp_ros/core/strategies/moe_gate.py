@@ -1,0 +1,81 @@
+"""
+``moe_gate``: the pool seen as experts behind a gate learned on dev.
+
+The gate (multinomial logistic regression) maps cheap input features (the complexity
+signals and the TF-IDF model's class probabilities) to the probability that each expert is
+the cheapest one that answers right. Experts are ordered by energy; the strategy takes the
+cheapest expert whose cumulative gate probability reaches a target that loosens as the
+battery falls (the resource term), then the budget caps it. Gate scores go in the reason.
+"""
+
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from .base import Strategy, threshold_for_battery
+from ..decisions import Action, DecisionState, RunVariant
+from ..strategy_context import StrategyContext
+
+
+def fit_gate(features: np.ndarray, targets: Sequence[int], expert_ids: List[str],
+             seed: int = 13) -> Dict[str, object]:
+    """Fit the gate on dev: features -> index of the cheapest right expert."""
+    from sklearn.linear_model import LogisticRegression
+
+    targets = np.asarray(targets)
+    weights = np.zeros((len(expert_ids), features.shape[1]))
+    bias = np.full(len(expert_ids), -30.0)
+    present = np.unique(targets)
+    if len(present) == 1:
+        bias[present[0]] = 0.0
+    else:
+        model = LogisticRegression(C=1.0, max_iter=3000, random_state=seed)
+        model.fit(features, targets)
+        coefficients = model.coef_ if len(present) > 2 else np.vstack(
+            [-model.coef_[0], model.coef_[0]])
+        intercepts = model.intercept_ if len(present) > 2 else np.array(
+            [-model.intercept_[0], model.intercept_[0]])
+        weights[model.classes_] = coefficients
+        bias[model.classes_] = intercepts
+    return {'experts': list(expert_ids), 'weights': weights.tolist(), 'bias': bias.tolist()}
+
+
+class MoeGate(Strategy):
+    """Learned gate over pool experts plus a battery-dependent sufficiency target."""
+
+    name = 'moe_gate'
+    defaults = {'target_at_full': 0.97, 'target_at_empty': 0.5}
+
+    def __init__(self, context: StrategyContext, settings=()):
+        super().__init__(context, settings)
+        gate = context.gate
+        if not gate:
+            raise ValueError('moe_gate needs a trained gate (text/moe_gate.json); rebuild the '
+                             'artifacts with `adaptive-nlp train`')
+        keep = [i for i, expert in enumerate(gate['experts']) if expert in context.pool_by_id]
+        self.experts = [context.pool_by_id[gate['experts'][i]] for i in keep]
+        self.weights = np.asarray(gate['weights'], dtype=np.float64)[keep]
+        self.bias = np.asarray(gate['bias'], dtype=np.float64)[keep]
+        order = sorted(range(len(self.experts)), key=lambda i: self.experts[i].energy_mj(16))
+        self.experts = [self.experts[i] for i in order]
+        self.weights, self.bias = self.weights[order], self.bias[order]
+
+    def decide(self, state: DecisionState) -> Action:
+        """Pick the expert."""
+        scores = self.weights @ np.asarray(state.command.gate_features) + self.bias
+        scores = np.exp(scores - scores.max())
+        gate = scores / scores.sum()
+        level = self.level(state.resources)
+        target = threshold_for_battery(level, self.settings['target_at_full'],
+                                       self.settings['target_at_empty'],
+                                       self.context.budget_model.reserve_fraction)
+        cumulative = np.cumsum(gate)
+        index = int(np.searchsorted(cumulative, target - 1e-9))
+        index = min(index, len(self.experts) - 1)
+        tokens = state.command.tokens
+        while index > 0 and self.experts[index].energy_mj(tokens) > state.remaining_budget_mj:
+            index -= 1
+        top = np.argsort(-gate)[:3]
+        shown = ' '.join(f'{self.experts[i].variant_id}={gate[i]:.2f}' for i in top)
+        return RunVariant(self.experts[index].variant_id,
+                          f'gate {shown}; target {target:.2f} -> {self.experts[index].variant_id}')

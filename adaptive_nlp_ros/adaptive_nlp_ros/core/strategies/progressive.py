@@ -1,0 +1,65 @@
+"""
+``progressive``: a cheap pass first, then targeted re-runs at higher fidelity.
+
+A cheap pass first; if it is unconfident and the budget allows, re-run the
+critical part at higher fidelity, reusing the cached hidden states of what it does not redo.
+
+The cheap pass runs every layer in the cheapest mode. The critical part is the last segment
+(``segment_layers`` layers): it is re-run in the most faithful affordable mode from the
+cached hidden state before it. If still unconfident, the refinement grows backwards by one
+segment at a time, up to ``max_refinements`` times. Every re-run is a ``Rerun`` action, so
+the result records exactly which layers ran twice.
+"""
+
+from .base import Strategy, threshold_for_battery
+from ..decisions import Action, Answer, DecisionState, Rerun, ResourceState, RunLayers
+from ..strategy_context import StrategyContext
+
+
+class Progressive(Strategy):
+    """Cheap full-depth pass, then targeted re-runs at higher fidelity."""
+
+    name = 'progressive'
+    defaults = {'segment_layers': 2, 'max_refinements': 2, 'threshold_at_full': 0.95,
+                'threshold_at_empty': 0.7}
+
+    def __init__(self, context: StrategyContext, settings=()):
+        super().__init__(context, settings)
+        self.segment_layers = max(1, min(int(self.settings['segment_layers']),
+                                         context.num_layers))
+        modes = context.efficient_modes()           # most faithful first
+        self.cheap = modes[-1]
+        self.refiners = [mode for mode in modes if mode.fidelity > self.cheap.fidelity] or [
+            modes[0]]
+
+    def confidence_threshold(self, resources: ResourceState) -> float:
+        """Below this confidence the cheap answer gets refined."""
+        return threshold_for_battery(self.level(resources), self.settings['threshold_at_full'],
+                                     self.settings['threshold_at_empty'],
+                                     self.context.budget_model.reserve_fraction)
+
+    def decide(self, state: DecisionState) -> Action:
+        """Cheap pass, then refine backwards from the last segment while it pays."""
+        progress = state.progress
+        num_layers = self.context.num_layers
+        if progress.layers_done == 0:
+            return RunLayers(num_layers, self.cheap.mode, f'cheap pass: {self.cheap.mode}')
+        threshold = self.confidence_threshold(state.resources)
+        if progress.confidence >= threshold:
+            return Answer(('refined ' if progress.refinements else 'cheap pass ')
+                          + f'confident: {progress.confidence:.2f} >= {threshold:.2f}')
+        if progress.refinements >= self.settings['max_refinements']:
+            return Answer(f'still {progress.confidence:.2f} < {threshold:.2f} after '
+                          f'{progress.refinements} refinement(s)')
+        count = min(num_layers, self.segment_layers * (progress.refinements + 1))
+        first = num_layers - count + 1
+        tokens = state.command.tokens
+        head = self.context.head_energy[0] + self.context.head_energy[1] * tokens
+        for option in self.refiners:
+            cost = option.energy_mj(first, count, tokens) + head
+            if cost <= state.remaining_budget_mj:
+                return Rerun(first, count, option.mode,
+                             f'{progress.confidence:.2f} < {threshold:.2f}: re-run '
+                             f'L{first}-{num_layers} in {option.mode} ({cost:.2f} mJ)')
+        return Answer(f'{progress.confidence:.2f} < {threshold:.2f} but no refinement fits '
+                      f'{state.remaining_budget_mj:.2f} mJ')

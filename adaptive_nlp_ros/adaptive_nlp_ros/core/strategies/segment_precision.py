@@ -1,0 +1,65 @@
+"""
+``segment_precision``: a precision per segment, chosen from the live budget.
+
+Before each segment, pick its precision (and backend) from the budget
+left for this input, counting what it has already spent.
+
+The layers are split into segments (``segment_layers`` each; default 3 segments of 2). The
+policy is greedy with look-ahead: the most faithful mode whose cost for this segment, plus
+the cheapest mode for every segment after it, fits the remaining budget. With
+``early_exit`` on, it also leaves after a segment whose exit is confident enough.
+"""
+
+from .base import Strategy, threshold_for_battery
+from ..decisions import Action, Answer, DecisionState, ResourceState, RunLayers
+from ..strategy_context import StrategyContext
+
+
+class SegmentPrecision(Strategy):
+    """Per-segment precision from the live budget, optionally with early exit."""
+
+    name = 'segment_precision'
+    defaults = {'segment_layers': 2, 'early_exit': True, 'threshold_at_full': 0.97,
+                'threshold_at_empty': 0.7}
+
+    def __init__(self, context: StrategyContext, settings=()):
+        super().__init__(context, settings)
+        self.segment_layers = max(1, min(int(self.settings['segment_layers']),
+                                         context.num_layers))
+        self.modes = context.efficient_modes()      # most faithful first
+        self.cheapest = self.modes[-1]
+
+    def confidence_threshold(self, resources: ResourceState) -> float:
+        """Return the early-exit threshold in force (NaN when early exit is off)."""
+        if not self.settings['early_exit']:
+            return float('nan')
+        return threshold_for_battery(self.level(resources), self.settings['threshold_at_full'],
+                                     self.settings['threshold_at_empty'],
+                                     self.context.budget_model.reserve_fraction)
+
+    def decide(self, state: DecisionState) -> Action:
+        """Answer, or pick the mode of the next segment."""
+        done = state.progress.layers_done
+        num_layers = self.context.num_layers
+        if done >= num_layers:
+            return Answer(f'all {num_layers} layers ran')
+        if done and self.settings['early_exit']:
+            threshold = self.confidence_threshold(state.resources)
+            if state.progress.confidence >= threshold:
+                return Answer(f'exit after {done}: confidence '
+                              f'{state.progress.confidence:.2f} >= {threshold:.2f}')
+        tokens = state.command.tokens
+        count = min(self.segment_layers, num_layers - done)
+        first = done + 1
+        after = num_layers - done - count
+        head = self.context.head_energy[0] + self.context.head_energy[1] * tokens
+        segments_after = -(-after // self.segment_layers)
+        reserve = self.cheapest.energy_mj(first + count, after, tokens) + head * segments_after
+        budget = state.remaining_budget_mj
+        for option in self.modes:
+            cost = option.energy_mj(first, count, tokens) + head
+            if cost + reserve <= budget:
+                return RunLayers(count, option.mode, f'L{first}-{first + count - 1}:'
+                                 f'{option.mode} ({cost:.2f} mJ of {budget:.2f} left)')
+        return RunLayers(count, self.cheapest.mode, f'L{first}-{first + count - 1}:'
+                         f'{self.cheapest.mode} (budget {budget:.2f} mJ: cheapest)')

