@@ -1,0 +1,373 @@
+"""
+The ``adaptive-nlp`` command: train, evaluate, pareto, profile, artifacts, demo, corpus.
+
+This is the only module that prints; everything it runs lives in ``core`` (and ``nodes``
+for the demo). Long steps show progress bars on a terminal.
+"""
+
+import argparse
+import json
+import logging
+import os
+import pathlib
+import sys
+from typing import List, Optional
+
+from adaptive_nlp_ros import __version__
+
+LOG = logging.getLogger('adaptive_nlp')
+PACKAGE_DATA = pathlib.Path(__file__).resolve().parent / 'data'
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit status 2."""
+
+
+def _artifacts_dir(value: Optional[str]) -> pathlib.Path:
+    from adaptive_nlp_ros.core.artifacts import default_artifacts_dir
+
+    return pathlib.Path(value).expanduser() if value else default_artifacts_dir()
+
+
+def _progress():
+    """Return a rich progress display on a terminal, a quiet stand-in otherwise."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn)
+
+    return Progress(TextColumn('{task.description:<22}'), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), disable=not sys.stderr.isatty(),
+                    console=_stderr_console())
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _step_reporter(progress):
+    """Adapt (name, done, total) callbacks to progress bars, one task per step name."""
+    tasks = {}
+    last = {'name': None}
+
+    def report(name: str, done: int, total: int) -> None:
+        if name not in tasks:
+            if last['name'] is not None:
+                task = tasks[last['name']]
+                progress.update(task, completed=progress.tasks[task].total or 1)
+            tasks[name] = progress.add_task(name, total=total or 1)
+            if progress.disable:
+                LOG.info('%s ...', name)
+            last['name'] = name
+        progress.update(tasks[name], completed=done if total else 0, total=total or 1)
+    return report
+
+
+# -- train -------------------------------------------------------------------------------
+
+def cmd_train(args) -> int:
+    """Build every artifact from a labelled JSONL dataset."""
+    from adaptive_nlp_ros.core.text_training import FineTuneSettings
+    from adaptive_nlp_ros.core.training import train, TrainSettings
+
+    settings = TrainSettings(fine_tune=FineTuneSettings(epochs=args.epochs, seed=args.seed),
+                             safety_label=args.safety_label, images=not args.no_images,
+                             threads=args.threads, seed=args.seed)
+    out = _artifacts_dir(args.out)
+    with _progress() as progress:
+        report = train(pathlib.Path(args.data), pathlib.Path(args.dev) if args.dev else None,
+                       out, settings, _step_reporter(progress))
+    _print_training_report(report, out)
+    return 0
+
+
+def _print_training_report(report, out: pathlib.Path) -> None:
+    print(f'artifacts written to {out} in {report["seconds"]:.0f} s '
+          f'({report["train_size"]} train / {report["dev_size"]} dev, '
+          f'{len(report["labels"])} labels)')
+    print('exit  dev_acc  ECE before -> after  temperature')
+    for row in report['exits']:
+        print(f'{row["layer"]:>4}  {row["dev_accuracy"]:.3f}   {row["ece_before"]:.3f} -> '
+              f'{row["ece_after"]:.3f}        {row["temperature"]:.2f}')
+    print('pool variant           dev_acc  agreement with fp32')
+    for variant, row in report['pool'].items():
+        print(f'{variant:<22} {row["dev_accuracy"]:.3f}    {row["dev_agreement"]:.3f}')
+    if report.get('safety_label'):
+        print(f'safety label {report["safety_label"]!r}: TF-IDF flags it from p >= '
+              f'{report["safety_threshold"]:.3f}')
+
+
+# -- artifacts ---------------------------------------------------------------------------
+
+def cmd_artifacts(args) -> int:
+    """Check the artifacts folder; with --ensure, build it from the shipped corpus if missing."""
+    from adaptive_nlp_ros.core import artifacts
+
+    directory = _artifacts_dir(args.artifacts)
+    try:
+        manifest = artifacts.read_manifest(directory)
+        artifacts.verify_files(directory, manifest, list(manifest['files']))
+        print(f'artifacts OK: {directory} ({len(manifest["files"])} files, labels '
+              f'{", ".join(manifest.get("labels", []))})')
+        return 0
+    except artifacts.ArtifactError as error:
+        if not args.ensure:
+            raise CommandError(str(error)) from None
+        print(f'building artifacts into {directory} from the shipped corpus ({error.problem})')
+    args.data = str(PACKAGE_DATA / 'train.jsonl')
+    args.dev = str(PACKAGE_DATA / 'dev.jsonl')
+    args.out = str(directory)
+    return cmd_train(args)
+
+
+# -- profile -----------------------------------------------------------------------------
+
+def cmd_profile(args) -> int:
+    """Measure every component on this machine and save the cost profile."""
+    from adaptive_nlp_ros.core import artifacts
+    from adaptive_nlp_ros.core.power_model import PowerModel
+    from adaptive_nlp_ros.core.profiling import profile_image, profile_machine
+    from adaptive_nlp_ros.core.text_models import TextModels
+
+    directory = _artifacts_dir(args.artifacts)
+    models = TextModels.load(directory, ort_threads=args.threads)
+    power = PowerModel(args.watts_per_core)
+    with _progress() as progress:
+        task = progress.add_task('profile', total=4 + 6 * models.num_layers)
+
+        def advance(name: str) -> None:
+            progress.update(task, advance=1, description=name[:22])
+        profile = profile_machine(models, None, args.repeats, args.warmup, power,
+                                  args.threads, advance)
+    image_dir = directory / artifacts.IMAGE_DIR
+    if image_dir.is_dir():
+        from adaptive_nlp_ros.core.image_branchynet import BranchyNetClassifier
+
+        profile.components.update(profile_image(BranchyNetClassifier.load(image_dir),
+                                                args.repeats, args.warmup, power))
+    out = pathlib.Path(args.out) if args.out else directory / artifacts.COST_PROFILE
+    profile.save(out)
+    if out.resolve().parent == directory.resolve():
+        manifest = artifacts.read_manifest(directory)
+        artifacts.write_manifest(directory, {k: v for k, v in manifest.items()
+                                             if k not in ('files', 'format_version')})
+    print(f'cost profile written to {out} ({len(profile.components)} components, '
+          f'{args.repeats} repeats, {args.threads} thread(s))')
+    source = 'RAPL' if not profile.energy_is_estimate else (
+        f'ESTIMATE: CPU time x {power.watts_per_busy_core} W per busy core (no RAPL here)')
+    print(f'energy: {source}')
+    print('component              latency_ms@16tok  energy_mj@16tok')
+    for name, cost in sorted(profile.components.items()):
+        print(f'{name:<22} {cost.latency_ms():>10.3f}  {cost.energy_mj():>14.3f}')
+    return 0
+
+
+# -- evaluate ----------------------------------------------------------------------------
+
+def cmd_evaluate(args) -> int:
+    """Every strategy (or the given ones) over a labelled dataset at one battery level."""
+    from adaptive_nlp_ros.core.dataset import load_dataset
+    from adaptive_nlp_ros.core.engine import load_text_engine
+    from adaptive_nlp_ros.core.evaluation import evaluate
+
+    engine = load_text_engine(_artifacts_dir(args.artifacts), threads=args.threads)
+    dataset = load_dataset(pathlib.Path(args.data))
+    unknown = sorted(set(dataset.labels) - set(engine.models.labels) - {''})
+    if unknown:
+        LOG.warning('labels %s are not in the trained label set %s: those commands can only '
+                    'count as wrong', unknown, engine.models.labels)
+    _check_strategies(engine, args.strategy)
+    with _progress() as progress:
+        result = evaluate(engine, dataset, args.strategy, args.battery, args.budget_mj,
+                          _step_reporter(progress))
+    text = json.dumps(result, indent=2) + '\n'
+    pathlib.Path(args.json).write_text(text)
+    _print_results_table(result)
+    print(f'written {args.json}')
+    return 0
+
+
+def _check_strategies(engine, names: Optional[List[str]]) -> None:
+    from adaptive_nlp_ros.core.strategies import strategy_names
+
+    known = strategy_names(engine.context)
+    for name in names or []:
+        if name not in known:
+            raise CommandError(f'unknown strategy {name!r}; known: {", ".join(known)}')
+
+
+def _print_results_table(result) -> None:
+    print(f'n={result["n"]}  battery={result["battery"]}  budget={result["budget_mj"]:.2f} mJ '
+          '(energy: estimate)')
+    print(f'{"strategy":<28}{"accuracy":>9}{"mean_ms":>9}{"p95_ms":>8}{"energy_mj":>10}'
+          f'{"layers":>7}{"stop_recall":>12}')
+    for name, row in result['strategies'].items():
+        accuracy = '-' if row['accuracy'] is None else f'{row["accuracy"]:.3f}'
+        stop = row['per_label_recall'].get('stop')
+        print(f'{name:<28}{accuracy:>9}{row["mean_latency_ms"]:>9.3f}'
+              f'{row["p95_latency_ms"]:>8.2f}{row["mean_energy_mj"]:>10.2f}'
+              f'{row["mean_layers"]:>7.2f}{"-" if stop is None else f"{stop:.3f}":>12}')
+
+
+# -- pareto ------------------------------------------------------------------------------
+
+def cmd_pareto(args) -> int:
+    """Accuracy against energy for every strategy at several battery levels, to a PNG."""
+    from adaptive_nlp_ros.core.dataset import load_dataset
+    from adaptive_nlp_ros.core.engine import load_text_engine
+    from adaptive_nlp_ros.core.evaluation import evaluate
+    from adaptive_nlp_ros.core.pareto_plot import plot_pareto
+
+    engine = load_text_engine(_artifacts_dir(args.artifacts), threads=args.threads)
+    dataset = load_dataset(pathlib.Path(args.data))
+    _check_strategies(engine, args.strategy)
+    results = {}
+    with _progress() as progress:
+        for battery in args.batteries:
+            results[battery] = evaluate(engine, dataset, args.strategy, battery, None,
+                                        _step_reporter(progress))
+    plot_pareto(results, pathlib.Path(args.out))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(
+            {str(k): v for k, v in results.items()}, indent=2) + '\n')
+    print(f'written {args.out}')
+    return 0
+
+
+# -- corpus ------------------------------------------------------------------------------
+
+def cmd_corpus(args) -> int:
+    """Regenerate the shipped robot-command corpus (seeded)."""
+    from adaptive_nlp_ros.core.corpus_generator import label_count_table, write_corpus
+
+    out = pathlib.Path(args.out)
+    counts = write_corpus(out, seed=args.seed)
+    print(label_count_table(out))
+    print(f'written {counts}')
+    return 0
+
+
+# -- demo --------------------------------------------------------------------------------
+
+def cmd_demo(args) -> int:
+    """Run the battery, player and controller in one process with a live view."""
+    from adaptive_nlp_ros.nodes.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog='adaptive-nlp', description='Energy-aware adaptive inference for robot commands.')
+    parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
+    parser.add_argument('-v', '--verbose', action='store_true', help='log debug messages')
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+
+    def artifacts_option(sub):
+        sub.add_argument('--artifacts', help='artifacts folder (default: '
+                         '$ADAPTIVE_NLP_ARTIFACTS, else the per-user cache)')
+
+    def threads_option(sub, default=1):
+        sub.add_argument('--threads', type=int, default=default,
+                         help=f'torch / ONNX Runtime threads (default {default})')
+
+    train = commands.add_parser('train', help='build every artifact from a JSONL dataset')
+    train.add_argument('--data', required=True, help='training JSONL: {"text", "label"} lines')
+    train.add_argument('--dev', help='dev JSONL for calibration (default: 10%% of --data)')
+    train.add_argument('--out', help='artifacts folder to write (default as --artifacts)')
+    train.add_argument('--epochs', type=int, default=3)
+    train.add_argument('--seed', type=int, default=13)
+    train.add_argument('--safety-label', default='stop',
+                       help='label that must never be missed (default stop; "" for none)')
+    train.add_argument('--no-images', action='store_true', help='skip the image BranchyNet')
+    threads_option(train, 2)
+    train.set_defaults(handler=cmd_train)
+
+    ensure = commands.add_parser('artifacts', help='check the artifacts folder')
+    artifacts_option(ensure)
+    ensure.add_argument('--ensure', action='store_true',
+                        help='build from the shipped corpus when missing or broken')
+    ensure.add_argument('--epochs', type=int, default=3)
+    ensure.add_argument('--seed', type=int, default=13)
+    ensure.add_argument('--safety-label', default='stop')
+    ensure.add_argument('--no-images', action='store_true')
+    threads_option(ensure, 2)
+    ensure.set_defaults(handler=cmd_artifacts)
+
+    profile = commands.add_parser('profile', help='measure component costs on this machine')
+    artifacts_option(profile)
+    profile.add_argument('--out', help='profile file (default: in the artifacts folder)')
+    profile.add_argument('--repeats', type=int, default=200)
+    profile.add_argument('--warmup', type=int, default=20)
+    profile.add_argument('--watts-per-core', type=float, default=4.0,
+                         help='power model: watts of one busy core (energy estimate)')
+    threads_option(profile)
+    profile.set_defaults(handler=cmd_profile)
+
+    evaluate = commands.add_parser('evaluate', help='score strategies on a labelled dataset')
+    evaluate.add_argument('--data', required=True)
+    artifacts_option(evaluate)
+    evaluate.add_argument('--strategy', action='append',
+                          help='strategy name (repeatable; default: all and the baselines)')
+    evaluate.add_argument('--battery', type=float, default=1.0)
+    evaluate.add_argument('--budget-mj', type=float,
+                          help='explicit per-command budget instead of the battery model')
+    evaluate.add_argument('--json', required=True, help='output JSON file')
+    threads_option(evaluate)
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    pareto = commands.add_parser('pareto', help='accuracy against energy, to a PNG')
+    pareto.add_argument('--data', required=True)
+    pareto.add_argument('--out', required=True, help='PNG file')
+    pareto.add_argument('--json', help='also write the numbers')
+    pareto.add_argument('--batteries', type=float, nargs='+', default=[1.0, 0.5, 0.2, 0.05])
+    pareto.add_argument('--strategy', action='append')
+    artifacts_option(pareto)
+    threads_option(pareto)
+    pareto.set_defaults(handler=cmd_pareto)
+
+    corpus = commands.add_parser('corpus', help='regenerate the shipped corpus')
+    corpus.add_argument('--out', required=True)
+    corpus.add_argument('--seed', type=int, default=13)
+    corpus.set_defaults(handler=cmd_corpus)
+
+    demo = commands.add_parser('demo', help='battery + player + controller with a live view')
+    artifacts_option(demo)
+    demo.add_argument('--strategy', default='early_exit')
+    demo.add_argument('--scenario', help='scenario YAML (default: the shipped one)')
+    demo.add_argument('--report-dir', default='demo_runs', help='where the report goes')
+    demo.add_argument('--record', help='also record the run to this rosbag folder')
+    demo.add_argument('--battery-only', action='store_true',
+                      help='only the battery node, until Ctrl-C')
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of ``adaptive-nlp``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format='%(levelname)s %(name)s: %(message)s')
+    os.environ.setdefault('HF_HUB_OFFLINE', '1')
+    os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
+    if not getattr(args, 'handler', None):
+        parser.print_help()
+        return 0
+    from adaptive_nlp_ros.core.artifacts import ArtifactError
+    from adaptive_nlp_ros.core.dataset import DatasetError
+    from adaptive_nlp_ros.core.fuzzy_rules import FuzzyRuleError
+
+    try:
+        return args.handler(args)
+    except (CommandError, ArtifactError, DatasetError, FuzzyRuleError) as error:
+        print(f'adaptive-nlp {args.command}: error: {error}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f'adaptive-nlp {args.command}: interrupted', file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())
