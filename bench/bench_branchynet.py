@@ -106,6 +106,49 @@ def measure(classifier: image_branchynet.BranchyNetClassifier, images: np.ndarra
     return outcomes
 
 
+def benchmark(classifier: image_branchynet.BranchyNetClassifier, seed: int, passes: int,
+              runs: int, thresholds=DEFAULT_THRESHOLDS) -> dict:
+    """Return the early-exit sweep against the full network on the test split of ``seed``."""
+    images, labels = image_branchynet.load_digit_splits(seed)['test']
+    last = classifier.num_exits
+    configurations = {'full': {'confidence_threshold': math.inf, 'min_exit': last}}
+    configurations['every_exit'] = {'confidence_threshold': math.inf}
+    for threshold in thresholds:
+        configurations[f'threshold_{threshold:g}'] = {'confidence_threshold': threshold}
+    outcomes = measure(classifier, images, labels, configurations, passes)
+
+    full = outcomes['full']
+    full_macs = full['mean_macs']
+    sweep = []
+    for name, options in configurations.items():
+        outcome = outcomes[name]
+        outcome['speedup_mean'] = full['mean_latency_ms'] / outcome['mean_latency_ms']
+        outcome['speedup_median'] = full['median_latency_ms'] / outcome['median_latency_ms']
+        outcome['macs_saved_fraction'] = 1.0 - outcome['mean_macs'] / full_macs
+        if name.startswith('threshold_'):
+            sweep.append({'threshold': options['confidence_threshold'], **outcome})
+    eligible = [entry for entry in sweep if entry['accuracy'] >= full['accuracy']]
+    best = max(eligible, key=lambda entry: entry['speedup_mean'], default=None)
+
+    return {
+        'test_images': int(len(labels)),
+        'passes': passes,
+        'model': {
+            'input_size_px': classifier.input_size_px,
+            'stage_channels': [stage[0].out_channels for stage in classifier.network.stages],
+            'stage_macs': list(classifier.stage_macs),
+            'exit_macs': list(classifier.exit_macs),
+            'full_macs': full_macs,
+            'temperatures': list(classifier.temperatures),
+        },
+        'single_image': network_latency(classifier, images[0], runs),
+        'full': full,
+        'every_exit': outcomes['every_exit'],
+        'sweep': sweep,
+        'best_threshold_at_full_accuracy': best,
+    }
+
+
 def main() -> None:
     """Run the benchmark and print its JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -128,46 +171,9 @@ def main() -> None:
             training = image_branchynet.train_branchynet(model_dir, seed=args.seed)
         classifier = image_branchynet.BranchyNetClassifier.load(model_dir)
 
-    images, labels = image_branchynet.load_digit_splits(args.seed)['test']
-    last = classifier.num_exits
-    configurations = {'full': {'confidence_threshold': math.inf, 'min_exit': last}}
-    configurations['every_exit'] = {'confidence_threshold': math.inf}
-    for threshold in args.thresholds:
-        configurations[f'threshold_{threshold:g}'] = {'confidence_threshold': threshold}
-    outcomes = measure(classifier, images, labels, configurations, args.passes)
-
-    full = outcomes['full']
-    full_macs = full['mean_macs']
-    sweep = []
-    for name, options in configurations.items():
-        outcome = outcomes[name]
-        outcome['speedup_mean'] = full['mean_latency_ms'] / outcome['mean_latency_ms']
-        outcome['speedup_median'] = full['median_latency_ms'] / outcome['median_latency_ms']
-        outcome['macs_saved_fraction'] = 1.0 - outcome['mean_macs'] / full_macs
-        if name.startswith('threshold_'):
-            sweep.append({'threshold': options['confidence_threshold'], **outcome})
-    eligible = [entry for entry in sweep if entry['accuracy'] >= full['accuracy']]
-    best = max(eligible, key=lambda entry: entry['speedup_mean'], default=None)
-
-    report = {
-        'test_images': int(len(labels)),
-        'threads': args.threads,
-        'passes': args.passes,
-        'model': {
-            'input_size_px': classifier.input_size_px,
-            'stage_channels': [stage[0].out_channels for stage in classifier.network.stages],
-            'stage_macs': list(classifier.stage_macs),
-            'exit_macs': list(classifier.exit_macs),
-            'full_macs': full_macs,
-            'temperatures': list(classifier.temperatures),
-        },
-        'training': training,
-        'single_image': network_latency(classifier, images[0], args.runs),
-        'full': full,
-        'every_exit': outcomes['every_exit'],
-        'sweep': sweep,
-        'best_threshold_at_full_accuracy': best,
-    }
+    report = benchmark(classifier, args.seed, args.passes, args.runs, args.thresholds)
+    report['training'] = training
+    report['threads'] = args.threads
     print(json.dumps(report, indent=2))
 
 

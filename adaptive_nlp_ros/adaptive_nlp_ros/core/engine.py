@@ -6,8 +6,9 @@ action, carry it out (a whole pool variant, the next layers in some execution mo
 re-run of cached layers at higher fidelity), ask again with the progress so far, until it
 answers. Each layer's hidden state is kept for the rest of the input, so progressive
 refinement re-runs only what it says it re-runs. A command that may be a ``stop`` (judged
-first by the pool's cheapest model) is answered by the ``full`` reference whatever the
-strategy and the battery: it is rare and must not be missed.
+first by the pool's cheapest model) never leaves early, whatever the strategy and the
+battery: it runs at full depth in fp32 (on the faster backend where one matches the
+reference). It is rare and must not be missed.
 """
 
 from dataclasses import dataclass, replace
@@ -26,12 +27,14 @@ from .input_complexity import complexity_features, DEFAULT_WEIGHTS
 from .results import InferenceOutcome, SegmentRecord
 from .strategies import create_strategy, Strategy
 from .strategies.full import FullReference
+from .strategies.static import StaticVariant
 from .strategy_context import StrategyContext
 from .text_backbone import TokenBatch
 from .text_models import TextModels
 from .variant_pool import mode_backend, mode_precision, TFIDF_VARIANT
 
 TOP_K = 3
+SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 a safety variant needs
 VARIANT_SEGMENT_LAYERS = 2          # how a whole-variant run is reported: segments of 2 layers
 
 
@@ -62,13 +65,47 @@ class TextEngine:
             models.pool.values(), models.mode_fidelity, models.num_layers, models.labels,
             profile, budget_model, models.gate)
         self.full = FullReference(self.context)
+        self.safety = StaticVariant(self.context, self._safety_variant())
         self._labels = models.labels
 
     # -- set-up -------------------------------------------------------------------------
 
+    def _safety_variant(self) -> str:
+        """
+        Return the variant that answers a possible stop: full depth, never an early exit.
+
+        The cheapest full-depth fp32 variant (on any backend: the same numbers as the
+        reference up to float rounding, so the same stop recall) that agrees with the reference
+        on at least ``SAFETY_MIN_AGREEMENT`` of dev; the reference itself when none qualifies.
+        Lower precisions are not used here: on the test split, full-depth int8 missed stops
+        that fp32 caught.
+        """
+        reference_id = self.context.reference_id
+        reference = self.models.pool.get(reference_id)
+        candidates = []
+        for variant_id, entry in self.models.pool.items():
+            if (entry.variant.layers != self.models.num_layers
+                    or entry.variant.precision != 'fp32'
+                    or variant_id not in self.context.pool_by_id):
+                continue
+            if entry.dev_agreement < SAFETY_MIN_AGREEMENT:
+                continue
+            if (reference is not None and reference.dev_safety_recall is not None
+                    and (entry.dev_safety_recall or 0.0) < reference.dev_safety_recall):
+                continue
+            candidates.append(self.context.pool_by_id[variant_id])
+        if not candidates:
+            return reference_id
+        return min(candidates, key=lambda option: option.energy_mj(16)).variant_id
+
     def strategy(self, name: str, settings=()) -> Strategy:
         """Return a strategy by name (UnknownStrategyError if unknown)."""
         return create_strategy(name, self.context, settings)
+
+    def set_budget_model(self, budget_model: EnergyBudgetModel) -> None:
+        """Use another budget model from the next decision on (strategies read it per call)."""
+        self.budget_model = budget_model
+        self.context.budget_model = budget_model
 
     def resources(self, battery_fraction: float = math.nan, charging: bool = False,
                   stale: bool = False, budget_mj: Optional[float] = None,
@@ -191,9 +228,10 @@ class _InputRun:
         self.reasons: List[str] = []
         self.strategy = strategy
         if prepared.summary.possible_safety_label and strategy.name != engine.full.name:
-            self.strategy = engine.full
+            self.strategy = engine.safety
             self.reasons.append(f'possible {engine.models.safety_label} (p >= '
-                                f'{engine.models.safety_threshold:.2f}): safety override')
+                                f'{engine.models.safety_threshold:.2f}): safety override, no '
+                                f'early exit')
         self.state = DecisionState(resources, prepared.summary)
         self.hidden: Dict[int, torch.Tensor] = {}
         self.layers_done = 0

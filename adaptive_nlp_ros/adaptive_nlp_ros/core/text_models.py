@@ -31,6 +31,7 @@ class PoolEntry:
     variant: Variant
     dev_accuracy: float
     dev_agreement: float             # share of dev labels equal to the reference variant's
+    dev_safety_recall: Optional[float] = None   # recall of the safety label (stop) on dev
 
 
 @dataclass
@@ -108,7 +109,8 @@ class TextModels:
                 variant.kind == 'minilm' and variant.mode in available_modes)
             if measured is not None and usable:
                 pool[variant.variant_id] = PoolEntry(variant, measured['dev_accuracy'],
-                                                     measured['dev_agreement'])
+                                                     measured['dev_agreement'],
+                                                     measured.get('dev_safety_recall'))
         mode_fidelity = {mode: fidelity for mode, fidelity
                          in pool_table['mode_fidelity'].items() if mode in available_modes}
         gate: Dict[str, object] = {}

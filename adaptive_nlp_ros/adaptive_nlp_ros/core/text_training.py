@@ -80,9 +80,10 @@ def fine_tune(library_model: torch.nn.Module, tokenizer: CommandTokenizer,
     steps_per_epoch = -(-len(texts) // settings.batch_size)
     total_steps = steps_per_epoch * settings.epochs
     warmup = max(1, int(total_steps * settings.warmup_fraction))
+    decay_steps = max(1, total_steps - warmup)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / warmup,
-                                    max(0.0, (total_steps - step) / (total_steps - warmup))))
+                                    max(0.0, (total_steps - step) / decay_steps)))
     depth_weights = torch.arange(1, heads.num_layers + 1, dtype=torch.float32)
     depth_weights = depth_weights / depth_weights.sum()
     targets = torch.tensor(label_ids, dtype=torch.long)

@@ -113,6 +113,18 @@ def _measure_pool(encoder: SegmentedEncoder, heads: ExitHeads, tokenizer: Comman
     return variant_probabilities, fidelity
 
 
+def _recall(probabilities: np.ndarray, targets: np.ndarray, labels: List[str],
+            label: Optional[str]) -> Optional[float]:
+    """Return the recall of ``label`` on dev (None without such a label or examples)."""
+    if not label:
+        return None
+    index = labels.index(label)
+    rows = targets == index
+    if not rows.any():
+        return None
+    return float((probabilities[rows].argmax(-1) == index).mean())
+
+
 def _safety_threshold(tfidf: TfidfClassifier, dev: Dataset, labels: List[str],
                       safety_label: str) -> float:
     """
@@ -204,7 +216,8 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
             'dev_accuracy': float((probabilities.argmax(-1) == targets).mean()),
             'dev_agreement': float((probabilities.argmax(-1) == variant_probabilities[
                 f'minilm_l{encoder.num_layers}_{REFERENCE_MODE}'].argmax(-1)).mean()),
-            'dev_ece': expected_calibration_error(probabilities, targets)}
+            'dev_ece': expected_calibration_error(probabilities, targets),
+            'dev_safety_recall': _recall(probabilities, targets, labels, safety_label)}
             for variant_id, probabilities in variant_probabilities.items()},
         'mode_fidelity': fidelity,
         'safety_label': safety_label,

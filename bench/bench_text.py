@@ -1,0 +1,301 @@
+"""
+Text benchmarks, every figure measured in one run.
+
+Plain baselines against our full pass on each backend and precision and against every
+adaptive strategy (batch 1 and batch 32), early-exit criteria over the same heads, the
+energy scenario, and decision and switching overheads.
+"""
+
+import math
+import random
+import statistics
+from typing import Dict, List, Sequence
+
+from adaptive_nlp_ros.core.decisions import ResourceState
+from adaptive_nlp_ros.core.energy_budget import EnergyBudgetModel
+from adaptive_nlp_ros.core.engine import TextEngine
+from adaptive_nlp_ros.core.evaluation import summarize
+from adaptive_nlp_ros.core.strategies import ADAPTIVE
+from adaptive_nlp_ros.core.variant_pool import MODES
+from baselines import LibraryForward, OrtWholeGraph
+from common import interleaved_latency, median_and_iqr, time_ms, WORK_DIR
+import numpy as np
+import torch
+
+
+def _run_layers_loop(engine: TextEngine, texts: Sequence[str], mode: str,
+                     layers: int = 0) -> np.ndarray:
+    """Return labels of our pass (``layers`` layers, default all, in one mode), tokenizing."""
+    models = engine.models
+    layers = layers or models.num_layers
+    batch = models.tokenizer.encode(list(texts))
+    with torch.inference_mode():
+        hidden = models.encoder.embed(batch)
+        for layer in range(1, layers + 1):
+            hidden = models.encoder.run_layer(layer, hidden, batch, mode)
+        return models.heads.probabilities(layers, hidden, batch.token_mask).argmax(-1).numpy()
+
+
+def throughput(engine: TextEngine, timing_texts: Sequence[str], texts: Sequence[str],
+               labels: Sequence[str], threads: int, batch_size: int, passes: int
+               ) -> Dict[str, object]:
+    """
+    Return baselines, our full passes and every strategy: latency ratios and accuracy.
+
+    Latency is measured on ``timing_texts``, accuracy on ``texts``. At batch sizes above 1,
+    dynamic int8 layers run batched (``exact_batching`` off), as a throughput user would run
+    them; the label agreement with batch 1 is reported.
+    """
+    torch.set_num_threads(threads)
+    engine.exact_batching = batch_size == 1
+    label_ids = np.array([engine.models.labels.index(label) if label in engine.models.labels
+                          else -1 for label in labels])
+    library = LibraryForward(engine.models)
+    ort_fp32 = OrtWholeGraph(engine.models, WORK_DIR, 'fp32', threads)
+    ort_int8 = OrtWholeGraph(engine.models, WORK_DIR, 'int8', threads)
+    resources = engine.resources(battery_fraction=1.0)
+    strategies = {name: engine.strategy(name) for name in ('full',) + ADAPTIVE}
+
+    def batches(items):
+        return [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
+
+    configurations = {
+        'library forward (transformers fp32)': library.labels,
+        'ONNX Runtime whole graph fp32': ort_fp32.labels,
+        'ONNX Runtime whole graph int8': ort_int8.labels,
+    }
+    for mode in MODES:
+        configurations[f'ours: full pass {mode}'] = (
+            lambda chunk, mode=mode: _run_layers_loop(engine, chunk, mode))
+    for mode in ('fp32', 'ort_int8'):
+        configurations[f'ours: 2 layers {mode}'] = (
+            lambda chunk, mode=mode: _run_layers_loop(engine, chunk, mode, 2))
+    for name, strategy in strategies.items():
+        if batch_size == 1:
+            configurations[f'strategy {name}'] = (
+                lambda chunk, s=strategy: [engine.infer(chunk[0], s, resources).label])
+        else:
+            configurations[f'strategy {name}'] = (
+                lambda chunk, s=strategy: [
+                    o.label for o in engine.infer_batch(chunk, s, resources)])
+    latency = interleaved_latency(configurations, batches(list(timing_texts)), passes)
+    rows = {}
+    for name, function in configurations.items():
+        predicted = []
+        for chunk in batches(list(texts)):
+            output = function(chunk)
+            predicted.extend(output)
+        predicted = [engine.models.labels.index(p) if isinstance(p, str) else int(p)
+                     for p in predicted]
+        accuracy = float(np.mean(np.array(predicted) == label_ids))
+        per_command = {key: value / batch_size for key, value in latency[name].items()}
+        rows[name] = {'accuracy': accuracy, 'ms_per_command': per_command}
+    for reference in ('library forward (transformers fp32)', 'ONNX Runtime whole graph int8',
+                      'ours: full pass fp32'):
+        base = rows[reference]['ms_per_command']['mean']
+        for row in rows.values():
+            row.setdefault('speedup_vs', {})[reference] = base / row['ms_per_command']['mean']
+    engine.exact_batching = True
+    return {'batch_size': batch_size, 'threads': threads, 'timed_commands': len(timing_texts),
+            'accuracy_commands': len(texts), 'passes': passes, 'rows': rows}
+
+
+def exit_probabilities(engine: TextEngine, texts: Sequence[str], mode: str) -> np.ndarray:
+    """Return calibrated probabilities of every exit: [layers, texts, labels]."""
+    models = engine.models
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), 64):
+            batch = models.tokenizer.encode(list(texts[start:start + 64]))
+            hidden = models.encoder.embed(batch)
+            per_layer = []
+            for layer in range(1, models.num_layers + 1):
+                hidden = models.encoder.run_layer(layer, hidden, batch, mode)
+                per_layer.append(models.heads.probabilities(layer, hidden,
+                                                            batch.token_mask).numpy())
+            outputs.append(np.stack(per_layer))
+    return np.concatenate(outputs, axis=1)
+
+
+def _criterion_curve(probabilities: np.ndarray, targets: np.ndarray, exits_for) -> Dict:
+    count = probabilities.shape[1]
+    chosen = np.array([exits_for(i) for i in range(count)])
+    predictions = probabilities[chosen - 1, np.arange(count)].argmax(-1)
+    return {'accuracy': float((predictions == targets).mean()),
+            'mean_layers': float(chosen.mean())}
+
+
+def early_exit_criteria(engine: TextEngine, texts: Sequence[str], labels: Sequence[str],
+                        mode: str) -> Dict[str, object]:
+    """Return confidence vs PABEE patience vs BranchyNet entropy exits on the same heads."""
+    probabilities = exit_probabilities(engine, texts, mode)
+    targets = np.array([engine.models.labels.index(label) for label in labels])
+    layers = probabilities.shape[0]
+    confidence = probabilities.max(-1)
+    predictions = probabilities.argmax(-1)
+    entropy = -(probabilities * np.log(np.clip(probabilities, 1e-12, 1))).sum(-1) / math.log(
+        probabilities.shape[-1])
+
+    def first(condition: np.ndarray, row: int) -> int:
+        hits = np.nonzero(condition[:, row])[0]
+        return int(hits[0]) + 1 if len(hits) else layers
+
+    curves = {'confidence': [], 'patience (PABEE)': [], 'entropy (BranchyNet)': []}
+    for threshold in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995):
+        point = _criterion_curve(probabilities, targets,
+                                 lambda i, t=threshold: first(confidence >= t, i))
+        curves['confidence'].append({'threshold': threshold, **point})
+    for patience in range(1, layers):
+        def pabee(i, k=patience):
+            run = 0
+            for layer in range(1, layers):
+                run = run + 1 if predictions[layer, i] == predictions[layer - 1, i] else 0
+                if run >= k:
+                    return layer + 1
+            return layers
+        curves['patience (PABEE)'].append({'patience': patience,
+                                           **_criterion_curve(probabilities, targets, pabee)})
+    for threshold in (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6):
+        point = _criterion_curve(probabilities, targets,
+                                 lambda i, t=threshold: first(entropy <= t, i))
+        curves['entropy (BranchyNet)'].append({'threshold': threshold, **point})
+    correct = predictions == targets[None, :]
+    oracle = _criterion_curve(probabilities, targets, lambda i: first(correct, i))
+    layer_ms = engine.profile.latency_ms(f'layer1/{mode}')
+    head_ms = engine.profile.latency_ms('head')
+    for points in curves.values():
+        for point in points:
+            point['estimated_ms'] = point['mean_layers'] * (layer_ms + head_ms)
+    return {'mode': mode, 'curves': curves, 'oracle_exit': oracle,
+            'last_exit_accuracy': float((predictions[-1] == targets).mean()),
+            'per_layer_ms': layer_ms, 'per_head_ms': head_ms}
+
+
+def _interpolate_accuracy(points: List[Dict], mean_layers: float) -> float:
+    ordered = sorted(points, key=lambda p: p['mean_layers'])
+    xs = [p['mean_layers'] for p in ordered]
+    ys = [p['accuracy'] for p in ordered]
+    return float(np.interp(mean_layers, xs, ys))
+
+
+def compare_confidence_with_patience(criteria: Dict) -> List[Dict]:
+    """Return, at each PABEE point's mean layers, both criteria's accuracy."""
+    confidence = criteria['curves']['confidence']
+    rows = []
+    for point in criteria['curves']['patience (PABEE)']:
+        rows.append({'mean_layers': point['mean_layers'], 'pabee_accuracy': point['accuracy'],
+                     'confidence_accuracy': _interpolate_accuracy(confidence,
+                                                                  point['mean_layers'])})
+    return rows
+
+
+def energy_scenario(engine: TextEngine, texts: Sequence[str], labels: Sequence[str],
+                    affordable_share: float = 0.4, seed: int = 7) -> Dict[str, object]:
+    """
+    Return, per strategy, what a fixed battery affording ~40% of the commands at ``full`` buys.
+
+    The battery's usable energy (above the reserve) equals 40% of what ``full`` would spend on
+    every command. Each answered command drains its estimated energy; once the usable energy
+    is gone the remaining commands go unanswered (and count as wrong). The budget model
+    spreads the battery over the commands of the scenario.
+    """
+    order = list(range(len(texts)))
+    random.Random(seed).shuffle(order)
+    texts = [texts[i] for i in order]
+    labels = [labels[i] for i in order]
+    full = engine.strategy('full')
+    probe = [engine.infer(text, full, ResourceState()).energy_mj for text in texts]
+    usable_mj = affordable_share * sum(probe)
+    reserve = 0.1
+    capacity_mj = usable_mj / (1 - reserve)
+    budget_model = EnergyBudgetModel(capacity_wh=capacity_mj / 3.6e6, reserve_fraction=reserve,
+                                     compute_share=1.0, mission_horizon_s=len(texts),
+                                     command_rate_hz=1.0)
+    original = engine.budget_model
+    results = {}
+    names = ['full'] + [f'static:{o.variant_id}' for o in engine.context.pool] + list(ADAPTIVE)
+    try:
+        engine.budget_model = budget_model
+        engine.context.budget_model = budget_model
+        for name in names:
+            strategy = engine.strategy(name)
+            remaining = capacity_mj
+            outcomes, answered = [], 0
+            for text in texts:
+                fraction = remaining / capacity_mj
+                if fraction <= reserve:
+                    outcomes.append(None)
+                    continue
+                resources = engine.resources(battery_fraction=fraction)
+                outcome = engine.infer(text, strategy, resources)
+                remaining -= outcome.energy_mj
+                outcomes.append(outcome)
+                answered += 1
+            correct = [o is not None and o.label == label for o, label in zip(outcomes, labels)]
+            stops = [i for i, label in enumerate(labels) if label == 'stop']
+            spent = [o.energy_mj for o in outcomes if o is not None]
+            results[name] = {
+                'answered': answered, 'commands': len(texts),
+                'accuracy_over_all': float(np.mean(correct)),
+                'energy_per_answered_mj': float(np.mean(spent)) if spent else 0.0,
+                'stop_recall': float(np.mean([correct[i] for i in stops])) if stops else None,
+                'answered_rows': [i for i, o in enumerate(outcomes) if o is not None],
+                'correct': correct,
+            }
+    finally:
+        engine.budget_model = original
+        engine.context.budget_model = original
+    full_rows = results['full']['answered_rows']
+    for row in results.values():
+        row['accuracy_on_commands_full_answered'] = float(np.mean(
+            [row['correct'][i] for i in full_rows])) if full_rows else None
+        del row['answered_rows'], row['correct']
+    return {'usable_energy_mj': usable_mj, 'full_energy_all_commands_mj': sum(probe),
+            'energy_note': 'estimated energy (profiled CPU time x power model)',
+            'strategies': results}
+
+
+def overheads(engine: TextEngine, texts: Sequence[str]) -> Dict[str, object]:
+    """Return decision time per strategy and the cost of switching modes between segments."""
+    resources = engine.resources(battery_fraction=0.5)
+    decisions = {}
+    for name in ('full',) + ADAPTIVE:
+        strategy = engine.strategy(name)
+        samples = [engine.infer(text, strategy, resources).decision_ms * 1e3 for text in texts]
+        decisions[name] = median_and_iqr(samples)
+    models = engine.models
+    order = ['ort_int8', 'int4', 'bf16', 'ort_fp32', 'int8', 'fp32']
+    mixed, alone = [], []
+    with torch.inference_mode():
+        for text in texts[:200]:
+            batch = models.tokenizer.encode([text])
+            hidden0 = models.encoder.embed(batch)
+
+            def mixed_pass():
+                hidden = hidden0
+                for layer, mode in enumerate(order, start=1):
+                    hidden = models.encoder.run_layer(layer, hidden, batch, mode)
+            hiddens = [hidden0]
+            for layer, mode in enumerate(order, start=1):
+                hiddens.append(models.encoder.run_layer(layer, hiddens[-1], batch, mode))
+            mixed_pass()
+            mixed.append(statistics.median(time_ms(mixed_pass) for _ in range(3)))
+            alone.append(sum(statistics.median(
+                time_ms(lambda number=layer, m=mode, h=hiddens[layer - 1]:
+                        models.encoder.run_layer(number, h, batch, m)) for _ in range(3))
+                for layer, mode in enumerate(order, start=1)))
+    return {'decision_us': decisions,
+            'mixed_precision_pass': {'modes': order, 'mixed_ms': median_and_iqr(mixed),
+                                     'sum_of_segments_alone_ms': median_and_iqr(alone),
+                                     'switching_overhead': statistics.median(mixed)
+                                     / statistics.median(alone) - 1.0}}
+
+
+def summarize_strategies(engine: TextEngine, texts, labels, battery: float) -> Dict:
+    """Return evaluate-style metrics of every strategy at one battery level."""
+    resources = engine.resources(battery_fraction=battery)
+    out = {}
+    for name in ('full',) + ADAPTIVE:
+        strategy = engine.strategy(name)
+        out[name] = summarize([engine.infer(t, strategy, resources) for t in texts], labels)
+    return out

@@ -1,0 +1,327 @@
+"""Turn the results of ``run_all.py`` into bench/RESULTS.md and plots, every target checked."""
+
+import json
+import pathlib
+from typing import Dict, List, Tuple
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+ESTIMATE = 'estimate: profiled CPU time x 4 W per busy core; these machines expose no RAPL'
+LIBRARY = 'library forward (transformers fp32)'
+ORT_INT8 = 'ONNX Runtime whole graph int8'
+ADAPTIVE = ('energy_greedy', 'fuzzy_complexity', 'moe_gate', 'early_exit', 'segment_precision',
+            'moe_routing', 'progressive')
+
+
+def branchynet(engine, passes: int) -> Dict:
+    """Benchmark the artifacts' image BranchyNet on its own test split."""
+    import bench_branchynet
+    from adaptive_nlp_ros.core import artifacts
+    from adaptive_nlp_ros.core.image_branchynet import BranchyNetClassifier
+
+    directory = engine.models.directory
+    report = json.loads((directory / artifacts.TEXT_REPORT).read_text())
+    seed = int(report['settings']['seed'])
+    classifier = BranchyNetClassifier.load(directory / artifacts.IMAGE_DIR)
+    return bench_branchynet.benchmark(classifier, seed, passes, 300)
+
+
+def _mean_ms(row: Dict) -> float:
+    return row['ms_per_command']['mean']
+
+
+def _check(rows: List[Tuple[str, str, bool]], target: str, measured: str, ok: bool) -> None:
+    rows.append((target, measured, ok))
+
+
+def targets(results: Dict) -> List[Tuple[str, str, bool]]:
+    """Return (target, measured, met) for every target of the issues."""
+    checks: List[Tuple[str, str, bool]] = []
+    batch1 = results['batch_1']['rows']
+    library_ms = _mean_ms(batch1[LIBRARY])
+    ort_int8_ms = _mean_ms(batch1[ORT_INT8])
+    full = batch1['strategy full']
+    sources = results['accuracy_by_source']
+    _check(checks, 'full fp32 >= 95% on the test split',
+           f'{sources["all"]:.3f}', sources['all'] >= 0.95)
+    _check(checks, 'full fp32 >= 90% on the hand-written part',
+           f'{sources["handwritten"]:.3f}', sources['handwritten'] >= 0.90)
+    for mode, factor in (('int8', 2.5), ('ort_int8', 2.5), ('int4', 2.0)):
+        row = batch1[f'ours: full pass {mode}']
+        speedup = library_ms / _mean_ms(row)
+        loss = batch1['ours: full pass fp32']['accuracy'] - row['accuracy']
+        _check(checks, f'{mode} full pass >= {factor}x faster than the fp32 reference (library'
+               f' forward), batch 1' + (', <= 0.5 pt loss' if 'int8' in mode else ''),
+               f'{speedup:.2f}x, {loss * 100:+.1f} pt loss',
+               speedup >= factor and ('int8' not in mode or loss <= 0.005))
+    ratio = _mean_ms(batch1['ours: full pass ort_int8']) / ort_int8_ms
+    _check(checks, 'ONNX Runtime int8 segment loop within 1.5x of ONNX Runtime whole-graph int8',
+           f'{ratio:.2f}x', ratio <= 1.5)
+    for mode in ('fp32', 'ort_int8'):
+        share = _mean_ms(batch1[f'ours: 2 layers {mode}']) / library_ms
+        ours = _mean_ms(batch1[f'ours: 2 layers {mode}']) / _mean_ms(
+            batch1['ours: full pass fp32'])
+        _check(checks, f'exit after 2 layers ({mode}) <= 35% of the fp32 reference pass '
+               '(library forward)', f'{share * 100:.0f}% ({ours * 100:.0f}% of our own fp32 '
+               'pass)', share <= 0.35)
+    early = batch1['strategy early_exit']
+    speedup = _mean_ms(full) / _mean_ms(early)
+    loss = full['accuracy'] - early['accuracy']
+    _check(checks, 'early_exit >= 3x lower latency than full, <= 1 pt loss (batch 1)',
+           f'{speedup:.2f}x, {loss * 100:+.1f} pt', speedup >= 3 and loss <= 0.01)
+    best_name, best = _best_adaptive(batch1, full['accuracy'])
+    if best is None:
+        _check(checks, 'best adaptive strategy >= 5x lower latency than full at <= 1 pt loss',
+               'no strategy within 1 pt', False)
+    else:
+        speedup = _mean_ms(full) / _mean_ms(best)
+        _check(checks, 'best adaptive strategy >= 5x lower latency than full at <= 1 pt loss',
+               f'{best_name}: {speedup:.2f}x', speedup >= 5)
+        _check(checks, 'best adaptive strategy >= 5x faster than the library forward',
+               f'{best_name}: {library_ms / _mean_ms(best):.2f}x',
+               library_ms / _mean_ms(best) >= 5)
+        _check(checks, 'best adaptive strategy faster than ONNX Runtime whole-graph int8',
+               f'{best_name}: {ort_int8_ms / _mean_ms(best):.2f}x', _mean_ms(best) < ort_int8_ms)
+    decisions = results['overheads']['decision_us']
+    worst = max(decisions, key=lambda name: decisions[name]['median'])
+    _check(checks, 'decision overhead median <= 50 us for every strategy',
+           f'worst {worst}: {decisions[worst]["median"]:.1f} us',
+           decisions[worst]['median'] <= 50)
+    budget = results['budget_30_percent']['strategies']
+    full_accuracy = budget['full']['accuracy']
+    best_budget = max(ADAPTIVE, key=lambda name: budget[name]['accuracy'])
+    gap = full_accuracy - budget[best_budget]['accuracy']
+    _check(checks, "at 30% of full's energy per command, best adaptive within 1 pt of full",
+           f'{best_budget}: {gap * 100:+.1f} pt', gap <= 0.01)
+    stop_ok = True
+    worst_stop = ''
+    for battery, level in results['battery_levels'].items():
+        strategies = level['strategies']
+        reference = strategies['full']['per_label_recall'].get('stop', 0.0)
+        for name in ADAPTIVE:
+            recall = strategies[name]['per_label_recall'].get('stop', 0.0)
+            if recall < reference:
+                stop_ok = False
+                worst_stop = f'{name} at {battery}: {recall:.3f} < {reference:.3f}'
+    _check(checks, "stop recall of every strategy at every battery level >= full's",
+           worst_stop or 'all equal or higher', stop_ok)
+    for mode, criteria in results['early_exit_criteria'].items():
+        comparison = criteria['confidence_vs_patience']
+        worse = [row for row in comparison
+                 if row['confidence_accuracy'] + 1e-9 < row['pabee_accuracy']]
+        _check(checks, f'confidence exit at least as accurate as PABEE at equal mean layers '
+               f'({mode})', f'{len(comparison) - len(worse)}/{len(comparison)} points',
+               not worse)
+    scenario = results['energy_scenario']['strategies']
+    full_row = scenario['full']
+    candidates = [name for name in ADAPTIVE
+                  if scenario[name]['answered'] == scenario[name]['commands']]
+    if candidates:
+        name = max(candidates, key=lambda n: scenario[n]['accuracy_over_all'])
+        row = scenario[name]
+        gap = full_row['accuracy_on_commands_full_answered'] - row[
+            'accuracy_on_commands_full_answered']
+        _check(checks, 'energy scenario: best adaptive answers every command, within 2 pt of '
+               "full on the commands full answered, stop recall >= full's",
+               f'{name}: {row["answered"]}/{row["commands"]} answered, {gap * 100:+.1f} pt, '
+               f'stop recall {row["stop_recall"]:.3f} vs {full_row["stop_recall"]:.3f}',
+               gap <= 0.02 and row['stop_recall'] >= full_row['stop_recall'])
+    else:
+        _check(checks, 'energy scenario: best adaptive answers every command', 'none did',
+               False)
+    best_image = results['branchynet']['best_threshold_at_full_accuracy']
+    _check(checks, 'image BranchyNet >= 3x faster than its full network at equal or better '
+           'accuracy', f'{best_image["speedup_mean"]:.2f}x at threshold '
+           f'{best_image["threshold"]}' if best_image else 'no threshold at full accuracy',
+           bool(best_image) and best_image['speedup_mean'] >= 3)
+    return checks
+
+
+def _best_adaptive(rows: Dict, full_accuracy: float):
+    eligible = [(name, rows[f'strategy {name}']) for name in ADAPTIVE
+                if rows[f'strategy {name}']['accuracy'] >= full_accuracy - 0.01]
+    if not eligible:
+        return None, None
+    return min(eligible, key=lambda item: _mean_ms(item[1]))
+
+
+def _latency_table(section: Dict) -> List[str]:
+    lines = ['| configuration | accuracy | ms / command (mean) | median | IQR | x vs library '
+             '| x vs ORT int8 | x vs our fp32 |', '|---|---|---|---|---|---|---|---|']
+    for name, row in section['rows'].items():
+        latency = row['ms_per_command']
+        speed = row['speedup_vs']
+        lines.append(f'| {name} | {row["accuracy"]:.3f} | {latency["mean"]:.3f} | '
+                     f'{latency["median"]:.3f} | {latency["iqr"]:.3f} | '
+                     f'{speed[LIBRARY]:.2f} | {speed[ORT_INT8]:.2f} | '
+                     f'{speed["ours: full pass fp32"]:.2f} |')
+    return lines
+
+
+def _plots(results: Dict, out: pathlib.Path) -> List[str]:
+    names = []
+    rows = results['batch_1']['rows']
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for name, row in rows.items():
+        axis.scatter(_mean_ms(row), row['accuracy'], s=40)
+        axis.annotate(name.replace('strategy ', '').replace('ours: full pass ', 'pass '),
+                      (_mean_ms(row), row['accuracy']), fontsize=6)
+    axis.set_xscale('log')
+    axis.set_xlabel('ms per command, batch 1 (log)')
+    axis.set_ylabel('accuracy (test split)')
+    axis.grid(True, alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(out / 'latency_accuracy.png', dpi=110)
+    plt.close(figure)
+    names.append('latency_accuracy.png')
+    for mode, criteria in results['early_exit_criteria'].items():
+        figure, axis = plt.subplots(figsize=(7, 4.5))
+        for label, points in criteria['curves'].items():
+            ordered = sorted(points, key=lambda p: p['mean_layers'])
+            axis.plot([p['mean_layers'] for p in ordered], [p['accuracy'] for p in ordered],
+                      marker='o', label=label)
+        oracle = criteria['oracle_exit']
+        axis.scatter([oracle['mean_layers']], [oracle['accuracy']], marker='*', s=150,
+                     color='k', label='oracle exit (bound)')
+        axis.set_xlabel('mean layers run')
+        axis.set_ylabel('accuracy')
+        axis.set_title(f'early-exit criteria on the same heads ({mode})')
+        axis.grid(True, alpha=0.3)
+        axis.legend()
+        figure.tight_layout()
+        filename = f'early_exit_criteria_{mode}.png'
+        figure.savefig(out / filename, dpi=110)
+        plt.close(figure)
+        names.append(filename)
+    scenario = results['energy_scenario']['strategies']
+    figure, axis = plt.subplots(figsize=(9, 4.5))
+    labels = list(scenario)
+    axis.bar(range(len(labels)), [scenario[n]['accuracy_over_all'] for n in labels],
+             label='accuracy over all commands')
+    axis.plot(range(len(labels)), [scenario[n]['answered'] / scenario[n]['commands']
+                                   for n in labels], 'k.', label='share answered')
+    axis.set_xticks(range(len(labels)))
+    axis.set_xticklabels([n.replace('static:', 's:') for n in labels], rotation=60, ha='right',
+                         fontsize=7)
+    axis.legend()
+    axis.set_title('energy scenario: a battery that affords 40% of the commands at full')
+    figure.tight_layout()
+    figure.savefig(out / 'energy_scenario.png', dpi=110)
+    plt.close(figure)
+    names.append('energy_scenario.png')
+    return names
+
+
+def write(results: Dict, out: pathlib.Path) -> None:
+    """Write RESULTS.md and the plots."""
+    environment = results['environment']
+    machine = environment['machine']
+    lines = ['# Benchmark results', '',
+             'Regenerate with `make bench` (or `bin/env-run python bench/run_all.py`); '
+             'numbers below are from one run of it.', '',
+             f'- Machine: {machine["cpu_model"]}, {machine["logical_cpus"]} logical CPUs, '
+             f'{machine["machine"]}, Python {machine["python"]}; RAPL: '
+             f'{"yes" if machine["rapl_available"] else "no"}',
+             "- Threads: batch 1 runs on 1 thread (the controller's setting: on a shared "
+             '2-core CPU, 2 threads make batch-1 inference 20-50x slower whenever another '
+             'process is busy); batch 32 on 2 threads.',
+             '- Versions: ' + ', '.join(f'{k} {v}' for k, v in environment['versions'].items()),
+             f'- Date: {environment["date"]}; total run {results["seconds"]:.0f} s'
+             + (' (QUICK mode: fewer commands and passes)' if results.get('quick') else ''),
+             f'- Energy figures are ESTIMATES ({ESTIMATE}).',
+             f'- Latency: configurations interleaved per command, {results["batch_1"]["passes"]}'
+             f' passes; per-command median over passes, then mean / median / IQR over '
+             f'{results["batch_1"]["timed_commands"]} commands. Accuracy over all '
+             f'{results["batch_1"]["accuracy_commands"]} test commands. Latency includes '
+             'tokenization (and, for strategies, the stop check and decisions).', '']
+    lines += ['## Targets', '', '| target | measured | met |', '|---|---|---|']
+    for target, measured, ok in targets(results):
+        lines.append(f'| {target} | {measured} | {"yes" if ok else "**no**"} |')
+    lines += ['', '## 1. Plain baselines, our passes and every strategy', '',
+              '### Batch 1 (1 thread)', ''] + _latency_table(results['batch_1'])
+    lines += ['', '### Batch 32 (2 threads; per-command time = batch time / 32)', '']
+    lines += _latency_table(results['batch_32'])
+    lines += ['', '## 2. Early-exit criteria on the same heads', '']
+    for mode, criteria in results['early_exit_criteria'].items():
+        lines += [f'### Layers in {mode} (last exit accuracy {criteria["last_exit_accuracy"]:.3f}'
+                  f'; oracle exit: {criteria["oracle_exit"]["accuracy"]:.3f} at '
+                  f'{criteria["oracle_exit"]["mean_layers"]:.2f} layers)', '',
+                  '| criterion | setting | accuracy | mean layers | est. ms |',
+                  '|---|---|---|---|---|']
+        for name, points in criteria['curves'].items():
+            for point in points:
+                setting = point.get('threshold', point.get('patience'))
+                lines.append(f'| {name} | {setting} | {point["accuracy"]:.3f} | '
+                             f'{point["mean_layers"]:.2f} | {point["estimated_ms"]:.2f} |')
+        lines += ['', '| mean layers (PABEE point) | PABEE accuracy | confidence accuracy |',
+                  '|---|---|---|']
+        for row in criteria['confidence_vs_patience']:
+            lines.append(f'| {row["mean_layers"]:.2f} | {row["pabee_accuracy"]:.3f} | '
+                         f'{row["confidence_accuracy"]:.3f} |')
+        lines.append('')
+    scenario = results['energy_scenario']
+    lines += ['## 3. Energy scenario', '',
+              f'A battery whose usable energy ({scenario["usable_energy_mj"]:.0f} mJ, estimate) '
+              f'is 40% of what `full` spends on all {scenario["strategies"]["full"]["commands"]}'
+              ' commands; unanswered commands count as wrong.', '',
+              '| strategy | answered | accuracy over all | accuracy on commands full answered '
+              '| energy / answered (mJ, est.) | stop recall |', '|---|---|---|---|---|---|']
+    for name, row in scenario['strategies'].items():
+        lines.append(f'| {name} | {row["answered"]}/{row["commands"]} | '
+                     f'{row["accuracy_over_all"]:.3f} | '
+                     f'{row["accuracy_on_commands_full_answered"]:.3f} | '
+                     f'{row["energy_per_answered_mj"]:.2f} | {row["stop_recall"]:.3f} |')
+    lines += ['', "## 4. Strategies at battery levels (stop recall) and at 30% of full's energy",
+              '', '| strategy | ' + ' | '.join(f'acc @ {b} | mJ @ {b} | stop @ {b}'
+                                               for b in results['battery_levels']) + ' |',
+              '|---|' + '---|---|---|' * len(results['battery_levels'])]
+    names = list(next(iter(results['battery_levels'].values()))['strategies'])
+    for name in names:
+        cells = []
+        for level in results['battery_levels'].values():
+            row = level['strategies'][name]
+            cells.append(f'{row["accuracy"]:.3f} | {row["mean_energy_mj"]:.2f} | '
+                         f'{row["per_label_recall"].get("stop", 0):.3f}')
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    budget = results['budget_30_percent']
+    oracle_accuracy = budget['strategies']['oracle']['accuracy']
+    lines += ['', f'Per-command budget {budget["budget_mj"]:.2f} mJ (30% of full\'s mean '
+              'energy, estimate):', '',
+              '| strategy | accuracy | gap to oracle | mean mJ | mean layers |',
+              '|---|---|---|---|---|']
+    for name, row in budget['strategies'].items():
+        lines.append(f'| {name} | {row["accuracy"]:.3f} | '
+                     f'{(oracle_accuracy - row["accuracy"]) * 100:+.1f} pt | '
+                     f'{row["mean_energy_mj"]:.2f} | {row["mean_layers"]:.2f} |')
+    overheads = results['overheads']
+    mixed = overheads['mixed_precision_pass']
+    lines += ['', '## 5. Overheads', '', '| strategy | decision median (us) | IQR |',
+              '|---|---|---|']
+    for name, row in overheads['decision_us'].items():
+        lines.append(f'| {name} | {row["median"]:.1f} | {row["iqr"]:.1f} |')
+    lines += ['', f'Mixed-precision pass ({" / ".join(mixed["modes"])}, one mode per layer): '
+              f'{mixed["mixed_ms"]["median"]:.3f} ms against '
+              f'{mixed["sum_of_segments_alone_ms"]["median"]:.3f} ms for the same layers run '
+              'alone: switching overhead '
+              f'{mixed["switching_overhead"] * 100:+.1f}%.', '']
+    image = results['branchynet']
+    best = image['best_threshold_at_full_accuracy']
+    lines += ['## 6. Image BranchyNet', '',
+              f'Full network: accuracy {image["full"]["accuracy"]:.4f}, '
+              f'{image["full"]["mean_latency_ms"]:.3f} ms mean, {image["model"]["full_macs"]:.0f}'
+              ' MACs.', '',
+              '| threshold | accuracy | mean exit | mean ms | speed-up | MACs saved |',
+              '|---|---|---|---|---|---|']
+    for entry in image['sweep']:
+        lines.append(f'| {entry["threshold"]} | {entry["accuracy"]:.4f} | '
+                     f'{entry["mean_exit_index"]:.2f} | {entry["mean_latency_ms"]:.3f} | '
+                     f'{entry["speedup_mean"]:.2f}x | {entry["macs_saved_fraction"] * 100:.1f}% |')
+    if best:
+        lines += ['', f'Best threshold at equal or better accuracy: {best["threshold"]} '
+                  f'({best["speedup_mean"]:.2f}x faster, {best["macs_saved_fraction"] * 100:.1f}%'
+                  ' of MACs saved).']
+    lines += ['', '## Plots', ''] + [f'![{name}]({name})' for name in _plots(results, out)]
+    (out / 'RESULTS.md').write_text('\n'.join(lines) + '\n')
