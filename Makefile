@@ -8,8 +8,10 @@ ARTIFACTS := .artifacts
 TEST_DOMAIN_ID ?= $(shell echo $$(( $$(pwd | cksum | cut -d' ' -f1) % 100 + 100 )))
 # Extra arguments for the demo, e.g. make demo DEMO_ARGS="--strategy early_exit"
 DEMO_ARGS ?=
+# Also record the demo's run to this (new) rosbag2 folder, e.g. make demo RECORD=demo_runs/bag
+RECORD ?=
 
-.PHONY: demo test bootstrap artifacts bench lint clean
+.PHONY: demo test bootstrap artifacts bench clean
 
 bootstrap:
 	@bin/bootstrap
@@ -18,7 +20,7 @@ artifacts: bootstrap
 	@$(ENV_RUN) adaptive-nlp artifacts --ensure
 
 demo: artifacts
-	@$(ENV_RUN) adaptive-nlp demo $(DEMO_ARGS)
+	@$(ENV_RUN) adaptive-nlp demo $(DEMO_ARGS) $(if $(RECORD),--record "$(RECORD)")
 
 test: artifacts
 	@ROS_DOMAIN_ID=$(TEST_DOMAIN_ID) $(ENV_RUN) colcon --log-base log test \

@@ -33,6 +33,8 @@ class FineTuneSettings:
     head_learning_rate: float = 2e-3
     warmup_fraction: float = 0.06
     weight_decay: float = 0.01
+    freeze_word_embeddings: bool = True
+    label_smoothing: float = 0.1
     seed: int = 13
 
 
@@ -70,7 +72,8 @@ def fine_tune(library_model: torch.nn.Module, tokenizer: CommandTokenizer,
     rng = random.Random(settings.seed)
     config = library_model.config
     heads = ExitHeads(config.num_hidden_layers, config.hidden_size, labels)
-    library_model.embeddings.word_embeddings.weight.requires_grad_(False)
+    library_model.embeddings.word_embeddings.weight.requires_grad_(
+        not settings.freeze_word_embeddings)
     backbone_parameters = [p for p in library_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         [{'params': backbone_parameters, 'lr': settings.learning_rate},
@@ -95,7 +98,8 @@ def fine_tune(library_model: torch.nn.Module, tokenizer: CommandTokenizer,
             exit_logits = all_exit_logits(library_model, heads, tokenizer,
                                           [texts[i] for i in batch_rows])
             batch_targets = targets[batch_rows]
-            loss = sum(weight * torch.nn.functional.cross_entropy(logits, batch_targets)
+            loss = sum(weight * torch.nn.functional.cross_entropy(
+                logits, batch_targets, label_smoothing=settings.label_smoothing)
                        for weight, logits in zip(depth_weights, exit_logits))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
