@@ -8,15 +8,12 @@ Both are answered by the same last-layer exit head as our ``full`` pass, so thei
 compares like for like.
 """
 
-import logging
 import pathlib
 from typing import Sequence
 
 from adaptive_nlp_ros.core.text_models import TextModels
 import numpy as np
 import torch
-
-LOG = logging.getLogger(__name__)
 
 
 class _WholeModel(torch.nn.Module):
@@ -58,7 +55,7 @@ class OrtWholeGraph:
         import onnxruntime as ort
         from transformers import AutoModel
 
-        from adaptive_nlp_ros.core.onnx_layers import session_options
+        from adaptive_nlp_ros.core.onnx_layers import quantize_to_int8, session_options
 
         self.models = models
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -79,16 +76,7 @@ class OrtWholeGraph:
                                   'attention_mask': {0: 'batch', 1: 'tokens'},
                                   'last_hidden_state': {0: 'batch', 1: 'tokens'}})
         if precision == 'int8' and not int8_path.exists():
-            from onnxruntime.quantization import quantize_dynamic, QuantType
-
-            root = logging.getLogger()
-            level = root.level
-            root.setLevel(logging.ERROR)
-            try:
-                quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
-                                 per_channel=True)
-            finally:
-                root.setLevel(level)
+            quantize_to_int8(fp32_path, int8_path)
         path = int8_path if precision == 'int8' else fp32_path
         self.session = ort.InferenceSession(str(path), session_options(threads),
                                             providers=['CPUExecutionProvider'])

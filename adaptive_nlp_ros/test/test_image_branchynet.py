@@ -252,20 +252,3 @@ def test_training_is_reproducible_and_leaves_global_rng_alone(tmp_path):
     state_b = torch.load(tmp_path / 'b' / image_branchynet.WEIGHTS_FILE, weights_only=True)
     assert state_a.keys() == state_b.keys()
     assert all(torch.equal(state_a[key], state_b[key]) for key in state_a)
-
-
-def test_fit_temperature_recovers_a_known_temperature():
-    generator = torch.Generator().manual_seed(0)
-    logits = torch.randn(4000, 10, generator=generator) * 4.0
-    labels = torch.multinomial(torch.softmax(logits / 2.0, 1), 1, generator=generator)[:, 0]
-    assert image_branchynet.fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.1)
-
-
-def test_expected_calibration_error_of_simple_cases():
-    confident_right = np.eye(10)[[1, 2, 3]]
-    assert image_branchynet.expected_calibration_error(confident_right, np.array([1, 2, 3])) == 0.0
-    assert image_branchynet.expected_calibration_error(
-        confident_right, np.array([0, 0, 0])) == pytest.approx(1.0)
-    uniform = np.full((4, 10), 0.1)
-    assert image_branchynet.expected_calibration_error(
-        uniform, np.array([0, 1, 2, 3])) == pytest.approx(0.15)

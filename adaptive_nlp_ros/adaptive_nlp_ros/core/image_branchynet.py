@@ -36,6 +36,9 @@ import torch
 from torch import nn
 import torch.nn.functional as functional
 
+from .calibration import (expected_calibration_error, fit_temperature, MAX_TEMPERATURE,
+                          MIN_TEMPERATURE)
+
 logger = logging.getLogger(__name__)
 
 LABELS = tuple(f'digit_{digit}' for digit in range(10))
@@ -43,7 +46,6 @@ INPUT_SIZE_PX = 16
 STAGE_CHANNELS = (16, 32, 192)
 EXIT_LOSS_WEIGHTS = (1.0, 0.6, 1.0)    # joint loss: exit 1 counts as much as the last
 TOP_K = 3
-ECE_BINS = 15
 WEIGHTS_FILE = 'branchynet.pt'
 CONFIG_FILE = 'branchynet.json'
 DEFAULT_EPOCHS = 30
@@ -51,8 +53,6 @@ _BATCH_SIZE = 64
 _LEARNING_RATE = 1e-2                  # peak of the one-cycle schedule
 _WEIGHT_DECAY = 1e-4
 _SHIFT_PX = 1                          # augmentation: each batch shifted by up to 1 px each way
-_MIN_TEMPERATURE = 0.25                # bounds of the fit: a dev split that an exit gets
-_MAX_TEMPERATURE = 20.0                # all right would otherwise drive T to 0 (confidence 1)
 
 
 @dataclass(frozen=True)
@@ -380,45 +380,6 @@ def _scaled_head(head: ExitHead, scale: float) -> ExitHead:
     return scaled.eval().requires_grad_(False)
 
 
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray,
-                               num_bins: int = ECE_BINS) -> float:
-    """ECE over equal-width confidence bins: |accuracy - confidence| weighted by bin share."""
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    bins = np.minimum((confidence * num_bins).astype(np.int64), num_bins - 1)
-    error = 0.0
-    for index in range(num_bins):
-        in_bin = bins == index
-        if in_bin.any():
-            error += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(error)
-
-
-def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """
-    Find the temperature that minimizes the NLL, within bounds.
-
-    Golden-section search on 1/T, in which the NLL is convex.
-    """
-    def nll(inverse_temperature: float) -> float:
-        return float(functional.cross_entropy(logits * inverse_temperature, labels))
-
-    ratio = (math.sqrt(5.0) - 1.0) / 2.0
-    low, high = 1.0 / _MAX_TEMPERATURE, 1.0 / _MIN_TEMPERATURE
-    left, right = high - ratio * (high - low), low + ratio * (high - low)
-    left_nll, right_nll = nll(left), nll(right)
-    for _ in range(60):
-        if left_nll <= right_nll:
-            high, right, right_nll = right, left, left_nll
-            left = high - ratio * (high - low)
-            left_nll = nll(left)
-        else:
-            low, left, left_nll = left, right, right_nll
-            right = low + ratio * (high - low)
-            right_nll = nll(right)
-    return 1.0 / ((low + high) / 2.0)
-
-
 def _exit_report(logits: torch.Tensor, labels: torch.Tensor, temperature: float) -> dict:
     """Accuracy, NLL and ECE of one exit, before and after temperature scaling."""
     raw = torch.softmax(logits, dim=1).numpy()
@@ -511,7 +472,7 @@ def train_branchynet(out_dir: pathlib.Path, seed: int = 7, epochs: int = DEFAULT
     dev_y, test_y = tensors['dev'][1], tensors['test'][1]
     temperatures = [fit_temperature(exit_logits, dev_y) for exit_logits in logits['dev']]
     for exit_index, temperature in enumerate(temperatures, start=1):
-        if not _MIN_TEMPERATURE * 1.01 < temperature < _MAX_TEMPERATURE * 0.99:
+        if not MIN_TEMPERATURE * 1.01 < temperature < MAX_TEMPERATURE * 0.99:
             logger.warning('exit %d: temperature %.3f at the bound of the fit (dev split too '
                            'easy or too hard for calibration)', exit_index, temperature)
     reports = {

@@ -57,8 +57,6 @@ class _ExportableLayer(torch.nn.Module):
 def export_layer(weights: LayerWeights, fp32_path: pathlib.Path,
                  int8_path: Optional[pathlib.Path] = None) -> None:
     """Export one layer to ONNX at fp32 and, when asked, its dynamically quantized int8 copy."""
-    from onnxruntime.quantization import quantize_dynamic, QuantType
-
     module = _ExportableLayer(weights).eval()
     hidden = torch.zeros(2, 7, weights.hidden_size)
     mask = torch.zeros(2, 1, 1, 7)
@@ -71,15 +69,22 @@ def export_layer(weights: LayerWeights, fp32_path: pathlib.Path,
                           'additive_mask': {0: 'batch', 3: 'tokens'},
                           'output': {0: 'batch', 1: 'tokens'}})
     if int8_path is not None:
-        # The quantizer logs a line per tensor through the root logger: keep it quiet.
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)
-        try:
-            quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
-                             per_channel=True)
-        finally:
-            root.setLevel(level)
+        quantize_to_int8(fp32_path, int8_path)
+
+
+def quantize_to_int8(fp32_path: pathlib.Path, int8_path: pathlib.Path) -> None:
+    """Write ONNX Runtime's dynamic int8 quantization (per-channel weights) of a model."""
+    from onnxruntime.quantization import quantize_dynamic, QuantType
+
+    # The quantizer logs a line per tensor through the root logger: keep it quiet.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
+                         per_channel=True)
+    finally:
+        root.setLevel(level)
 
 
 def session_options(threads: int):

@@ -42,6 +42,16 @@ class Strategy:
         return battery_level(resources.battery_fraction, resources.charging,
                              self.context.budget_model)
 
+    def scheduled_threshold(self, resources: ResourceState) -> float:
+        """Return the battery-scheduled threshold of ``threshold_at_full``/``_at_empty``."""
+        return threshold_for_battery(self.level(resources), self.settings['threshold_at_full'],
+                                     self.settings['threshold_at_empty'],
+                                     self.context.budget_model.reserve_fraction)
+
+    def segment_size(self) -> int:
+        """Return the ``segment_layers`` setting, within 1 .. the backbone's layers."""
+        return max(1, min(int(self.settings['segment_layers']), self.context.num_layers))
+
     def describe(self) -> str:
         """One line naming the strategy and its settings, for logs and reports."""
         settings = ', '.join(f'{key}={value}' for key, value in sorted(self.settings.items()))

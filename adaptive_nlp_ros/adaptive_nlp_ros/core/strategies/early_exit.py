@@ -8,7 +8,7 @@ layer, and the execution mode every layer runs in (``auto``: the cheapest mode w
 agreement with the fp32 reference is at least ``min_fidelity``).
 """
 
-from .base import Strategy, threshold_for_battery
+from .base import Strategy
 from ..decisions import Action, Answer, DecisionState, ResourceState, RunLayers
 from ..strategy_context import StrategyContext
 
@@ -38,9 +38,7 @@ class EarlyExit(Strategy):
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Return the threshold in force at this battery level."""
-        return threshold_for_battery(self.level(resources), self.settings['threshold_at_full'],
-                                     self.settings['threshold_at_empty'],
-                                     self.context.budget_model.reserve_fraction)
+        return self.scheduled_threshold(resources)
 
     def decide(self, state: DecisionState) -> Action:
         """Run the next layer unless the latest exit is confident enough (or we must stop)."""

@@ -10,7 +10,7 @@ the scores, the best affordable expert runs the segment, and a confident exit en
 
 import math
 
-from .base import Strategy, threshold_for_battery
+from .base import Strategy
 from ..decisions import Action, Answer, DecisionState, ResourceState, RunLayers
 from ..strategy_context import StrategyContext
 
@@ -24,8 +24,7 @@ class MoeRouting(Strategy):
 
     def __init__(self, context: StrategyContext, settings=()):
         super().__init__(context, settings)
-        self.segment_layers = max(1, min(int(self.settings['segment_layers']),
-                                         context.num_layers))
+        self.segment_layers = self.segment_size()
         self.experts = context.efficient_modes()     # most faithful first
         fidelities = [expert.fidelity for expert in self.experts]
         span = max(1e-9, max(fidelities) - min(fidelities))
@@ -33,9 +32,7 @@ class MoeRouting(Strategy):
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Return the exit threshold in force at this battery level."""
-        return threshold_for_battery(self.level(resources), self.settings['threshold_at_full'],
-                                     self.settings['threshold_at_empty'],
-                                     self.context.budget_model.reserve_fraction)
+        return self.scheduled_threshold(resources)
 
     def decide(self, state: DecisionState) -> Action:
         """Exit if confident, else route the next segment."""

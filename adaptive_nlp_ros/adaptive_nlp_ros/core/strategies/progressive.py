@@ -11,7 +11,7 @@ segment at a time, up to ``max_refinements`` times. Every re-run is a ``Rerun`` 
 the result records exactly which layers ran twice.
 """
 
-from .base import Strategy, threshold_for_battery
+from .base import Strategy
 from ..decisions import Action, Answer, DecisionState, Rerun, ResourceState, RunLayers
 from ..strategy_context import StrategyContext
 
@@ -25,8 +25,7 @@ class Progressive(Strategy):
 
     def __init__(self, context: StrategyContext, settings=()):
         super().__init__(context, settings)
-        self.segment_layers = max(1, min(int(self.settings['segment_layers']),
-                                         context.num_layers))
+        self.segment_layers = self.segment_size()
         modes = context.efficient_modes()           # most faithful first
         self.cheap = modes[-1]
         self.refiners = [mode for mode in modes if mode.fidelity > self.cheap.fidelity] or [
@@ -34,9 +33,7 @@ class Progressive(Strategy):
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Below this confidence the cheap answer gets refined."""
-        return threshold_for_battery(self.level(resources), self.settings['threshold_at_full'],
-                                     self.settings['threshold_at_empty'],
-                                     self.context.budget_model.reserve_fraction)
+        return self.scheduled_threshold(resources)
 
     def decide(self, state: DecisionState) -> Action:
         """Cheap pass, then refine backwards from the last segment while it pays."""

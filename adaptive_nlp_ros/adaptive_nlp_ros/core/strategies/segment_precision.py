@@ -10,7 +10,7 @@ the cheapest mode for every segment after it, fits the remaining budget. With
 ``early_exit`` on, it also leaves after a segment whose exit is confident enough.
 """
 
-from .base import Strategy, threshold_for_battery
+from .base import Strategy
 from ..decisions import Action, Answer, DecisionState, ResourceState, RunLayers
 from ..strategy_context import StrategyContext
 
@@ -24,8 +24,7 @@ class SegmentPrecision(Strategy):
 
     def __init__(self, context: StrategyContext, settings=()):
         super().__init__(context, settings)
-        self.segment_layers = max(1, min(int(self.settings['segment_layers']),
-                                         context.num_layers))
+        self.segment_layers = self.segment_size()
         self.modes = context.efficient_modes()      # most faithful first
         self.cheapest = self.modes[-1]
 
@@ -33,9 +32,7 @@ class SegmentPrecision(Strategy):
         """Return the early-exit threshold in force (NaN when early exit is off)."""
         if not self.settings['early_exit']:
             return float('nan')
-        return threshold_for_battery(self.level(resources), self.settings['threshold_at_full'],
-                                     self.settings['threshold_at_empty'],
-                                     self.context.budget_model.reserve_fraction)
+        return self.scheduled_threshold(resources)
 
     def decide(self, state: DecisionState) -> Action:
         """Answer, or pick the mode of the next segment."""
