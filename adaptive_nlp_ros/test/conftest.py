@@ -351,3 +351,30 @@ def test_split(corpus_dir):
     from adaptive_nlp_ros.core.dataset import load_dataset
 
     return load_dataset(corpus_dir / 'test.jsonl')
+
+
+@pytest.fixture(scope='module')
+def module_ros_domain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RosTestDomain]:
+    """
+    Give a whole test module one ROS domain, like ``ros_domain`` but module-scoped.
+
+    For modules that start an expensive node once (the controller loads its models in seconds)
+    and let every test talk to it; tests must then leave the node as they found it.
+    """
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        domain_id = allocate_domain_id()
+        monkeypatch.setenv('ROS_DOMAIN_ID', str(domain_id))
+        monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+        env = dict(os.environ, PYTHONUNBUFFERED='1')
+        domain = RosTestDomain(domain_id, env, tmp_path_factory.mktemp('module_node_logs'))
+        try:
+            yield domain
+        finally:
+            try:
+                for process in domain.processes:
+                    if process.running:
+                        process.stop()
+            finally:
+                for process in domain.processes:
+                    process.kill()
+                domain.close()

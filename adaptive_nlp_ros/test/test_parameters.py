@@ -125,3 +125,26 @@ def test_hook_failure_is_logged_not_raised(ros_domain):
         assert parameter_values(node, SPECS)['rate_hz'] == 3.0
     finally:
         node.destroy_node()
+
+
+def test_node_check_refuses_beyond_the_specs(ros_domain):
+    """The node's own check sees spec'd changes that passed the specs and can refuse them."""
+    node = make_node(ros_domain)
+    changes: List[Dict[str, Any]] = []
+    checked: List[Dict[str, Any]] = []
+
+    def check(proposed: Dict[str, Any]):
+        checked.append(proposed)
+        return 'slow is not allowed today' if proposed.get('mode') == 'slow' else None
+    try:
+        declare_parameters(node, SPECS)
+        install_parameter_callbacks(node, SPECS, changes.append, check=check)
+        result = node.set_parameters([Parameter('mode', value='slow')])[0]
+        assert not result.successful and result.reason == 'slow is not allowed today'
+        assert parameter_values(node, SPECS)['mode'] == 'fast'
+        assert node.set_parameters([Parameter('rate_hz', value=0.0)])[0].successful is False
+        assert all('rate_hz' not in proposed for proposed in checked)   # specs refused first
+        assert node.set_parameters([Parameter('rate_hz', value=4.0)])[0].successful
+        assert changes == [{'rate_hz': 4.0}]
+    finally:
+        node.destroy_node()

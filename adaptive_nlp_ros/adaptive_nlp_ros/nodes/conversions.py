@@ -1,12 +1,20 @@
 """Conversions between core objects and ROS messages: the one place that knows both sides."""
 
+import math
 from typing import Mapping
 
 from adaptive_nlp_ros.core.battery_model import (
-    BatteryAssessment, BatterySnapshot, POWER_SUPPLY_TECHNOLOGIES)
+    BatteryAssessment, BatterySnapshot, POWER_SUPPLY_STATUS_CHARGING, POWER_SUPPLY_STATUS_FULL,
+    POWER_SUPPLY_TECHNOLOGIES)
+from adaptive_nlp_ros.core.battery_tracker import BatteryInput
+from adaptive_nlp_ros.core.command_validation import ImageInput
+from adaptive_nlp_ros.core.controller import CommandResult, Configuration, STATUS_NAMES
+from adaptive_nlp_ros.core.demo_report import ResultRow
+from adaptive_nlp_ros_msgs.msg import ChosenConfiguration, InferenceResult
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
-from sensor_msgs.msg import BatteryState
+import numpy as np
+from sensor_msgs.msg import BatteryState, Image
 
 
 def battery_state_message(snapshot: BatterySnapshot, stamp: Time, frame_id: str,
@@ -50,10 +58,16 @@ def diagnostic_status_message(name: str, assessment: BatteryAssessment,
 
     Floats are written with up to 6 significant digits, bools as ``true``/``false``.
     """
+    return diagnostic_status(name, assessment.level, assessment.message, values, hardware_id)
+
+
+def diagnostic_status(name: str, level: int, message: str, values: Mapping[str, object],
+                      hardware_id: str = '') -> DiagnosticStatus:
+    """Return a ``diagnostic_msgs/DiagnosticStatus`` of a level (0 OK, 1 WARN, 2 ERROR)."""
     status = DiagnosticStatus()
-    status.level = bytes([assessment.level])
+    status.level = bytes([level])
     status.name = name
-    status.message = assessment.message
+    status.message = message
     status.hardware_id = hardware_id
     status.values = [KeyValue(key=key, value=_diagnostic_text(value))
                      for key, value in values.items()]
@@ -67,3 +81,107 @@ def _diagnostic_text(value: object) -> str:
     if isinstance(value, float):
         return f'{value:.6g}'
     return str(value)
+
+
+# -- controller ------------------------------------------------------------------------------
+
+def stamp_seconds(stamp: Time) -> float:
+    """Return a ``builtin_interfaces/Time`` in seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def battery_input(message: BatteryState) -> BatteryInput:
+    """Return what the controller reads from a BatteryState (capacity in Wh when known)."""
+    capacity_wh = None
+    capacity_ah, voltage_v = float(message.capacity), float(message.voltage)
+    if math.isfinite(capacity_ah) and math.isfinite(voltage_v) and capacity_ah > 0.0 \
+            and voltage_v > 0.0:
+        capacity_wh = capacity_ah * voltage_v
+    return BatteryInput(
+        fraction=float(message.percentage), present=bool(message.present),
+        charging=message.power_supply_status in (
+            POWER_SUPPLY_STATUS_CHARGING, POWER_SUPPLY_STATUS_FULL),
+        capacity_wh=capacity_wh, stamp_s=stamp_seconds(message.header.stamp))
+
+
+def image_input(message: Image) -> ImageInput:
+    """Return the fields of an image command the controller checks and reads."""
+    return ImageInput(encoding=message.encoding, height=int(message.height),
+                      width=int(message.width), step=int(message.step),
+                      data=memoryview(message.data).tobytes(),
+                      frame_id=message.header.frame_id)
+
+
+def mono8_image_message(pixels: np.ndarray, stamp: Time, frame_id: str = '') -> Image:
+    """Return a ``sensor_msgs/Image`` (mono8) of a 2-D uint8 array."""
+    array = np.ascontiguousarray(pixels, dtype=np.uint8)
+    message = Image()
+    message.header.stamp = stamp
+    message.header.frame_id = frame_id
+    message.height, message.width = (int(size) for size in array.shape)
+    message.encoding = 'mono8'
+    message.is_bigendian = 0
+    message.step = int(array.shape[1])
+    message.data = array.tobytes()
+    return message
+
+
+def chosen_configuration_message(configuration: Configuration, stamp: Time,
+                                 frame_id: str = '') -> ChosenConfiguration:
+    """Return the ``ChosenConfiguration`` of a core configuration."""
+    message = ChosenConfiguration()
+    message.header.stamp = stamp
+    message.header.frame_id = frame_id
+    message.strategy = configuration.strategy
+    message.variant = configuration.variant
+    message.exit_layer = max(0, min(255, int(configuration.exit_layer)))
+    message.num_layers = max(0, min(255, int(configuration.num_layers)))
+    message.segment_precisions = list(configuration.segment_precisions)
+    message.confidence_threshold = float(configuration.confidence_threshold)
+    message.battery_fraction = float(configuration.battery_fraction)
+    message.energy_budget_mj = float(configuration.energy_budget_mj)
+    message.battery_stale = bool(configuration.battery_stale)
+    message.reason = configuration.reason
+    return message
+
+
+def inference_result_message(result: CommandResult) -> InferenceResult:
+    """Return the ``InferenceResult`` of a core result; the stamp is its receive stamp."""
+    message = InferenceResult()
+    if result.stamp is not None:
+        message.header.stamp = result.stamp
+    message.header.frame_id = result.frame_id
+    message.request_id = int(result.request_id)
+    message.input_kind = result.input_kind
+    message.input_text = result.input_text
+    message.status = int(result.status)
+    message.configuration = chosen_configuration_message(
+        result.configuration, message.header.stamp, result.frame_id)
+    outcome = result.outcome
+    if outcome is not None:
+        message.label = outcome.label
+        message.confidence = float(outcome.confidence)
+        message.top_labels = list(outcome.top_labels)
+        message.top_scores = [float(score) for score in outcome.top_scores]
+        message.energy_mj = float(outcome.energy_mj)
+        message.refined = bool(outcome.refined)
+    message.latency_ms = float(result.latency_ms)
+    message.reason = result.reason
+    return message
+
+
+def result_row(message: InferenceResult, time_s: float) -> ResultRow:
+    """Return the demo's record of an ``InferenceResult`` received at ``time_s``."""
+    configuration = message.configuration
+    return ResultRow(
+        time_s=time_s, request_id=int(message.request_id), kind=message.input_kind,
+        text=message.input_text, status=STATUS_NAMES.get(message.status, str(message.status)),
+        label=message.label, confidence=float(message.confidence),
+        strategy=configuration.strategy, variant=configuration.variant,
+        exit_layer=int(configuration.exit_layer), num_layers=int(configuration.num_layers),
+        precisions=tuple(configuration.segment_precisions),
+        threshold=float(configuration.confidence_threshold),
+        battery_fraction=float(configuration.battery_fraction),
+        battery_stale=bool(configuration.battery_stale), latency_ms=float(message.latency_ms),
+        energy_mj=float(message.energy_mj), refined=bool(message.refined),
+        reason=message.reason)

@@ -45,6 +45,7 @@ _PARAMETER_TYPES = {
 _INSTALLED_MARK = '_adaptive_nlp_parameter_callbacks_installed'
 
 ParameterHook = Callable[[Dict[str, Any]], None]
+ParameterCheck = Callable[[Dict[str, Any]], Optional[str]]
 
 
 class ParameterDeclarationError(RuntimeError):
@@ -166,7 +167,8 @@ def _read_only_refusal(specs: Sequence[ParameterSpec],
 
 
 def install_parameter_callbacks(node: Node, specs: Sequence[ParameterSpec],
-                                on_changed: Optional[ParameterHook] = None) -> None:
+                                on_changed: Optional[ParameterHook] = None,
+                                check: Optional[ParameterCheck] = None) -> None:
     """
     Validate every change of a spec'd parameter and call ``on_changed`` after it is stored.
 
@@ -177,6 +179,9 @@ def install_parameter_callbacks(node: Node, specs: Sequence[ParameterSpec],
     :param on_changed: called from the post-set callback with ``{name: new value}`` of the
         spec'd parameters that changed; an exception in it is logged, not raised (the values
         are already stored by then).
+    :param check: the node's own validation beyond the specs (e.g. a strategy name that
+        must exist): called with ``{name: proposed value}`` of the spec'd parameters in a
+        request that passed the specs; returns None to accept, or the refusal's reason.
     :raises RuntimeError: when called a second time for the same node.
     """
     if getattr(node, _INSTALLED_MARK, False):
@@ -186,16 +191,30 @@ def install_parameter_callbacks(node: Node, specs: Sequence[ParameterSpec],
     logger = node.get_logger()
     by_name: Mapping[str, ParameterSpec] = {spec.name: spec for spec in specs}
 
+    def node_check(parameters: List[Parameter]) -> Optional[str]:
+        """Return the node's own refusal of a request (after the specs passed it), or None."""
+        if check is None:
+            return None
+        proposed = {parameter.name: _python_value(by_name[parameter.name], parameter.value)
+                    for parameter in parameters if parameter.name in by_name}
+        if not proposed:
+            return None
+        try:
+            return check(proposed)
+        except Exception as error:  # a failing check refuses; it must not unwind the executor
+            return f'the change could not be checked: {error!r}'
+
     def log_refusals(parameters: List[Parameter]) -> List[Parameter]:
         """Log why a request will be refused; returning the list unchanged keeps it as it is."""
-        reason = _read_only_refusal(specs, parameters) or check_parameters(specs, parameters)
+        reason = (_read_only_refusal(specs, parameters) or check_parameters(specs, parameters)
+                  or node_check(parameters))
         if reason is not None:
             logger.warning(f'refused parameter change: {reason}; the old value is kept')
         return parameters
 
     def validate(parameters: List[Parameter]) -> SetParametersResult:
         """Refuse the whole request (old values kept) when any value breaks its spec."""
-        reason = check_parameters(specs, parameters)
+        reason = check_parameters(specs, parameters) or node_check(parameters)
         if reason is not None:
             return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)

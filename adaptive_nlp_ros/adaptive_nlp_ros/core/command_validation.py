@@ -1,0 +1,162 @@
+"""
+Input checks at receipt: which commands the controller answers and which it rejects, and why.
+
+Text commands arrive as serialized ``std_msgs/String`` bytes: rclpy would decode invalid UTF-8
+with replacement characters and hide it, so the controller subscribes raw and reads the CDR
+string here (``text_from_cdr``), decoding UTF-8 strictly. Legal text includes control
+characters, emoji and mixed scripts; only empty (or whitespace-only) text and text longer
+than ``max_text_chars`` characters are refused (refused, never truncated).
+
+Image commands are ``sensor_msgs/Image`` ``mono8``, any size: one byte per pixel, rows of
+``step`` bytes (``step >= width``; the bytes past ``width`` in a row are padding), so the data
+must be exactly ``step x height`` bytes.
+
+Every refusal is a ``Rejection``: a short code (counted in diagnostics as ``rejected_<code>``)
+and a reason sentence (the ``reason`` of the REJECTED ``InferenceResult``).
+"""
+
+from dataclasses import dataclass
+import struct
+from typing import Optional, Tuple
+
+import numpy as np
+
+REJECT_EMPTY_TEXT = 'empty_text'
+REJECT_TEXT_TOO_LONG = 'text_too_long'
+REJECT_NOT_UTF8 = 'not_utf8'
+REJECT_MALFORMED = 'malformed_message'
+REJECT_IMAGE_ENCODING = 'image_encoding'
+REJECT_IMAGE_EMPTY = 'image_empty'
+REJECT_IMAGE_TOO_LARGE = 'image_too_large'
+REJECT_IMAGE_LAYOUT = 'image_layout'
+REJECT_MODEL_UNAVAILABLE = 'model_unavailable'
+REJECT_INFERENCE_ERROR = 'inference_error'
+REJECTION_CODES = (REJECT_EMPTY_TEXT, REJECT_TEXT_TOO_LONG, REJECT_NOT_UTF8, REJECT_MALFORMED,
+                   REJECT_IMAGE_ENCODING, REJECT_IMAGE_EMPTY, REJECT_IMAGE_TOO_LARGE,
+                   REJECT_IMAGE_LAYOUT, REJECT_MODEL_UNAVAILABLE, REJECT_INFERENCE_ERROR)
+
+SUPPORTED_IMAGE_ENCODINGS = ('mono8',)
+
+# CDR encapsulation identifiers (first two bytes, big-endian) whose string layout is plain:
+# a uint32 length (terminating NUL included) then the bytes; D_CDR2 puts a uint32 DHEADER first.
+_PLAIN_ENCAPSULATIONS = {0x0000: '>', 0x0001: '<', 0x0006: '>', 0x0007: '<'}
+_DELIMITED_ENCAPSULATIONS = {0x0008: '>', 0x0009: '<'}
+_HEADER_BYTES = 4
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a command is refused: a code for counting and a sentence for people."""
+
+    code: str
+    reason: str
+
+
+class MalformedCommandError(ValueError):
+    """Serialized bytes that are not a ``std_msgs/String`` at all."""
+
+
+def string_bytes_from_cdr(payload: bytes) -> bytes:
+    """
+    Return the raw bytes of the string in a serialized ``std_msgs/String`` (no decoding).
+
+    :raises MalformedCommandError: for an unknown encapsulation, a truncated payload or a
+        length that disagrees with the payload.
+    """
+    payload = bytes(payload)
+    if len(payload) < _HEADER_BYTES + 4:
+        raise MalformedCommandError(f'{len(payload)} bytes are too short for a serialized '
+                                    'std_msgs/String')
+    kind = (payload[0] << 8) | payload[1]
+    offset = _HEADER_BYTES
+    if kind in _PLAIN_ENCAPSULATIONS:
+        order = _PLAIN_ENCAPSULATIONS[kind]
+    elif kind in _DELIMITED_ENCAPSULATIONS:
+        order = _DELIMITED_ENCAPSULATIONS[kind]
+        offset += 4
+    else:
+        raise MalformedCommandError(f'unsupported CDR encapsulation 0x{kind:04x}')
+    if len(payload) < offset + 4:
+        raise MalformedCommandError('serialized std_msgs/String truncated before its length')
+    (length,) = struct.unpack_from(order + 'I', payload, offset)
+    start = offset + 4
+    if length == 0:
+        return b''
+    if start + length > len(payload):
+        raise MalformedCommandError(f'string length {length} runs past the end of the '
+                                    f'{len(payload)}-byte payload')
+    if payload[start + length - 1] != 0:
+        raise MalformedCommandError('string is not NUL-terminated')
+    return payload[start:start + length - 1]
+
+
+def text_from_cdr(payload: bytes) -> Tuple[str, Optional[Rejection]]:
+    """
+    Decode a serialized ``std_msgs/String``.
+
+    :return: ``(text, None)`` for valid UTF-8; otherwise the text decoded with replacement
+        characters (to echo in the result) and the rejection.
+    """
+    try:
+        raw = string_bytes_from_cdr(payload)
+    except MalformedCommandError as error:
+        return '', Rejection(REJECT_MALFORMED, f'undecodable text command: {error}')
+    try:
+        return raw.decode('utf-8'), None
+    except UnicodeDecodeError as error:
+        bad = raw[error.start:error.end]
+        return raw.decode('utf-8', errors='replace'), Rejection(
+            REJECT_NOT_UTF8, f'text is not valid UTF-8: byte(s) {bad.hex(" ")} at offset '
+            f'{error.start} ({error.reason})')
+
+
+def check_text(text: str, max_chars: int) -> Optional[Rejection]:
+    """Return why a decoded text command is refused, or None when it will be answered."""
+    if not text or text.isspace():
+        return Rejection(REJECT_EMPTY_TEXT, 'empty command: the text is empty or only '
+                         'whitespace')
+    if len(text) > max_chars:
+        return Rejection(REJECT_TEXT_TOO_LONG, f'command too long: {len(text)} characters > '
+                         f'max_text_chars {max_chars} (refused, not truncated)')
+    return None
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """The fields of one ``sensor_msgs/Image`` that the controller uses."""
+
+    encoding: str
+    height: int
+    width: int
+    step: int
+    data: bytes
+    frame_id: str = ''
+
+
+def check_image(image: ImageInput, max_pixels: int) -> Optional[Rejection]:
+    """Return why an image command is refused, or None when it will be answered."""
+    if image.encoding not in SUPPORTED_IMAGE_ENCODINGS:
+        return Rejection(REJECT_IMAGE_ENCODING, f'unsupported image encoding '
+                         f'{image.encoding!r}; supported: '
+                         f'{", ".join(SUPPORTED_IMAGE_ENCODINGS)}')
+    if image.height == 0 or image.width == 0:
+        return Rejection(REJECT_IMAGE_EMPTY, f'empty image: {image.height} x {image.width} '
+                         'pixels')
+    pixels = image.height * image.width
+    if pixels > max_pixels:
+        return Rejection(REJECT_IMAGE_TOO_LARGE, f'image too large: {image.height} x '
+                         f'{image.width} = {pixels} pixels > max_image_pixels {max_pixels}')
+    if image.step < image.width:
+        return Rejection(REJECT_IMAGE_LAYOUT, f'image step {image.step} is less than its width '
+                         f'{image.width} (mono8: one byte per pixel)')
+    expected = image.step * image.height
+    if len(image.data) != expected:
+        return Rejection(REJECT_IMAGE_LAYOUT, f'image data has {len(image.data)} bytes; step '
+                         f'{image.step} x height {image.height} needs {expected}')
+    return None
+
+
+def image_pixels(image: ImageInput) -> np.ndarray:
+    """Return a checked mono8 image as a ``height x width`` uint8 array (row padding removed)."""
+    rows = np.frombuffer(image.data, dtype=np.uint8).reshape(image.height, image.step)
+    return np.ascontiguousarray(rows[:, :image.width])

@@ -1,0 +1,233 @@
+"""
+controller_node: answers text and image commands with models whose cost follows the battery.
+
+Topics (names relative, so a namespace applies; ``/diagnostics`` absolute):
+
+* subscribes ``text_command`` (``std_msgs/String``, reliable, depth 1000), raw: the bytes are
+  decoded here, strictly, so text that is not UTF-8 is rejected instead of silently repaired;
+* subscribes ``image_command`` (``sensor_msgs/Image`` mono8, any size; reliable, or best
+  effort with ``image_qos``, depth 10);
+* subscribes ``battery_state`` (``sensor_msgs/BatteryState``, sensor-data QoS: best effort);
+* publishes ``inference_result`` (``adaptive_nlp_ros_msgs/InferenceResult``, reliable, depth
+  100): exactly one per received command, answered, rejected or dropped, stamped with its
+  receive time;
+* publishes ``chosen_configuration`` (``adaptive_nlp_ros_msgs/ChosenConfiguration``,
+  reliable, transient local, depth 1) when the strategy, variant, exit layer, precisions or
+  battery staleness of the latest decision differ from the last published;
+* publishes ``/diagnostics`` once a second: one status named ``controller_node``.
+
+Parameters: ``core.controller_parameters.CONTROLLER_PARAMETERS`` (defaults in
+``config/controller_node.yaml``); ``strategy``, the strategy settings, the budget model and the
+limits change at run time through the parameter services, validated, effective on the next
+command. The logic (queue, battery staleness, input checks, the worker) is
+``core.controller.CommandController``; this file is ROS plumbing only.
+"""
+
+import time
+from typing import Any, Dict, List, NoReturn, Optional
+
+from adaptive_nlp_ros.core.artifacts import ArtifactError
+from adaptive_nlp_ros.core.controller import (
+    CommandController, CommandResult, Configuration, ControllerEngines,
+    load_controller_engines)
+from adaptive_nlp_ros.core.controller_parameters import (
+    CONTROLLER_PARAMETERS, ControllerSettings, IMAGE_QOS_BEST_EFFORT)
+from adaptive_nlp_ros.nodes.conversions import (
+    battery_input, chosen_configuration_message, diagnostic_status, image_input,
+    inference_result_message, stamp_seconds)
+from adaptive_nlp_ros.nodes.parameters import (
+    declare_parameters, install_parameter_callbacks, ParameterDeclarationError)
+from adaptive_nlp_ros.nodes.process_exit import end_process
+from adaptive_nlp_ros_msgs.msg import ChosenConfiguration, InferenceResult
+from diagnostic_msgs.msg import DiagnosticArray
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
+                       ReliabilityPolicy)
+from sensor_msgs.msg import BatteryState, Image
+from std_msgs.msg import String
+
+NODE_NAME = 'controller_node'
+DIAGNOSTICS_PERIOD_S = 1.0
+TEXT_COMMAND_DEPTH = 1000
+IMAGE_COMMAND_DEPTH = 10
+RESULT_DEPTH = 100
+STOP_TIMEOUT_S = 1.0
+LOG_THROTTLE_S = 10.0
+
+
+class ControllerStartError(RuntimeError):
+    """The controller cannot start with its configuration (the message says why)."""
+
+
+class ControllerNode(Node):
+    """Receives commands and battery readings; publishes one result per command."""
+
+    def __init__(self, engines: Optional[ControllerEngines] = None, **node_options: Any) -> None:
+        """
+        Declare parameters, load the models (unless given), then start answering.
+
+        :param engines: models already loaded (tests, in-process composition); loaded from
+            ``artifacts_dir`` when None.
+        :param node_options: passed to ``rclpy.node.Node`` (context, parameter_overrides ...).
+        :raises ArtifactError: when the text models cannot be loaded.
+        :raises ParameterDeclarationError: for an invalid start-up parameter value.
+        :raises ControllerStartError: for a strategy that cannot run here.
+        """
+        started = time.perf_counter()
+        super().__init__(NODE_NAME, **node_options)
+        self._values: Dict[str, Any] = declare_parameters(self, CONTROLLER_PARAMETERS)
+        settings = ControllerSettings.from_values(self._values)
+        if engines is None:
+            engines = load_controller_engines(self._values['artifacts_dir'] or None,
+                                              settings.budget, threads=self._values['threads'])
+        for problem in engines.problems:
+            self.get_logger().error(problem)
+
+        self._result_publisher = self.create_publisher(
+            InferenceResult, 'inference_result',
+            QoSProfile(depth=RESULT_DEPTH, reliability=ReliabilityPolicy.RELIABLE))
+        self._configuration_publisher = self.create_publisher(
+            ChosenConfiguration, 'chosen_configuration',
+            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self._diagnostics_publisher = self.create_publisher(
+            DiagnosticArray, '/diagnostics',
+            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        try:
+            self._controller = CommandController(
+                engines, settings, self._publish_result, self._publish_configuration,
+                logger=self.get_logger())
+        except ValueError as error:
+            raise ControllerStartError(str(error)) from None
+        install_parameter_callbacks(self, CONTROLLER_PARAMETERS, self._on_parameters_changed,
+                                    check=self._check_parameters)
+
+        image_reliability = (ReliabilityPolicy.BEST_EFFORT
+                             if self._values['image_qos'] == IMAGE_QOS_BEST_EFFORT
+                             else ReliabilityPolicy.RELIABLE)
+        self._text_subscription = self.create_subscription(
+            String, 'text_command', self._on_text_command,
+            QoSProfile(depth=TEXT_COMMAND_DEPTH, reliability=ReliabilityPolicy.RELIABLE),
+            raw=True)
+        self._image_subscription = self.create_subscription(
+            Image, 'image_command', self._on_image_command,
+            QoSProfile(depth=IMAGE_COMMAND_DEPTH, reliability=image_reliability))
+        self._battery_subscription = self.create_subscription(
+            BatteryState, 'battery_state', self._on_battery_state, qos_profile_sensor_data)
+        self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S,
+                                                    self._publish_diagnostics)
+        self._controller.start()
+        self.get_logger().info(
+            f'ready in {time.perf_counter() - started:.1f} s (models {engines.load_s:.1f} s '
+            f'from {engines.directory}): strategy {settings.strategy}, stale_strategy '
+            f'{settings.stale_strategy} after {settings.battery_timeout_s} s without a '
+            f'battery reading, queue_size {settings.queue_size}, image model '
+            f'{"loaded" if engines.image is not None else "unavailable"}')
+
+    @property
+    def controller(self) -> CommandController:
+        """Return the core controller, for in-process composition and tests."""
+        return self._controller
+
+    # -- receive ------------------------------------------------------------------------------
+
+    def _now(self):
+        """Return the receive stamp: the node clock now."""
+        return self.get_clock().now().to_msg()
+
+    def _on_text_command(self, payload: bytes) -> None:
+        """Take a serialized std_msgs/String: rejected, dropped or queued (result follows)."""
+        try:
+            self._controller.receive_text_payload(payload, self._now())
+        except Exception as error:  # noqa: B902 - a receive callback must not end the node
+            self._report_callback_error('text_command', error)
+
+    def _on_image_command(self, message: Image) -> None:
+        """Take an image command: rejected, dropped or queued (result follows)."""
+        try:
+            self._controller.receive_image(image_input(message), self._now())
+        except Exception as error:  # noqa: B902 - a receive callback must not end the node
+            self._report_callback_error('image_command', error)
+
+    def _on_battery_state(self, message: BatteryState) -> None:
+        """Take a battery reading (bad ones are counted and ignored; last good kept)."""
+        try:
+            now = self._now()
+            self._controller.receive_battery(battery_input(message), stamp_seconds(now))
+        except Exception as error:  # noqa: B902 - a receive callback must not end the node
+            self._report_callback_error('battery_state', error)
+
+    def _report_callback_error(self, topic: str, error: Exception) -> None:
+        """Log an unexpected error in a receive callback (a bug: the node keeps running)."""
+        self.get_logger().error(f'unexpected error handling a {topic} message: {error!r}',
+                                throttle_duration_sec=LOG_THROTTLE_S)
+
+    # -- publish (called by the core controller, from any thread) --------------------------
+
+    def _publish_result(self, result: CommandResult) -> None:
+        """Publish one result."""
+        self._result_publisher.publish(inference_result_message(result))
+
+    def _publish_configuration(self, configuration: Configuration, stamp: Any) -> None:
+        """Publish a changed configuration (latched for late subscribers)."""
+        self._configuration_publisher.publish(chosen_configuration_message(
+            configuration, stamp if stamp is not None else self._now()))
+
+    def _publish_diagnostics(self) -> None:
+        """Timer callback: log battery staleness switches; publish the status on /diagnostics."""
+        self._controller.poll_battery()
+        level, message, values = self._controller.diagnostics()
+        array = DiagnosticArray()
+        array.header.stamp = self._now()
+        array.status = [diagnostic_status(NODE_NAME, level, message, values)]
+        self._diagnostics_publisher.publish(array)
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    def _check_parameters(self, proposed: Dict[str, Any]) -> Optional[str]:
+        """Check beyond the specs (on-set): the strategies must exist and accept their settings."""
+        return self._controller.check(ControllerSettings.from_values({**self._values,
+                                                                      **proposed}))
+
+    def _on_parameters_changed(self, changed: Dict[str, Any]) -> None:
+        """Post-set hook: hand the new settings to the controller (next command uses them)."""
+        self._values.update(changed)
+        self._controller.update_settings(ControllerSettings.from_values(self._values))
+        self.get_logger().info(f'parameters changed: {changed}')
+
+    def destroy_node(self) -> None:
+        """Stop the worker (queued commands are answered DROPPED), then destroy the node."""
+        controller = getattr(self, '_controller', None)
+        if controller is not None:
+            controller.stop(STOP_TIMEOUT_S)
+        super().destroy_node()
+
+
+def run(args: Optional[List[str]] = None) -> int:
+    """Run the controller until Ctrl-C or shutdown; return the process exit status."""
+    try:
+        with rclpy.init(args=args):
+            try:
+                node = ControllerNode()
+            except (ArtifactError, ParameterDeclarationError, ControllerStartError) as error:
+                get_logger(NODE_NAME).fatal(str(error))
+                return 1
+            try:
+                rclpy.spin(node)
+            finally:
+                node.destroy_node()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    return 0
+
+
+def main(args: Optional[List[str]] = None) -> NoReturn:
+    """Run the controller, then end the process without the slow model teardown."""
+    end_process(run(args))
+
+
+if __name__ == '__main__':
+    main()

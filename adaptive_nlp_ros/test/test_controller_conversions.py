@@ -1,0 +1,75 @@
+"""nodes/conversions.py for the controller: results, configurations, images, batteries."""
+
+import math
+
+from adaptive_nlp_ros.core import controller
+from adaptive_nlp_ros.core.controller import CommandResult, Configuration
+from adaptive_nlp_ros.core.results import InferenceOutcome
+from adaptive_nlp_ros.nodes.conversions import (
+    battery_input, chosen_configuration_message, image_input, inference_result_message,
+    mono8_image_message, result_row)
+from adaptive_nlp_ros_msgs.msg import InferenceResult
+from builtin_interfaces.msg import Time
+import numpy as np
+import pytest
+from rclpy.serialization import deserialize_message, serialize_message
+from sensor_msgs.msg import BatteryState
+
+
+def test_status_constants_equal_the_messages():
+    assert controller.STATUS_ANSWERED == InferenceResult.STATUS_ANSWERED
+    assert controller.STATUS_REJECTED == InferenceResult.STATUS_REJECTED
+    assert controller.STATUS_DROPPED == InferenceResult.STATUS_DROPPED
+
+
+def test_answered_result_round_trips():
+    configuration = Configuration('early_exit', 'minilm', 2, 6, ('int8', 'int8'), 0.9, 0.75,
+                                  12.5, False, 'exit after 2')
+    outcome = InferenceOutcome('navigate', 0.97, ['navigate', 'find'], [0.97, 0.02],
+                               'early_exit', 'minilm', 2, 6, energy_mj=2.5, refined=True)
+    result = CommandResult(7, 'text', 'go to the kitchen', controller.STATUS_ANSWERED, '',
+                           'exit after 2', configuration, 3.25, stamp=Time(sec=5, nanosec=6),
+                           outcome=outcome)
+    message = deserialize_message(serialize_message(inference_result_message(result)),
+                                  InferenceResult)
+    assert (message.header.stamp.sec, message.header.stamp.nanosec) == (5, 6)
+    assert (message.request_id, message.input_kind, message.input_text, message.status) == \
+        (7, 'text', 'go to the kitchen', InferenceResult.STATUS_ANSWERED)
+    assert (message.label, list(message.top_labels), message.refined) == \
+        ('navigate', ['navigate', 'find'], True)
+    assert message.energy_mj == pytest.approx(2.5) and message.latency_ms == pytest.approx(3.25)
+    shown = message.configuration
+    assert (shown.strategy, shown.variant, shown.exit_layer, list(shown.segment_precisions)) == \
+        ('early_exit', 'minilm', 2, ['int8', 'int8'])
+    row = result_row(message, 1.5)
+    assert (row.status, row.label, row.precisions, row.time_s) == \
+        ('answered', 'navigate', ('int8', 'int8'), 1.5)
+
+
+def test_rejected_result_has_no_answer_and_nan_survives():
+    result = CommandResult(1, 'image', '', controller.STATUS_REJECTED, 'image_empty',
+                           'empty image', Configuration('early_exit'), 0.1)
+    message = inference_result_message(result)
+    assert message.label == '' and message.energy_mj == 0.0 and message.reason == 'empty image'
+    assert math.isnan(message.configuration.battery_fraction)
+    configuration = chosen_configuration_message(Configuration('x', exit_layer=300), Time())
+    assert configuration.exit_layer == 255
+
+
+def test_images_both_ways():
+    pixels = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    message = mono8_image_message(pixels, Time(), 'camera')
+    image = image_input(message)
+    assert (image.encoding, image.height, image.width, image.step, image.frame_id) == \
+        ('mono8', 3, 4, 4, 'camera')
+    assert image.data == pixels.tobytes()
+
+
+def test_battery_input_capacity_and_charging():
+    message = BatteryState(percentage=0.5, present=True, voltage=24.0, capacity=2.0,
+                           power_supply_status=BatteryState.POWER_SUPPLY_STATUS_FULL)
+    message.header.stamp = Time(sec=3, nanosec=500000000)
+    battery = battery_input(message)
+    assert battery.capacity_wh == pytest.approx(48.0) and battery.charging
+    assert battery.stamp_s == pytest.approx(3.5)
+    assert battery_input(BatteryState(percentage=0.5, capacity=float('nan'))).capacity_wh is None

@@ -1,0 +1,84 @@
+"""core.scenario: the scenario format, its checks and the shipped demo scenario."""
+
+from collections import Counter
+
+from adaptive_nlp_ros.core.scenario import (
+    default_scenario_path, digit_image, KIND_IMAGE, KIND_TEXT, load_scenario, parse_scenario,
+    ScenarioError)
+import numpy as np
+import pytest
+
+LABELS = {'stop', 'move', 'navigate', 'dock', 'pick', 'place', 'bring', 'follow', 'find',
+          'speed', 'status', 'cancel', 'greet', 'out_of_scope'}
+
+
+def test_timing_labels_and_images():
+    scenario = parse_scenario({
+        'name': 'tiny', 'interval_s': 0.5,
+        'commands': [
+            {'text': 'go to the kitchen', 'label': 'navigate'},
+            {'text': 'stop', 'label': 'stop', 'after_s': 0.1},
+            {'image': {'digit': 0}},
+            {'image': {'pixels': [[0, 255], [255, 0]]}, 'label': 'digit_1', 'at_s': 5.0},
+            {'text': 'hello'},
+        ]})
+    assert scenario.name == 'tiny'
+    assert [command.at_s for command in scenario.commands] == [0.0, 0.1, 0.6, 5.0, 5.5]
+    assert [command.kind for command in scenario.commands] == [KIND_TEXT, KIND_TEXT, KIND_IMAGE,
+                                                               KIND_IMAGE, KIND_TEXT]
+    assert scenario.commands[2].expected_label == 'digit_0'     # from the bundled digit
+    assert scenario.commands[3].pixels.dtype == np.uint8
+    assert scenario.commands[4].expected_label == ''
+    assert scenario.duration_s == 5.5 and scenario.count(KIND_IMAGE) == 2
+
+
+def test_digits_match_the_image_models_mapping():
+    from adaptive_nlp_ros.core.image_branchynet import digits_to_mono8
+    from sklearn.datasets import load_digits
+
+    pixels, digit = digit_image(42)
+    digits = load_digits()
+    assert digit == digits.target[42]
+    assert np.array_equal(pixels, digits_to_mono8(digits.images[42]))
+
+
+@pytest.mark.parametrize('document, words', [
+    ({}, 'list under "commands"'),
+    ({'commands': ['go']}, 'expected a mapping'),
+    ({'commands': [{'text': 'a', 'image': {'digit': 1}}]}, 'exactly one of'),
+    ({'commands': [{'label': 'stop'}]}, 'exactly one of'),
+    ({'commands': [{'text': 'a', 'when': 1}]}, 'unknown keys'),
+    ({'commands': [{'text': 'a', 'after_s': -1}]}, 'non-negative number'),
+    ({'commands': [{'text': 'a', 'at_s': 2}, {'text': 'b', 'at_s': 1}]}, 'before the previous'),
+    ({'commands': [{'image': {'digit': 99999}}]}, 'outside'),
+    ({'commands': [{'image': {'pixels': [[0, 300]]}}]}, '0..255'),
+    ({'commands': [{'image': {'pixels': [[0, 1], [2]]}}]}, '0..255'),
+    ({'commands': [{'image': 'cat.png'}]}, 'digit: INDEX'),
+    ({'commands': [{'text': 5}]}, 'must be a string'),
+])
+def test_bad_scenarios_are_refused_with_the_entry_named(document, words):
+    with pytest.raises(ScenarioError, match=words):
+        parse_scenario(document)
+
+
+def test_unreadable_file_is_named(tmp_path):
+    with pytest.raises(ScenarioError, match='cannot read'):
+        load_scenario(tmp_path / 'missing.yaml')
+    broken = tmp_path / 'broken.yaml'
+    broken.write_text('commands: [')
+    with pytest.raises(ScenarioError, match=str(broken)):
+        load_scenario(broken)
+
+
+def test_the_shipped_demo_scenario():
+    scenario = load_scenario()
+    assert default_scenario_path().name == 'demo_scenario.yaml'
+    assert 60 <= len(scenario.commands) <= 90
+    assert 45.0 <= scenario.duration_s <= 75.0
+    labels = Counter(command.expected_label for command in scenario.commands
+                     if command.kind == KIND_TEXT)
+    assert set(labels) == LABELS                   # every intent appears, all labelled
+    assert labels['stop'] >= 4
+    assert 3 <= scenario.count(KIND_IMAGE) <= 10
+    assert all(command.expected_label.startswith('digit_') for command in scenario.commands
+               if command.kind == KIND_IMAGE)
