@@ -14,6 +14,7 @@ import sys
 from typing import List, Optional
 
 from adaptive_nlp_ros import __version__
+from adaptive_nlp_ros.bag_cli import add_bag_parser
 
 LOG = logging.getLogger('adaptive_nlp')
 PACKAGE_DATA = pathlib.Path(__file__).resolve().parent / 'data'
@@ -334,13 +335,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser('demo', help='battery + player + controller with a live view')
     artifacts_option(demo)
-    demo.add_argument('--strategy', default='early_exit')
+    demo.add_argument('--strategy',
+                      help='controller strategy (default: energy_greedy, as the demo graph '
+                      'description says)')
     demo.add_argument('--scenario', help='scenario YAML (default: the shipped one)')
     demo.add_argument('--report-dir', default='demo_runs', help='where the report goes')
     demo.add_argument('--record', help='also record the run to this rosbag folder')
     demo.add_argument('--battery-only', action='store_true',
                       help='only the battery node, until Ctrl-C')
     demo.set_defaults(handler=cmd_demo)
+
+    add_bag_parser(commands)
     return parser
 
 
@@ -356,12 +361,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 0
     from adaptive_nlp_ros.core.artifacts import ArtifactError
+    from adaptive_nlp_ros.core.bag_reader import BagError
     from adaptive_nlp_ros.core.dataset import DatasetError
     from adaptive_nlp_ros.core.fuzzy_rules import FuzzyRuleError
 
     try:
         return args.handler(args)
-    except (CommandError, ArtifactError, DatasetError, FuzzyRuleError) as error:
+    except (CommandError, ArtifactError, BagError, DatasetError, FuzzyRuleError) as error:
         print(f'adaptive-nlp {args.command}: error: {error}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:

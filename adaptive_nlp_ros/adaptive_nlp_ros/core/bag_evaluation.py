@@ -1,0 +1,581 @@
+"""
+Offline evaluation of a recorded bag: every strategy over the commands the robot heard.
+
+A bag's topics take roles by their last name component (after ``--remap OLD:=NEW``):
+``text_command`` (``std_msgs/String``), ``image_command`` (``sensor_msgs/Image``, mono8),
+``battery_state`` (``sensor_msgs/BatteryState``) and ``inference_result`` (what a controller
+answered). Every other topic is skipped with a notice.
+
+Each command is answered at the battery the robot had when it arrived: the latest good
+``BatteryState`` received before it (present, percentage in 0..1), judged as the controller
+judges it: stale when older than ``battery_timeout_s`` by receive time (the battery then
+counts as unknown), the age counted from the start of the bag before the first reading.
+
+Labels, matched by text: a ``--labels`` JSONL file, else those the bag carries (the recorder
+stores a scenario's expected labels in the bag's ``custom_data``, and recorded results with
+an ``expected_label`` field count too). Where the bag holds recorded results, each strategy's
+labels are compared with the answered ones (text commands matched by their echoed text,
+images in order).
+
+The JSON has the shape of ``adaptive-nlp evaluate`` (``n``, ``battery``, ``strategies`` with
+the same per-strategy metrics), ``battery`` being the mean fraction over the commands, plus
+what describes the bag: its topics and counts, the battery trajectory, the recorded results
+and the warnings met.
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+import json
+import logging
+import math
+from typing import Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .bag_reader import BagError, BagReader, BagTopic
+from .bag_types import (BATTERY_TYPE, IMAGE_TYPE, MessageCodec, RESULT_TYPE, STRING_TYPE)
+from .evaluation import finite_or_none, oracle_run, StrategyRun, summarize, WARMUP_COMMANDS
+from .results import InferenceOutcome
+from .strategies import strategy_names
+from .strategies.static import STATIC_PREFIX
+
+LOG = logging.getLogger('adaptive_nlp.bag')
+
+TEXT_ROLE = 'text_command'
+IMAGE_ROLE = 'image_command'
+BATTERY_ROLE = 'battery_state'
+RESULT_ROLE = 'inference_result'
+ROLE_TYPES = {TEXT_ROLE: STRING_TYPE, IMAGE_ROLE: IMAGE_TYPE, BATTERY_ROLE: BATTERY_TYPE,
+              RESULT_ROLE: RESULT_TYPE}
+COMMAND_ROLES = (TEXT_ROLE, IMAGE_ROLE)
+
+# custom_data keys of a bag (metadata version >= 6): JSON {command text: expected label}, and
+# JSON [expected label of each image command, in publication order].
+EXPECTED_LABELS_KEY = 'adaptive_nlp_ros.expected_labels'
+EXPECTED_IMAGE_LABELS_KEY = 'adaptive_nlp_ros.expected_image_labels'
+DEFAULT_BATTERY_TIMEOUT_S = 5.0     # the controller's battery_timeout_s default
+POWER_SUPPLY_STATUS_CHARGING = 1
+POWER_SUPPLY_STATUS_FULL = 4
+STATUS_ANSWERED = 0
+STATUS_NAMES = {0: 'answered', 1: 'rejected', 2: 'dropped'}
+INPUT_TEXT_CHARS = 200              # InferenceResult.input_text: the first 200 characters
+
+
+# -- topic names ---------------------------------------------------------------------------
+
+def parse_remaps(items: Optional[Sequence[str]]) -> Dict[str, str]:
+    """
+    Return ``{old: new}`` from ``OLD:=NEW`` strings, old names made absolute.
+
+    Raises BagError for a malformed item.
+    """
+    remaps: Dict[str, str] = {}
+    for item in items or []:
+        old, separator, new = item.partition(':=')
+        if not separator or not old.strip() or not new.strip():
+            raise BagError(f'--remap {item!r}: expected OLD:=NEW, e.g. /chatter:=text_command')
+        remaps[absolute_name(old.strip())] = new.strip()
+    return remaps
+
+
+def absolute_name(name: str) -> str:
+    """Return ``name`` with a leading slash."""
+    return name if name.startswith('/') else '/' + name
+
+
+def remapped(name: str, remaps: Mapping[str, str]) -> str:
+    """Return the name a recorded topic takes after the remaps."""
+    return remaps.get(absolute_name(name), name)
+
+
+def role_of(name: str) -> str:
+    """Return the last component of a topic name (its role when it is a known one)."""
+    return name.rstrip('/').rsplit('/', 1)[-1]
+
+
+def check_remaps_used(remaps: Mapping[str, str], topics: Mapping[str, BagTopic]) -> None:
+    """Raise BagError when a remap names a topic the bag does not have."""
+    known = {absolute_name(name) for name in topics}
+    unused = [old for old in remaps if old not in known]
+    if unused:
+        raise BagError(f'--remap names {", ".join(unused)}, which the bag does not have; '
+                       f'topics: {", ".join(sorted(topics)) or "none"}')
+
+
+def assign_roles(topics: Mapping[str, BagTopic], remaps: Mapping[str, str]
+                 ) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """
+    Return ``({recorded topic: role}, {recorded topic: why skipped})``.
+
+    A topic takes a role when its remapped name ends in the role and its type is the role's.
+    """
+    roles: Dict[str, str] = {}
+    skipped: Dict[str, str] = {}
+    for name, topic in topics.items():
+        role = role_of(remapped(name, remaps))
+        expected = ROLE_TYPES.get(role)
+        if expected is None:
+            skipped[name] = f'{topic.msgtype}: not a command, battery or result topic'
+        elif topic.msgtype != expected:
+            skipped[name] = f'{topic.msgtype}: {role} must be {expected}'
+        elif topic.serialization_format != 'cdr':
+            skipped[name] = f'serialization {topic.serialization_format!r} is not cdr'
+        else:
+            roles[name] = role
+    return roles, skipped
+
+
+def require_command_topics(reader: BagReader, roles: Mapping[str, str],
+                           skipped: Mapping[str, str]) -> None:
+    """Raise BagError (naming the topics there are) when no topic carries commands."""
+    if any(role in COMMAND_ROLES for role in roles.values()):
+        return
+    hint = ''
+    strings = [name for name, topic in reader.info.topics.items()
+               if topic.msgtype in (STRING_TYPE, IMAGE_TYPE) and name not in roles]
+    if strings:
+        hint = f'; map one with --remap {strings[0]}:={TEXT_ROLE}'
+    raise BagError(f'{reader.path}: no command topic (text_command as {STRING_TYPE} or '
+                   f'image_command as {IMAGE_TYPE}); the bag has: '
+                   f'{reader.info.describe_topics()}{hint}')
+
+
+# -- what the bag holds --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BatteryAtCommand:
+    """The battery a command was answered at (as the controller would have seen it)."""
+
+    fraction: float                     # NaN when unknown or stale
+    charging: bool
+    capacity_wh: Optional[float]
+    age_s: float                        # since the last good reading (or the bag's start)
+    stale: bool
+
+
+@dataclass
+class BagCommand:
+    """One command found in the bag."""
+
+    index: int
+    timestamp_ns: int
+    topic: str
+    kind: str                           # text | image
+    battery: BatteryAtCommand
+    text: str = ''
+    image: Optional[np.ndarray] = None
+    ordinal: int = 0                    # position among the bag's messages of its kind
+
+
+@dataclass(frozen=True)
+class RecordedResult:
+    """The fields of a recorded InferenceResult that evaluation compares with."""
+
+    timestamp_ns: int
+    input_kind: str
+    input_text: str
+    status: int
+    label: str
+    strategy: str
+    expected_label: str = ''
+
+
+@dataclass
+class BagContents:
+    """Commands, recorded results and battery readings of a bag, in receive order."""
+
+    commands: List[BagCommand] = field(default_factory=list)
+    results: List[RecordedResult] = field(default_factory=list)
+    battery_fractions: List[float] = field(default_factory=list)
+    battery_ignored: int = 0
+    roles: Dict[str, str] = field(default_factory=dict)
+    skipped_topics: Dict[str, str] = field(default_factory=dict)
+    skipped_messages: List[str] = field(default_factory=list)
+    expected_labels: Dict[str, str] = field(default_factory=dict)
+    expected_image_labels: List[str] = field(default_factory=list)
+
+
+def expected_labels_metadata(commands: Iterable) -> Dict[str, str]:
+    """
+    Return the ``custom_data`` entries that carry a scenario's expected labels in a bag.
+
+    :param commands: objects with ``kind`` ('text' | 'image'), ``text`` and
+        ``expected_label`` ('' where none), in publication order (``core.scenario`` commands).
+    """
+    texts: Dict[str, str] = {}
+    images: List[str] = []
+    for command in commands:
+        if command.kind == 'image':
+            images.append(command.expected_label or '')
+        elif command.expected_label:
+            texts[command.text] = command.expected_label
+    metadata = {}
+    if texts:
+        metadata[EXPECTED_LABELS_KEY] = json.dumps(texts, ensure_ascii=False)
+    if any(images):
+        metadata[EXPECTED_IMAGE_LABELS_KEY] = json.dumps(images)
+    return metadata
+
+
+def image_from_message(message) -> np.ndarray:
+    """Return the HxW uint8 array of a mono8 ``sensor_msgs/Image``; ValueError if it is not."""
+    if message.encoding != 'mono8':
+        raise ValueError(f'encoding {message.encoding!r} (mono8 only)')
+    height, width, step = int(message.height), int(message.width), int(message.step)
+    data = np.frombuffer(bytes(message.data), dtype=np.uint8)
+    if height == 0 or width == 0:
+        raise ValueError(f'empty image ({width}x{height})')
+    if step < width or data.size != step * height:
+        raise ValueError(f'{data.size} bytes do not fit {width}x{height} with step {step}')
+    return data.reshape(height, step)[:, :width].copy()
+
+
+def read_contents(reader: BagReader, remaps: Mapping[str, str],
+                  battery_timeout_s: float = DEFAULT_BATTERY_TIMEOUT_S,
+                  codec: Optional[MessageCodec] = None) -> BagContents:
+    """
+    Decode the commands, battery readings and results of a bag.
+
+    Raises BagError when the bag has no command topic; undecodable messages are skipped
+    with a notice each.
+    """
+    check_remaps_used(remaps, reader.info.topics)
+    roles, skipped = assign_roles(reader.info.topics, remaps)
+    require_command_topics(reader, roles, skipped)
+    codec = codec or MessageCodec()
+    contents = BagContents(roles=dict(roles), skipped_topics=dict(skipped))
+    for name in list(roles):
+        if not codec.resolve(reader.info.topics[name]):
+            contents.skipped_topics[name] = 'type cannot be decoded'
+            del roles[name]
+    for name, why in sorted(contents.skipped_topics.items()):
+        LOG.info('skipping topic %s (%s)', name, why)
+    contents.expected_labels, contents.expected_image_labels = _labels_from_custom_data(reader)
+    start_ns = reader.info.start_ns
+    last_good: Optional[Tuple[int, object]] = None
+    ordinals = {TEXT_ROLE: 0, IMAGE_ROLE: 0}
+    for message in reader.messages(roles):
+        if start_ns is None:
+            start_ns = message.timestamp_ns
+        topic = reader.info.topics[message.topic]
+        role = roles[message.topic]
+        try:
+            decoded = codec.decode(topic, message.data)
+        except ValueError as error:
+            contents.skipped_messages.append(str(error))
+            continue
+        if role == BATTERY_ROLE:
+            if _good_battery(decoded):
+                last_good = (message.timestamp_ns, decoded)
+                contents.battery_fractions.append(float(decoded.percentage))
+            else:
+                contents.battery_ignored += 1
+        elif role == RESULT_ROLE:
+            contents.results.append(_recorded_result(message.timestamp_ns, decoded))
+        else:
+            battery = _battery_at(message.timestamp_ns, last_good, start_ns, battery_timeout_s)
+            command = BagCommand(len(contents.commands), message.timestamp_ns, message.topic,
+                                 'text' if role == TEXT_ROLE else 'image', battery,
+                                 ordinal=ordinals[role])
+            ordinals[role] += 1
+            if role == TEXT_ROLE:
+                command.text = decoded.data
+            else:
+                try:
+                    command.image = image_from_message(decoded)
+                except ValueError as error:
+                    contents.skipped_messages.append(f'{message.topic}: image skipped: {error}')
+                    continue
+            contents.commands.append(command)
+    for notice in codec.notices:
+        LOG.info('%s', notice)
+    for notice in contents.skipped_messages[:10]:
+        LOG.warning('%s', notice)
+    if len(contents.skipped_messages) > 10:
+        LOG.warning('... and %d more skipped messages', len(contents.skipped_messages) - 10)
+    return contents
+
+
+def _labels_from_custom_data(reader: BagReader) -> Tuple[Dict[str, str], List[str]]:
+    """Return the expected text and image labels a bag's custom_data carries."""
+    texts = _custom_json(reader, EXPECTED_LABELS_KEY, dict)
+    images = _custom_json(reader, EXPECTED_IMAGE_LABELS_KEY, list)
+    return ({str(k): str(v) for k, v in (texts or {}).items() if v},
+            [str(label or '') for label in images or []])
+
+
+def _custom_json(reader: BagReader, key: str, kind: type):
+    text = reader.info.custom_data.get(key)
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, kind):
+        reader.warn(f'custom_data {key} is not a JSON {kind.__name__}; ignored')
+        return None
+    return value
+
+
+def _good_battery(message) -> bool:
+    fraction = float(message.percentage)
+    return bool(message.present) and not math.isnan(fraction) and 0.0 <= fraction <= 1.0
+
+
+def _battery_at(timestamp_ns: int, last_good: Optional[Tuple[int, object]], start_ns: int,
+                timeout_s: float) -> BatteryAtCommand:
+    """Return the battery as the controller judges it at ``timestamp_ns``."""
+    since_ns = start_ns if last_good is None else last_good[0]
+    age_s = max(0.0, (timestamp_ns - since_ns) * 1e-9)
+    stale = age_s > timeout_s
+    if last_good is None or stale:
+        return BatteryAtCommand(math.nan, False, _capacity_wh(last_good[1]) if last_good
+                                else None, age_s, stale)
+    message = last_good[1]
+    charging = int(message.power_supply_status) in (POWER_SUPPLY_STATUS_CHARGING,
+                                                    POWER_SUPPLY_STATUS_FULL)
+    return BatteryAtCommand(float(message.percentage), charging, _capacity_wh(message), age_s,
+                            False)
+
+
+def _capacity_wh(message) -> Optional[float]:
+    capacity_ah, voltage_v = float(message.capacity), float(message.voltage)
+    if math.isfinite(capacity_ah) and math.isfinite(voltage_v) and capacity_ah > 0 and (
+            voltage_v > 0):
+        return capacity_ah * voltage_v
+    return None
+
+
+def _recorded_result(timestamp_ns: int, message) -> RecordedResult:
+    configuration = getattr(message, 'configuration', None)
+    return RecordedResult(timestamp_ns, str(message.input_kind), str(message.input_text),
+                          int(message.status), str(message.label),
+                          str(getattr(configuration, 'strategy', '')),
+                          str(getattr(message, 'expected_label', '') or ''))
+
+
+# -- labels --------------------------------------------------------------------------------
+
+def normalized_text(text: str) -> str:
+    """Return text compared for label matching: case-folded, whitespace collapsed."""
+    return ' '.join(text.split()).casefold()
+
+
+def labels_for_commands(commands: Sequence[BagCommand], labels_by_text: Mapping[str, str],
+                        image_labels: Sequence[str] = ()) -> List[str]:
+    """
+    Return each command's label ('' where unknown).
+
+    Text: exact text first, then normalized text. Images: ``image_labels`` by their position
+    among the bag's image messages.
+    """
+    normalized = {normalized_text(text): label for text, label in labels_by_text.items()}
+    labels = []
+    for command in commands:
+        if command.kind != 'text':
+            labels.append(image_labels[command.ordinal] if command.ordinal < len(image_labels)
+                          else '')
+            continue
+        label = labels_by_text.get(command.text) or normalized.get(
+            normalized_text(command.text), '')
+        labels.append(label)
+    return labels
+
+
+def bag_labels(contents: BagContents) -> Dict[str, str]:
+    """Return ``{text: expected label}`` the bag carries (custom_data, then result fields)."""
+    labels = dict(contents.expected_labels)
+    for result in contents.results:
+        if result.expected_label and result.input_kind == 'text':
+            labels.setdefault(result.input_text, result.expected_label)
+    return labels
+
+
+# -- evaluation ----------------------------------------------------------------------------
+
+def match_results(commands: Sequence[BagCommand], results: Sequence[RecordedResult]
+                  ) -> List[Optional[RecordedResult]]:
+    """
+    Pair each command with its recorded result (None where none): text by echoed text, in order.
+
+    Images (whose results echo no text) pair in order.
+    """
+    by_text: Dict[str, Deque[RecordedResult]] = {}
+    images: Deque[RecordedResult] = deque()
+    for result in results:
+        if result.input_kind == 'image':
+            images.append(result)
+        else:
+            by_text.setdefault(result.input_text, deque()).append(result)
+    matched: List[Optional[RecordedResult]] = []
+    for command in commands:
+        if command.kind == 'image':
+            matched.append(images.popleft() if images else None)
+        else:
+            queue = by_text.get(command.text[:INPUT_TEXT_CHARS])
+            matched.append(queue.popleft() if queue else None)
+    return matched
+
+
+def _resources(engine, battery: BatteryAtCommand, budget_mj: Optional[float]):
+    return engine.resources(battery_fraction=battery.fraction, charging=battery.charging,
+                            stale=battery.stale, budget_mj=budget_mj,
+                            capacity_wh=battery.capacity_wh)
+
+
+def run_over_commands(text_engine, image_engine, name: str, commands: Sequence[BagCommand],
+                      budget_mj: Optional[float] = None) -> List[Optional[InferenceOutcome]]:
+    """Answer every command with one strategy at its own battery (None: no image model)."""
+    strategy = text_engine.strategy(name)
+    texts = [command for command in commands if command.kind == 'text']
+    for command in texts[:WARMUP_COMMANDS]:
+        text_engine.infer(command.text, strategy, _resources(text_engine, command.battery,
+                                                             budget_mj))
+    outcomes: List[Optional[InferenceOutcome]] = []
+    for command in commands:
+        resources = _resources(text_engine, command.battery, budget_mj)
+        if command.kind == 'text':
+            outcomes.append(text_engine.infer(command.text, strategy, resources))
+        elif image_engine is not None:
+            outcomes.append(image_engine.infer(command.image, strategy, resources))
+        else:
+            outcomes.append(None)
+    return outcomes
+
+
+def evaluate_contents(text_engine, image_engine, contents: BagContents,
+                      names: Optional[Sequence[str]] = None,
+                      labels_by_text: Optional[Mapping[str, str]] = None,
+                      budget_mj: Optional[float] = None,
+                      progress: Optional[Callable[[str, int, int], None]] = None
+                      ) -> Dict[str, object]:
+    """
+    Score strategies on a bag's commands; return the JSON-ready report (see the module).
+
+    :param labels_by_text: ``{text: label}``; default: the labels the bag carries.
+    """
+    commands = contents.commands
+    if image_engine is None and any(command.kind == 'image' for command in commands):
+        LOG.warning('no image model in the artifacts: image commands are left out')
+        commands = [command for command in commands if command.kind == 'text']
+    source = 'labels file' if labels_by_text is not None else 'bag'
+    if labels_by_text is None:
+        labels_by_text = bag_labels(contents)
+    labels = labels_for_commands(commands, labels_by_text, contents.expected_image_labels)
+    if not any(labels):
+        source = 'none'
+    all_names = strategy_names(text_engine.context)
+    names = list(names) if names else all_names
+    statics = [name for name in all_names if name.startswith(STATIC_PREFIX)]
+    needed = list(dict.fromkeys([name for name in names if name != 'oracle']
+                                + (statics if 'oracle' in names else [])))
+    runs: Dict[str, List[Optional[InferenceOutcome]]] = {}
+    for done, name in enumerate(needed):
+        if progress is not None:
+            progress(name, done, len(needed))
+        runs[name] = run_over_commands(text_engine, image_engine, name, commands, budget_mj)
+    if 'oracle' in names:
+        runs['oracle'] = _oracle(text_engine, commands, labels, {n: runs[n] for n in statics})
+    matched = match_results(commands, contents.results)
+    strategies = {}
+    for name in names:
+        outcomes = runs[name]
+        row = summarize(outcomes, labels)
+        row['labels'] = [outcome.label for outcome in outcomes]
+        row.update(_agreement(outcomes, matched))
+        strategies[name] = row
+    fractions = [c.battery.fraction for c in commands if not math.isnan(c.battery.fraction)]
+    budgets = [_resources(text_engine, c.battery, budget_mj).budget_mj for c in commands]
+    return {
+        'n': len(commands),
+        'battery': float(np.mean(fractions)) if fractions else None,
+        'budget_mj': float(np.mean(budgets)) if budgets else None,
+        'energy_note': 'energy_mj is an estimate: profiled cost of the segments that ran '
+                       '(CPU time x power model unless RAPL was read)',
+        'commands': {
+            'text': sum(1 for c in commands if c.kind == 'text'),
+            'image': sum(1 for c in commands if c.kind == 'image'),
+            'labelled': sum(1 for label in labels if label),
+            'label_source': source,
+            'stale_battery': sum(1 for c in commands if c.battery.stale),
+            'skipped': len(contents.skipped_messages),
+        },
+        'battery_trajectory': _battery_summary(contents, commands),
+        'recorded': _recorded_summary(contents.results, matched, labels),
+        'strategies': strategies,
+    }
+
+
+def _oracle(engine, commands: Sequence[BagCommand], labels: Sequence[str],
+            static_runs: Mapping[str, List[InferenceOutcome]]) -> List[InferenceOutcome]:
+    """Oracle over the text commands (static runs); images keep the full network's answer."""
+    text_rows = [i for i, command in enumerate(commands) if command.kind == 'text']
+    text_runs = {name: StrategyRun(name, [outcomes[i] for i in text_rows])
+                 for name, outcomes in static_runs.items()}
+    text_oracle = oracle_run(engine, text_runs, [labels[i] for i in text_rows]).outcomes
+    first_static = next(iter(static_runs.values()))
+    outcomes = list(first_static)
+    for row, outcome in zip(text_rows, text_oracle):
+        outcomes[row] = outcome
+    return outcomes
+
+
+def _agreement(outcomes: Sequence[InferenceOutcome],
+               matched: Sequence[Optional[RecordedResult]]) -> Dict[str, object]:
+    pairs = [(outcome.label, result.label) for outcome, result in zip(outcomes, matched)
+             if result is not None and result.status == STATUS_ANSWERED and result.label]
+    return {'agreement_with_recorded': (float(np.mean([a == b for a, b in pairs]))
+                                        if pairs else None),
+            'n_compared': len(pairs)}
+
+
+def _battery_summary(contents: BagContents, commands: Sequence[BagCommand]) -> Dict[str, object]:
+    fractions = contents.battery_fractions
+    at_commands = [finite_or_none(c.battery.fraction) for c in commands]
+    return {
+        'readings': len(fractions),
+        'ignored': contents.battery_ignored,
+        'first': fractions[0] if fractions else None,
+        'last': fractions[-1] if fractions else None,
+        'min': min(fractions) if fractions else None,
+        'max': max(fractions) if fractions else None,
+        'at_commands': at_commands,
+    }
+
+
+def _recorded_summary(results: Sequence[RecordedResult],
+                      matched: Sequence[Optional[RecordedResult]],
+                      labels: Sequence[str]) -> Dict[str, object]:
+    statuses = {name: sum(1 for r in results if r.status == code)
+                for code, name in STATUS_NAMES.items()}
+    scored = [(result.label == label) for result, label in zip(matched, labels)
+              if result is not None and label and result.status == STATUS_ANSWERED]
+    return {
+        'results': len(results),
+        **statuses,
+        'matched_to_commands': sum(1 for result in matched if result is not None),
+        'strategies': sorted({r.strategy for r in results if r.strategy}),
+        'accuracy': float(np.mean(scored)) if scored else None,
+    }
+
+
+def load_image_engine(directory, budget_model=None):
+    """Return the image engine over an artifacts folder, or None where it has no image model."""
+    from pathlib import Path
+
+    from . import artifacts
+    from .cost_profile import CostProfile
+    from .energy_budget import EnergyBudgetModel
+    from .image_branchynet import BranchyNetClassifier
+    from .image_engine import ImageEngine
+
+    directory = Path(directory)
+    if not (directory / artifacts.IMAGE_DIR).is_dir():
+        return None
+    classifier = BranchyNetClassifier.load(directory / artifacts.IMAGE_DIR)
+    try:
+        profile = CostProfile.load(directory / artifacts.COST_PROFILE)
+    except (OSError, ValueError, KeyError):
+        profile = None
+    return ImageEngine(classifier, profile, budget_model or EnergyBudgetModel())
