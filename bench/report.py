@@ -132,6 +132,25 @@ def targets(results: Dict) -> List[Tuple[str, str, bool]]:
     else:
         _check(checks, 'energy scenario: best adaptive answers every command', 'none did',
                False)
+    controller = results.get('controller')
+    if controller:
+        overhead = controller['end_to_end_minus_engine_ms']
+        _check(checks, 'controller end-to-end latency (publish to result) median <= bare engine '
+               '+ 2 ms', f'{controller["end_to_end_ms"]["median"]:.2f} ms vs engine '
+               f'{controller["bare_engine_ms"]["median"]:.2f} ms ({overhead:+.2f} ms)',
+               overhead <= 2.0)
+        load = controller['sustained']
+        growth = (load['rss_mb_end'] or 0) - (load['rss_mb_start'] or 0)
+        _check(checks, f'{load["rate_hz"]:.0f} commands/s for {load["duration_s"]:.0f} s with '
+               'early_exit: every command answered, no memory growth',
+               f'{load["answered"]}/{load["sent"]} answered, {load["dropped"]} dropped, RSS '
+               f'{load["rss_mb_start"]:.0f} -> {load["rss_mb_end"]:.0f} MB',
+               load['answered'] == load['sent'] and growth < 20)
+        _check(checks, 'controller resident memory <= 700 MB with the default pool',
+               f'{controller["rss_ready_mb"]:.0f} MB after start, {controller["rss_end_mb"]:.0f}'
+               ' MB at the end', max(controller['rss_ready_mb'], controller['rss_end_mb']) <= 700)
+        _check(checks, 'controller ready to answer within 15 s of start',
+               f'{controller["ready_s"]:.1f} s', controller['ready_s'] <= 15)
     best_image = results['branchynet']['best_threshold_at_full_accuracy']
     _check(checks, 'image BranchyNet >= 3x faster than its full network at equal or better '
            'accuracy', f'{best_image["speedup_mean"]:.2f}x at threshold '
@@ -307,9 +326,29 @@ def write(results: Dict, out: pathlib.Path) -> None:
               f'{mixed["sum_of_segments_alone_ms"]["median"]:.3f} ms for the same layers run '
               'alone: switching overhead '
               f'{mixed["switching_overhead"] * 100:+.1f}%.', '']
+    controller = results.get('controller')
+    if controller:
+        load = controller['sustained']
+        lines += ['## 6. The controller on loopback', '',
+                  f'`controller_node` in its own process ({controller["strategy"]}, 1 thread), '
+                  'commands from this process over Fast DDS on localhost.', '',
+                  f'- ready to answer {controller["ready_s"]:.1f} s after start; resident memory '
+                  f'{controller["rss_ready_mb"]:.0f} MB then, {controller["rss_end_mb"]:.0f} MB '
+                  'at the end',
+                  '- one command at a time: publish to result '
+                  f'{controller["end_to_end_ms"]["median"]:.2f} ms median (p95 '
+                  f'{controller["end_to_end_ms"]["p95"]:.2f}); the controller\'s own '
+                  'receipt-to-publication '
+                  f'{controller["controller_reported_ms"]["median"]:.2f} ms; the bare engine '
+                  f'{controller["bare_engine_ms"]["median"]:.2f} ms',
+                  f'- {load["rate_hz"]:.0f} commands/s for {load["duration_s"]:.0f} s: '
+                  f'{load["answered"]} answered, {load["dropped"]} dropped, {load["rejected"]} '
+                  f'rejected of {load["sent"]}; RSS {load["rss_mb_start"]:.0f} -> '
+                  f'{load["rss_mb_end"]:.0f} MB (max {load["rss_mb_max"]:.0f}); controller '
+                  f'latency p95 {load["controller_latency_ms_p95"]:.1f} ms', '']
     image = results['branchynet']
     best = image['best_threshold_at_full_accuracy']
-    lines += ['## 6. Image BranchyNet', '',
+    lines += ['## 7. Image BranchyNet', '',
               f'Full network: accuracy {image["full"]["accuracy"]:.4f}, '
               f'{image["full"]["mean_latency_ms"]:.3f} ms mean, {image["model"]["full_macs"]:.0f}'
               ' MACs.', '',

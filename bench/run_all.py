@@ -83,6 +83,10 @@ def main() -> int:
             'strategies']['full']['accuracy']}
     stage('overheads')
     results['overheads'] = bench_text.overheads(engine, timing)
+    stage('controller on loopback (start-up, memory, latency, 100 commands/s)')
+    import bench_controller
+    results['controller'] = bench_controller.run(engine, timing, duration_s=10.0 if args.quick
+                                                 else 30.0)
     stage('image BranchyNet')
     results['branchynet'] = report.branchynet(engine, passes)
     results['seconds'] = time.time() - started

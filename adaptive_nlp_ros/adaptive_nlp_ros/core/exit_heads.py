@@ -34,6 +34,7 @@ class ExitHeads(torch.nn.Module):
                                 torch.nn.Linear(inner_size, len(self.labels)))
             for _ in range(num_layers))
         self.register_buffer('temperatures', torch.ones(num_layers))
+        self._inference_weights = None
 
     @property
     def num_layers(self) -> int:
@@ -46,9 +47,31 @@ class ExitHeads(torch.nn.Module):
 
     def probabilities(self, layer: int, hidden: torch.Tensor,
                       token_mask: torch.Tensor) -> torch.Tensor:
-        """Calibrated class probabilities [batch, labels] of the head after ``layer``."""
-        logits = self.logits(layer, hidden, token_mask)
-        return torch.softmax(logits / self.temperatures[layer - 1], dim=-1)
+        """
+        Return calibrated class probabilities [batch, labels] of the head after ``layer``.
+
+        In eval mode the head runs as plain functional calls on its weights (dropout is off
+        there anyway): the module call overhead was most of a head's cost at batch 1.
+        """
+        if self.training:
+            logits = self.logits(layer, hidden, token_mask)
+            return torch.softmax(logits / self.temperatures[layer - 1], dim=-1)
+        if self._inference_weights is None:
+            # Views, not copies: later in-place updates (calibration) show through.
+            self._inference_weights = tuple(
+                (head[1].weight, head[1].bias, head[3].weight, head[3].bias,
+                 self.temperatures[index]) for index, head in enumerate(self.heads))
+        inner_weight, inner_bias, out_weight, out_bias, temperature = (
+            self._inference_weights[layer - 1])
+        inner = torch.tanh(torch.nn.functional.linear(mean_pool(hidden, token_mask),
+                                                      inner_weight, inner_bias))
+        logits = torch.nn.functional.linear(inner, out_weight, out_bias)
+        return torch.softmax(logits / temperature, dim=-1)
+
+    def train(self, mode: bool = True) -> 'ExitHeads':
+        """Switch mode; the functional weights are re-taken at the next eval-mode call."""
+        self._inference_weights = None
+        return super().train(mode)
 
     def save(self, path: pathlib.Path) -> None:
         """Write weights, temperatures and label names to one file."""
@@ -63,5 +86,5 @@ class ExitHeads(torch.nn.Module):
         num_layers = int(saved['state_dict']['temperatures'].shape[0])
         heads = cls(num_layers, int(saved['hidden_size']), saved['labels'],
                     inner_size=int(saved['inner_size']))
-        heads.load_state_dict(saved['state_dict'])
+        heads.load_state_dict(saved['state_dict'])      # copies in place: views stay valid
         return heads.eval()

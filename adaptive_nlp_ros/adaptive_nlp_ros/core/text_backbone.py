@@ -7,6 +7,7 @@ the library's forward pass stays available as the reference every backend is tes
 """
 
 from dataclasses import dataclass
+import functools
 import logging
 import pathlib
 from typing import Dict, List, Optional, Sequence
@@ -51,7 +52,7 @@ class TokenBatch:
         """Return the number of texts."""
         return self.input_ids.shape[0]
 
-    @property
+    @functools.cached_property
     def attention_mask(self) -> Optional[torch.Tensor]:
         """Bool [batch, 1, 1, tokens] mask for attention, or None when nothing is padding."""
         if bool(self.token_mask.all()):
