@@ -47,15 +47,18 @@ class Progress:
     energy_spent_mj: float = 0.0
     segments: Tuple[SegmentRecord, ...] = field(default_factory=tuple)
     refinements: int = 0
+    safety_probability: float = math.nan  # latest exit's probability of the safety label
 
     def after(self, segment: SegmentRecord, layers_done: int, label: str, confidence: float,
-              extra_energy_mj: float = 0.0) -> 'Progress':
+              extra_energy_mj: float = 0.0,
+              safety_probability: float = math.nan) -> 'Progress':
         """Progress once ``segment`` has run and its exit head answered."""
         return replace(self, layers_done=layers_done, label=label, confidence=confidence,
                        energy_spent_mj=self.energy_spent_mj + segment.energy_mj
                        + extra_energy_mj,
                        segments=self.segments + (segment,),
-                       refinements=self.refinements + int(segment.refined))
+                       refinements=self.refinements + int(segment.refined),
+                       safety_probability=safety_probability)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ re-run of cached layers at higher fidelity), ask again with the progress so far,
 answers. Each layer's hidden state is kept for the rest of the input, so progressive
 refinement re-runs only what it says it re-runs. A command that may be a ``stop`` (judged
 first by the pool's cheapest model) never leaves early, whatever the strategy and the
-battery: it runs at full depth in fp32 (on the faster backend where one matches the
-reference). It is rare and must not be missed.
+battery: it takes the safety path (``strategies/safety_path.py``): every layer in a fast
+faithful mode, and a full fp32 re-run whenever that pass does not answer ``stop`` but leaves
+it plausible.
 """
 
 from dataclasses import dataclass, replace
@@ -27,15 +28,24 @@ from .input_complexity import complexity_features, DEFAULT_WEIGHTS
 from .results import InferenceOutcome, SegmentRecord
 from .strategies import create_strategy, Strategy
 from .strategies.full import FullReference
-from .strategies.static import StaticVariant
+from .strategies.safety_path import SafetyPath
 from .strategy_context import StrategyContext
 from .text_backbone import TokenBatch
 from .text_models import TextModels
 from .variant_pool import mode_backend, mode_precision, TFIDF_VARIANT
 
 TOP_K = 3
-SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 a safety variant needs
+SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 of the exact safety variant
+SAFETY_FAST_FIDELITY = 0.99         # dev agreement with fp32 of the fast safety pass
 VARIANT_SEGMENT_LAYERS = 2          # how a whole-variant run is reported: segments of 2 layers
+
+
+@dataclass(frozen=True)
+class SafetyCheck:
+    """The cheap check at receipt: may this command be a ``stop``, and how likely."""
+
+    possible: bool                  # answer it first, at full depth
+    score: float                    # the cheap model's probability of the safety label, 0..1
 
 
 @dataclass(frozen=True)
@@ -65,10 +75,21 @@ class TextEngine:
             models.pool.values(), models.mode_fidelity, models.num_layers, models.labels,
             profile, budget_model, models.gate)
         self.full = FullReference(self.context)
-        self.safety = StaticVariant(self.context, self._safety_variant())
+        self.safety_index = (models.labels.index(models.safety_label)
+                             if models.safety_label in models.labels else None)
+        self.safety = SafetyPath(self.context, self._safety_fast_mode(),
+                                 self.context.pool_by_id[self._safety_variant()].variant.mode,
+                                 models.safety_label or '', models.safety_threshold)
         self._labels = models.labels
 
     # -- set-up -------------------------------------------------------------------------
+
+    def _safety_fast_mode(self) -> str:
+        """Return the cheapest mode at least ``SAFETY_FAST_FIDELITY`` faithful to fp32."""
+        faithful = [option for option in self.context.modes
+                    if option.fidelity >= SAFETY_FAST_FIDELITY] or self.context.modes[:1]
+        return min(faithful, key=lambda option: option.energy_mj(
+            1, self.models.num_layers, 16)).mode
 
     def _safety_variant(self) -> str:
         """
@@ -130,9 +151,7 @@ class TextEngine:
             best = int(probabilities.argmax())
             cheap_label, cheap_confidence = self._labels[best], float(probabilities[best])
             if self.safety_override:
-                safety_index = self._labels.index(self.models.safety_label)
-                possible_safety = bool(probabilities[safety_index]
-                                       >= self.models.safety_threshold)
+                possible_safety = self._safety_check(probabilities).possible
         features = complexity_features(text, encoding.tokens[1:-1], probabilities)
         gate_features = features.values + (tuple(float(p) for p in probabilities)
                                            if probabilities is not None else ())
@@ -143,7 +162,27 @@ class TextEngine:
 
     def possible_safety_label(self, text: str) -> bool:
         """Return whether this command may be a ``stop`` (the controller's check at receipt)."""
-        return self.prepare(text).summary.possible_safety_label
+        return self.safety_check(text).possible
+
+    def safety_check(self, text: str) -> SafetyCheck:
+        """
+        Judge at receipt whether a command may be a ``stop`` (the TF-IDF model alone, ~0.1 ms).
+
+        Without a safety label (artifacts trained on labels without ``stop``) nothing is a
+        possible stop. Without the TF-IDF model (failed to load: a reported model problem)
+        every command is, with score 0: fail safe, the controller then keeps them all in its
+        bounded priority lane rather than risk dropping a real stop as ordinary.
+        """
+        if not self.safety_override:
+            return SafetyCheck(False, 0.0)
+        if self.models.tfidf is None:
+            return SafetyCheck(True, 0.0)
+        return self._safety_check(self.models.tfidf.probabilities(text))
+
+    def _safety_check(self, probabilities: np.ndarray) -> SafetyCheck:
+        """Return the verdict of the TF-IDF probabilities on the safety label."""
+        score = float(probabilities[self._labels.index(self.models.safety_label)])
+        return SafetyCheck(score >= self.models.safety_threshold, score)
 
     # -- inference ----------------------------------------------------------------------
 
@@ -230,8 +269,7 @@ class _InputRun:
         if prepared.summary.possible_safety_label and strategy.name != engine.full.name:
             self.strategy = engine.safety
             self.reasons.append(f'possible {engine.models.safety_label} (p >= '
-                                f'{engine.models.safety_threshold:.2f}): safety override, no '
-                                f'early exit')
+                                f'{engine.models.safety_threshold:.2f}): safety override')
         self.state = DecisionState(resources, prepared.summary)
         self.hidden: Dict[int, torch.Tensor] = {}
         self.layers_done = 0
@@ -264,9 +302,11 @@ class _InputRun:
         """Update progress after a segment and its exit head."""
         self.probabilities = probabilities
         confidence, index = torch.max(probabilities, dim=-1)
+        safety_index = self.engine.safety_index
         self.state = replace(self.state, progress=self.state.progress.after(
             segment, layers_done, self.engine.models.labels[int(index)], float(confidence),
-            head_energy_mj))
+            head_energy_mj, float(probabilities[safety_index]) if safety_index is not None
+            else math.nan))
         self.layers_done = layers_done
 
     def outcome(self) -> InferenceOutcome:

@@ -1,0 +1,45 @@
+"""
+The path every possible ``stop`` takes, whatever strategy is in force: no early exit.
+
+Every layer runs in a fast mode that agrees with fp32 on nearly all of dev (ONNX Runtime
+int8 here). If that pass answers the safety label, done. If it answers something else but
+still gives the safety label at least the stop check's probability threshold, the whole pass
+is re-run in an fp32 mode (the reference's numbers up to rounding) and that answer stands.
+So a stop that the fp32 reference would catch is caught, at the cost of an int8 pass for the
+flagged commands that are not stops. Not registered as a user strategy: the engine applies it.
+"""
+
+import math
+
+from .base import Strategy
+from ..decisions import Action, Answer, DecisionState, Rerun, RunLayers
+from ..strategy_context import StrategyContext
+
+
+class SafetyPath(Strategy):
+    """Full depth in a fast mode; an exact fp32 re-run while the safety label is plausible."""
+
+    name = 'safety_path'
+
+    def __init__(self, context: StrategyContext, fast_mode: str, exact_mode: str,
+                 safety_label: str, threshold: float):
+        super().__init__(context)
+        self.fast_mode = fast_mode
+        self.exact_mode = exact_mode
+        self.safety_label = safety_label
+        self.threshold = threshold
+
+    def decide(self, state: DecisionState) -> Action:
+        """Run every layer fast; re-run them exactly while the safety label stays plausible."""
+        progress = state.progress
+        layers = self.context.num_layers
+        if progress.layers_done == 0:
+            return RunLayers(layers, self.fast_mode, f'every layer in {self.fast_mode}')
+        if (progress.refinements == 0 and self.fast_mode != self.exact_mode
+                and progress.label != self.safety_label
+                and not math.isnan(progress.safety_probability)
+                and progress.safety_probability >= self.threshold):
+            return Rerun(1, layers, self.exact_mode,
+                         f'{self.safety_label} still plausible '
+                         f'(p={progress.safety_probability:.3f}): re-run in {self.exact_mode}')
+        return Answer(f'{progress.label} at full depth')
