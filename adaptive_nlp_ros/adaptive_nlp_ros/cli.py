@@ -251,10 +251,16 @@ def cmd_corpus(args) -> int:
 # -- demo --------------------------------------------------------------------------------
 
 def cmd_demo(args) -> int:
-    """Run the battery, player and controller in one process with a live view."""
-    from adaptive_nlp_ros.nodes.demo import run_demo
+    """
+    Run the battery, player and controller in one process with a live view.
 
-    return run_demo(args)
+    The process then ends at once (``nodes/process_exit.py``): tearing down torch and ONNX
+    Runtime at interpreter exit would break the 2 s allowed after Ctrl-C or SIGTERM.
+    """
+    from adaptive_nlp_ros.nodes.demo import run_demo
+    from adaptive_nlp_ros.nodes.process_exit import end_process
+
+    end_process(run_demo(args))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ Two things start this graph and both read it from here, so they cannot drift apa
   per ``NodeDescription``, each given ``config/<executable>.yaml`` and then the description's
   parameters, with ``LAUNCH_ARGUMENTS`` overriding the parameters they name;
 * ``adaptive-nlp demo`` (pip-only, no ``launch_ros``): the same nodes in one process on a
-  ``MultiThreadedExecutor``, given a parameters file built by ``parameters_file_content``
+  ``SingleThreadedExecutor``, given a parameters file built by ``parameters_file_content``
   from the same YAML files and the same description.
 
 No ROS imports here (the launch file and the command line both import it cheaply).

@@ -156,23 +156,87 @@ class NodeProcess:
             self.process.kill()
             self.process.wait()
 
-    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S,
+             signal_number: int = signal.SIGINT) -> None:
         """
-        Send SIGINT (Ctrl-C) and assert a clean end.
+        Send SIGINT (Ctrl-C, or ``signal_number``) and assert a clean end.
 
         Clean: exits within ``timeout_s``, status 0, and no traceback on stderr.
         """
         if self.running:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(signal_number)
             try:
                 self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 self.kill()
-                pytest.fail(f'{self.name} ignored SIGINT for {timeout_s} s\n{self.describe()}')
+                pytest.fail(f'{self.name} ignored {signal.Signals(signal_number).name} for '
+                            f'{timeout_s} s\n{self.describe()}')
         assert self.process.returncode == 0, \
             f'{self.name} exited with {self.process.returncode}\n{self.describe()}'
         assert 'Traceback' not in self.stderr, f'{self.name} printed a traceback\n' \
             f'{self.describe()}'
+
+
+# -- Fast DDS shared memory -------------------------------------------------------------------
+
+SHM_DIR = Path('/dev/shm')
+# Segments (fastdds_<id>), port files (fastdds_port<n>) and their _el files. Named semaphores
+# (sem.fastdds_port<n>_mutex) belong to a port and are only mapped while in use: not counted.
+SHM_PREFIXES = ('fastdds_', 'fastrtps_')
+
+
+def _shm_paths_in(pid: int) -> List[str]:
+    """Return the /dev/shm files a process maps or holds open (empty once it is gone)."""
+    paths = []
+    try:
+        with open(f'/proc/{pid}/maps') as stream:
+            paths += [line.split(maxsplit=5)[5].strip() for line in stream
+                      if len(line.split(maxsplit=5)) == 6]
+    except OSError:
+        return []
+    try:
+        for entry in os.listdir(f'/proc/{pid}/fd'):
+            try:
+                paths.append(os.readlink(f'/proc/{pid}/fd/{entry}'))
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return [path for path in paths if path.startswith(f'{SHM_DIR}/')]
+
+
+def fastdds_shm_files() -> set:
+    """Return the Fast DDS files in /dev/shm now (take it before starting a process)."""
+    try:
+        return {str(SHM_DIR / name) for name in os.listdir(SHM_DIR)
+                if name.startswith(SHM_PREFIXES)}
+    except OSError:
+        return set()
+
+
+def fastdds_shm_files_of(pid: int) -> set:
+    """Return the Fast DDS files in /dev/shm that process ``pid`` maps or holds open."""
+    return {path for path in _shm_paths_in(pid)
+            if Path(path).name.startswith(SHM_PREFIXES)}
+
+
+def stale_shm_files(candidates: set) -> List[str]:
+    """
+    Return those of ``candidates`` that still exist and no live process uses: left behind.
+
+    Fast DDS shares its port files between the processes of a domain, so a file one process
+    used may rightly outlive it while another process still maps it. Pass as candidates the
+    files a process used less those that existed before it started (``fastdds_shm_files``):
+    those were someone else's.
+    """
+    remaining = {path for path in candidates if os.path.exists(path)}
+    if not remaining:
+        return []
+    in_use = set()
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            in_use.update(_shm_paths_in(int(entry)))
+    return sorted(remaining - in_use)
 
 
 @dataclass

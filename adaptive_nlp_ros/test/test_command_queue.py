@@ -1,8 +1,9 @@
-"""core.command_queue: two lanes, drop-oldest-ordinary overflow, stops never dropped."""
+"""core.command_queue: two lanes, drop-oldest-ordinary overflow, a bounded stop lane."""
 
 import threading
 
 from adaptive_nlp_ros.core.command_queue import CommandQueue
+from hypothesis import given, settings, strategies
 import pytest
 
 
@@ -86,3 +87,49 @@ def test_close_returns_what_was_queued_and_wakes_a_waiting_get():
 
 def test_get_times_out_when_empty():
     assert CommandQueue(1).get(timeout_s=0.01) is None
+
+
+def test_a_full_stop_lane_demotes_the_least_likely_stop():
+    queue = CommandQueue(3, priority_capacity=2)
+    assert queue.put('real stop', True, 0.95) == []
+    assert queue.put('false alarm 1', True, 0.4) == []
+    assert queue.put('false alarm 2', True, 0.5) == []          # demotes false alarm 1
+    assert queue.priority_length() == 2 and len(queue) == 3
+    assert queue.put('another stop', True, 0.9) == ['false alarm 1']   # demotes 2; 1 dropped
+    assert queue.put('false alarm 3', True, 0.3) == ['false alarm 2']  # demoted itself
+    assert queue.demoted_total == 3 and queue.priority_length() == 2
+    assert drain(queue) == ['real stop', 'another stop', 'false alarm 3']
+
+
+def test_among_equally_likely_stops_the_newest_is_demoted():
+    queue = CommandQueue(1, priority_capacity=2)
+    for item in ('stop 1', 'stop 2', 'stop 3'):
+        queue.put(item, True, 0.9)
+    assert drain(queue) == ['stop 1', 'stop 2']
+
+
+def test_a_demoted_command_is_still_answered_when_there_is_room():
+    queue = CommandQueue(10, priority_capacity=1)
+    queue.put('weak', True, 0.1)
+    assert queue.put('strong', True, 0.9) == []
+    assert drain(queue) == ['strong', 'weak']                    # weak now queued as ordinary
+
+
+@settings(max_examples=200, deadline=None)
+@given(strategies.lists(strategies.tuples(strategies.booleans(),
+                                          strategies.floats(0.0, 1.0)), max_size=80),
+       strategies.integers(1, 6), strategies.integers(1, 6))
+def test_any_arrivals_stay_bounded_and_the_likeliest_stop_is_kept(
+        arrivals, capacity, priority_capacity):
+    queue = CommandQueue(capacity, priority_capacity)
+    dropped = []
+    for index, (priority, score) in enumerate(arrivals):
+        dropped += queue.put(index, priority, score)
+        assert len(queue) <= max(capacity, priority_capacity)
+        assert queue.priority_length() <= priority_capacity
+    served = drain(queue)
+    assert sorted(dropped + served) == list(range(len(arrivals)))
+    stops = [(score, -index) for index, (priority, score) in enumerate(arrivals) if priority]
+    if stops:
+        likeliest = -max(stops)[1]                  # highest score, oldest among equals
+        assert likeliest in served and served.index(likeliest) < priority_capacity

@@ -74,6 +74,7 @@ def test_malformed_payloads_are_rejected(payload, words):
 
 
 def test_text_limits():
+    assert check_text('go \ud800 left', 20).code == REJECT_NOT_UTF8   # a lone surrogate
     assert check_text('x' * 10, 10) is None
     assert check_text('x' * 11, 10).code == REJECT_TEXT_TOO_LONG
     assert check_text(' \t\n\u2003', 10).code == REJECT_EMPTY_TEXT

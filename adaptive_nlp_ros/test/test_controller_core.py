@@ -20,8 +20,9 @@ from adaptive_nlp_ros.core.controller import (
 from adaptive_nlp_ros.core.controller_parameters import ControllerSettings
 from adaptive_nlp_ros.core.decisions import ResourceState
 from adaptive_nlp_ros.core.energy_budget import EnergyBudgetModel
+from adaptive_nlp_ros.core.engine import SafetyCheck
 from adaptive_nlp_ros.core.results import InferenceOutcome, SegmentRecord
-from hypothesis import given, settings, strategies
+from hypothesis import given, HealthCheck, settings, strategies
 import numpy as np
 import pytest
 
@@ -65,10 +66,10 @@ class FakeTextEngine:
         budget = self.budget_model.per_command_mj(battery_fraction, charging, capacity_wh)
         return ResourceState(battery_fraction, stale, charging, budget)
 
-    def possible_safety_label(self, text: str) -> bool:
+    def safety_check(self, text: str) -> SafetyCheck:
         if self.fail_check:
             raise RuntimeError('check broke')
-        return 'stop' in text
+        return SafetyCheck('stop' in text, 0.9 if text.startswith('stop') else 0.5)
 
     def infer(self, text: str, strategy, resources: ResourceState) -> InferenceOutcome:
         self.seen.append(text)
@@ -205,6 +206,22 @@ def test_possible_stops_jump_the_queue_and_are_never_dropped():
     assert len(harness.by_id()) == 6
 
 
+def test_a_full_stop_lane_demotes_the_least_likely_stop_and_says_so():
+    harness = Harness(queue_size=1, stop_queue_size=2)
+    controller = harness.controller
+    for text in ('please stop a', 'please stop b', 'stop now'):   # scores 0.5, 0.5, 0.9
+        controller.receive_text(text)
+    dropped = [result for result in harness.results if result.status == STATUS_DROPPED]
+    assert [result.input_text for result in dropped] == ['please stop b']
+    assert 'demoted from the full stop lane (stop_queue_size 2' in dropped[0].reason
+    assert dropped[0].code == 'queue_full'
+    harness.run_all()
+    assert harness.text.seen == ['please stop a', 'stop now']
+    _, _, values = controller.diagnostics()
+    assert values['stop_demoted'] == 1 and values['stop_queue_size'] == 2
+    assert values['received'] == values['answered'] + values['dropped'] == 3
+
+
 def test_a_failing_stop_check_counts_as_a_possible_stop():
     harness = Harness(queue_size=1)
     harness.text.fail_check = True
@@ -245,6 +262,30 @@ def test_stale_battery_switches_to_the_stale_strategy_and_back():
     harness.run_all()
     assert harness.results[-1].configuration.strategy == 'early_exit'
     assert controller.poll_battery() is None
+
+
+def test_a_battery_silent_from_the_start_goes_stale_and_recovers_when_it_speaks():
+    harness = Harness(battery_timeout_s=2.0, strategy='early_exit',
+                      stale_strategy='energy_greedy')
+    controller = harness.controller
+    assert controller.poll_battery() is None                 # within the timeout: not yet
+    harness.clock.now_s += 2.5
+    assert controller.poll_battery().stale
+    level, message, values = controller.diagnostics()
+    assert level == 1 and 'battery stale (never received)' in message
+    assert values['battery_stale'] is True and values['battery_stale_episodes'] == 1
+    controller.receive_text('go to the kitchen')
+    harness.run_all()
+    stale = harness.results[-1].configuration
+    assert (stale.strategy, stale.battery_stale) == ('energy_greedy', True)
+    harness.battery(0.5)
+    assert not controller.poll_battery().stale
+    controller.receive_text('go to the kitchen')
+    harness.run_all()
+    fresh = harness.results[-1].configuration
+    assert (fresh.strategy, fresh.battery_stale, fresh.battery_fraction) == \
+        ('early_exit', False, 0.5)
+    assert controller.diagnostics()[0] == 0
 
 
 def test_settings_are_checked_and_apply_from_the_next_command():
@@ -312,6 +353,7 @@ def test_worker_thread_answers_and_stop_drops_the_rest():
     assert [result.code for result in stopped.results] == ['shutdown'] * 3
     assert stopped.controller.receive_text('late') == 4
     assert stopped.results[-1].status == STATUS_DROPPED     # still answered after stop
+    assert stopped.results[-1].code == 'shutdown'
 
 
 def test_rejections_are_logged_throttled_per_kind():
@@ -368,3 +410,64 @@ def test_real_engine_answers_and_reports(text_engine):
     assert labels == {'go to the kitchen': 'navigate', 'stop right now': 'stop'}
     assert results[0].input_text == 'stop right now'     # the possible stop went first
     assert all(result.outcome.energy_mj > 0 for result in results)
+
+
+def cdr_string(raw: bytes) -> bytes:
+    """Serialize raw string bytes as a little-endian plain-CDR std_msgs/String."""
+    return b'\x00\x01\x00\x00' + struct.pack('<I', len(raw) + 1) + raw + b'\x00'
+
+
+MAX_TEXT_CHARS = 1000
+# All of Unicode (lone surrogates and control characters included), long texts on both sides
+# of max_text_chars, the edge cases by name, and raw bytes as they could come off the wire.
+LONE_SURROGATES = strategies.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+ANY_CHARACTER = strategies.characters() | LONE_SURROGATES
+ANY_COMMAND = strategies.one_of(
+    strategies.text(alphabet=ANY_CHARACTER, max_size=60),
+    strategies.text(min_size=MAX_TEXT_CHARS - 5, max_size=MAX_TEXT_CHARS + 5),
+    strategies.sampled_from(['', ' \t\n', '\x00', '\ud800 go', 'stop', 'STOP NOW \U0001F6D1',
+                             '\u202ego left', '\u0007' * 10]),
+    strategies.binary(max_size=60).map(cdr_string),
+)
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(strategies.lists(ANY_COMMAND, min_size=1, max_size=4))
+def test_real_engine_answers_any_text_once_or_rejects_it_for_a_documented_reason(
+        text_engine, commands):
+    """Whatever the text: no exception, one result each, rejected only for the documented why."""
+    results: List[CommandResult] = []
+    controller = CommandController(ControllerEngines(text_engine),
+                                   ControllerSettings(max_text_chars=MAX_TEXT_CHARS),
+                                   results.append, lambda configuration, stamp: None)
+    ids = [controller.receive_text_payload(command) if isinstance(command, bytes)
+           else controller.receive_text(command) for command in commands]
+    while controller.process_next(0.0):
+        pass
+    by_id = {result.request_id: result for result in results}
+    assert len(results) == len(by_id) and sorted(by_id) == ids
+    for request_id, command in zip(ids, commands):
+        result = by_id[request_id]
+        if isinstance(command, bytes):
+            try:
+                text = command[8:-1].decode('utf-8')
+            except UnicodeDecodeError:
+                assert (result.status, result.code) == (STATUS_REJECTED, 'not_utf8')
+                continue
+        else:
+            text = command
+        if not text or text.isspace():
+            expected = 'empty_text'
+        elif len(text) > MAX_TEXT_CHARS:
+            expected = 'text_too_long'
+        elif any(0xD800 <= ord(character) <= 0xDFFF for character in text):
+            expected = 'not_utf8'
+        else:
+            expected = ''
+        assert result.code == expected, (text[:80], result.reason)
+        assert result.status == (STATUS_REJECTED if expected else STATUS_ANSWERED)
+        if not expected:
+            assert result.label in text_engine.models.labels
+            assert 0.0 <= result.outcome.confidence <= 1.0
+        assert result.input_text == text[:200]

@@ -111,13 +111,23 @@ def text_from_cdr(payload: bytes) -> Tuple[str, Optional[Rejection]]:
 
 
 def check_text(text: str, max_chars: int) -> Optional[Rejection]:
-    """Return why a decoded text command is refused, or None when it will be answered."""
+    """
+    Return why a decoded text command is refused, or None when it will be answered.
+
+    Text given as a Python string (not from the wire) may hold lone surrogates, which no UTF-8
+    byte sequence can carry and the tokenizer refuses: rejected as not UTF-8.
+    """
     if not text or text.isspace():
         return Rejection(REJECT_EMPTY_TEXT, 'empty command: the text is empty or only '
                          'whitespace')
     if len(text) > max_chars:
         return Rejection(REJECT_TEXT_TOO_LONG, f'command too long: {len(text)} characters > '
                          f'max_text_chars {max_chars} (refused, not truncated)')
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError as error:
+        return Rejection(REJECT_NOT_UTF8, f'text is not valid UTF-8: lone surrogate '
+                         f'U+{ord(text[error.start]):04X} at character {error.start}')
     return None
 
 

@@ -12,8 +12,11 @@ two callbacks given here. The contract it keeps (``DESIGN.md``):
 * **Off the receive path.** Inference runs on one worker thread (``start``), so receive
   callbacks, battery updates and parameter changes never wait for a model.
 * **Stops first.** The cheap check at receipt (the pool's cheapest model: may this be a
-  ``stop``?) puts a command in the queue's priority lane: served first, never dropped. When
-  the check itself fails, the command counts as a possible stop (fail safe).
+  ``stop``?) puts a command in the queue's priority lane: served first, never dropped for an
+  ordinary command. The lane is bounded too (``stop_queue_size``; see ``command_queue``): at
+  a full lane the possible stop the check scored least likely to be one is demoted to the
+  ordinary lane, so false alarms give way and real stops stay. When the check itself fails,
+  the command counts as a possible stop (fail safe).
 * **Stale battery.** Without a good ``BatteryState`` for ``battery_timeout_s`` the worker
   answers with ``stale_strategy``, treats the battery as unknown, and says so in every
   result's reason and configuration; fresh readings switch it back.
@@ -113,6 +116,7 @@ class Command:
     frame_id: str = ''
     pixels: Optional[np.ndarray] = None  # images: height x width uint8
     priority: bool = False               # judged possibly stop at receipt
+    stop_score: float = 0.0              # the cheap check's probability of stop
 
 
 @dataclass(frozen=True)
@@ -259,7 +263,8 @@ class CommandController:
         self._strategy: Optional[Strategy] = None
         self._stale_strategy: Optional[Strategy] = None
         self._apply(settings)
-        self.queue: CommandQueue[Command] = CommandQueue(settings.queue_size)
+        self.queue: CommandQueue[Command] = CommandQueue(settings.queue_size,
+                                                         settings.stop_queue_size)
         self.battery = BatteryTracker(settings.battery_timeout_s, settings.max_stamp_skew_s,
                                       clock)
         self._ids = itertools.count(1)
@@ -321,7 +326,7 @@ class CommandController:
         the budget model from the worker's next command.
         """
         self._settings = settings
-        self.queue.resize(settings.queue_size)
+        self.queue.resize(settings.queue_size, settings.stop_queue_size)
         self.battery.timeout_s = settings.battery_timeout_s
         self.battery.max_stamp_skew_s = settings.max_stamp_skew_s
 
@@ -367,7 +372,7 @@ class CommandController:
         if rejection is not None:
             self._reject(command, rejection)
             return command.request_id
-        command.priority = self._possible_stop(text)
+        command.priority, command.stop_score = self._possible_stop(text)
         self._enqueue(command)
         return command.request_id
 
@@ -386,26 +391,40 @@ class CommandController:
         self._enqueue(command)
         return command.request_id
 
-    def _possible_stop(self, text: str) -> bool:
-        """Return the cheap check's verdict; a failing check counts as a possible stop."""
+    def _possible_stop(self, text: str) -> Tuple[bool, float]:
+        """
+        Return the cheap check's verdict and stop score.
+
+        A failing check counts as a possible stop with the highest score (fail safe).
+        """
         try:
-            return bool(self.engines.text.possible_safety_label(text))
+            check = self.engines.text.safety_check(text)
+            return bool(check.possible), float(check.score)
         except Exception as error:  # noqa: B902 - fail safe: treat as a possible stop
             self._warn('stop_check_failed', f'the stop check failed ({error!r}); treating the '
                        'command as a possible stop')
-            return True
+            return True, 1.0
 
     def _enqueue(self, command: Command) -> None:
         """Queue a command; answer at once whatever the queue dropped for it."""
         if command.priority:
             with self._id_lock:
                 self._counts['possible_stop'] += 1
-        for dropped in self.queue.put(command, command.priority):
-            self._drop(dropped, DROP_QUEUE_FULL,
-                       f'queue full (queue_size {self.queue.capacity}): dropped the oldest '
-                       'ordinary command' if dropped is not command else
-                       f'queue full (queue_size {self.queue.capacity}) of possible stop '
-                       'commands: dropped this ordinary command')
+        queue = self.queue
+        for dropped in queue.put(command, command.priority, command.stop_score):
+            full = f'queue full (queue_size {queue.capacity})'
+            if queue.closed:
+                self._drop(dropped, DROP_SHUTDOWN, 'the controller is shutting down')
+                continue
+            if dropped.priority:
+                reason = (f'possible stop (score {dropped.stop_score:.2f}) demoted from the '
+                          f'full stop lane (stop_queue_size {queue.priority_capacity}, which '
+                          f'keeps the likeliest stops), then {full}')
+            elif dropped is command:
+                reason = f'{full} of possible stop commands: dropped this ordinary command'
+            else:
+                reason = f'{full}: dropped the oldest ordinary command'
+            self._drop(dropped, DROP_QUEUE_FULL, reason)
 
     def receive_battery(self, battery: BatteryInput, now_stamp_s: float) -> BatteryUpdate:
         """Take a BatteryState reading (ignored ones are counted and logged, throttled)."""
@@ -615,6 +634,9 @@ class CommandController:
             'battery_fraction': reading.last_good_fraction,
             'in_progress': self._in_progress,
             'queue_size': self.queue.capacity,
+            'stop_queue_length': self.queue.priority_length(),
+            'stop_queue_size': self.queue.priority_capacity,
+            'stop_demoted': self.queue.demoted_total,
             'queue_high_water': self.queue.high_water,
             'possible_stop': counts['possible_stop'],
             'last_latency_ms': self._last_latency_ms,

@@ -47,7 +47,12 @@ GENERAL_PARAMETERS = (
                   'and counted (the reading is still used).', min_value=0.0, max_value=1.0e9),
     ParameterSpec('queue_size', 100,
                   'Bound of the input queue; on overflow the oldest ordinary command is '
-                  'dropped (with a DROPPED result). Possible stop commands are never dropped.',
+                  'dropped (with a DROPPED result). Ordinary commands never push out a '
+                  'possible stop.', min_value=1, max_value=100000),
+    ParameterSpec('stop_queue_size', 200,
+                  'Bound of the priority lane for possible stop commands (served first, at full '
+                  'depth). When full, the one the cheap check scores least likely to be a stop '
+                  'is demoted to the ordinary queue, so false alarms give way to real stops.',
                   min_value=1, max_value=100000),
     ParameterSpec('max_text_chars', 1000,
                   'Longer text commands are rejected (not truncated).',
@@ -140,6 +145,7 @@ class ControllerSettings:
     battery_timeout_s: float = 5.0
     max_stamp_skew_s: float = 5.0
     queue_size: int = 100
+    stop_queue_size: int = 200
     max_text_chars: int = 1000
     max_image_pixels: int = 262144
     budget: EnergyBudgetModel = field(default_factory=EnergyBudgetModel)
@@ -158,7 +164,8 @@ class ControllerSettings:
         return cls(strategy=merged['strategy'], stale_strategy=merged['stale_strategy'],
                    battery_timeout_s=merged['battery_timeout_s'],
                    max_stamp_skew_s=merged['max_stamp_skew_s'],
-                   queue_size=merged['queue_size'], max_text_chars=merged['max_text_chars'],
+                   queue_size=merged['queue_size'], stop_queue_size=merged['stop_queue_size'],
+                   max_text_chars=merged['max_text_chars'],
                    max_image_pixels=merged['max_image_pixels'], budget=budget,
                    strategy_settings=per_strategy)
 

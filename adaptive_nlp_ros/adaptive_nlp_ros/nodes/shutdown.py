@@ -1,0 +1,94 @@
+"""
+Ending a process that answers commands on SIGINT or SIGTERM, in order, with nothing unsaid.
+
+rclpy's own signal handler shuts the ROS context down the moment a signal arrives; from then
+on no node of the process can publish. The controller, though, owes a DROPPED result to every
+command still queued when it stops (``DESIGN.md``: exactly one result per received command),
+and those would be lost without a word (measured before this module: after a Ctrl-C during a
+burst, publishing the DROPPED results of the queued commands failed with "publisher's context
+is invalid"; the demo also printed "exception was never retrieved" from its executor).
+
+So the processes that run a controller (``controller_node``, ``adaptive-nlp demo``) init rclpy
+without its signal handlers (``SignalHandlerOptions.NO``) and use ``ShutdownSignals``: the
+first SIGINT or SIGTERM only sets an event. ``spin_until_shutdown`` spins the executor on a
+thread while the main thread waits for that event (or for a future), then ends the spin
+thread and shuts the executor down. The caller then destroys its nodes while the context is
+still valid (the controller answers its queue DROPPED and waits for the results to be
+acknowledged), shuts the context down, and ends the process.
+
+Exit status: 0 for SIGINT and SIGTERM alike. A signal that asks for shutdown is the normal way
+a node ends (``ros2 launch`` sends SIGINT, then SIGTERM, and reports any other status as the
+process having died); 130/143 would mark every orderly stop as a failure. A second signal
+while shutting down ends the process at once with status 1 (the user insists; something hung).
+"""
+
+import signal
+import threading
+from typing import Any, Optional
+
+from adaptive_nlp_ros.nodes.process_exit import end_process
+from rclpy.executors import ExternalShutdownException
+
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+WAIT_POLL_S = 0.05
+SPIN_JOIN_TIMEOUT_S = 1.0
+INSISTED_STATUS = 1
+
+
+class ShutdownSignals:
+    """SIGINT and SIGTERM as an event the main thread waits for (install from the main thread)."""
+
+    def __init__(self) -> None:
+        """Create the event; ``install`` routes the signals to it."""
+        self.requested = threading.Event()
+        self.received = ''
+
+    def install(self) -> 'ShutdownSignals':
+        """Route SIGINT and SIGTERM here; return self."""
+        for number in SHUTDOWN_SIGNALS:
+            signal.signal(number, self._on_signal)
+        return self
+
+    def _on_signal(self, number: int, frame: Any) -> None:
+        """Record the first signal; end the process at once on a second one."""
+        if self.requested.is_set():
+            end_process(INSISTED_STATUS)
+        self.received = signal.Signals(number).name
+        self.requested.set()
+
+
+def spin_until_shutdown(executor: Any, signals: ShutdownSignals,
+                        done: Optional[Any] = None) -> bool:
+    """
+    Spin ``executor`` on a thread until a shutdown signal, or until ``done`` completes.
+
+    Then end the spin thread and shut the executor down (the nodes are left to the caller).
+
+    :param done: an ``rclpy.task.Future`` that ends the spin when it completes, or None.
+    :return: True when a signal ended the spin.
+    """
+    stop = threading.Event()
+    spinner = threading.Thread(target=_spin, args=(executor, stop), name='executor_spin',
+                               daemon=True)
+    spinner.start()
+    try:
+        while not signals.requested.wait(WAIT_POLL_S):
+            if (done is not None and done.done()) or not spinner.is_alive():
+                break
+    finally:
+        # The spin thread leaves after its current callback; only then is the executor shut
+        # down (shutting it down under a waiting thread destroys what that thread waits on).
+        stop.set()
+        executor.wake()
+        spinner.join(SPIN_JOIN_TIMEOUT_S)
+        executor.shutdown()
+    return signals.requested.is_set()
+
+
+def _spin(executor: Any, stop: threading.Event) -> None:
+    """Run callbacks until ``stop`` is set (and the executor woken), or the context ends."""
+    try:
+        while not stop.is_set() and executor.context.ok():
+            executor.spin_once()
+    except ExternalShutdownException:
+        pass

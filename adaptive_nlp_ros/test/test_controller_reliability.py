@@ -1,0 +1,321 @@
+"""
+controller_node under load and at its end: bursts, signals mid-burst, a failing inference.
+
+Each test starts its own controller (or demo) process on its own domain: a burst leaves a
+node in no state to share, and the signal tests end theirs. Commands are published with a
+keep-all reliable publisher, as fast as ``publish`` returns (a publisher that needs every
+command delivered uses keep-all: with keep-last, DDS may overwrite what was not yet sent),
+from a thread, while the test keeps taking results with a keep-all subscription, raw (decoded
+afterwards, so taking keeps up with the node). ``inference_result`` is reliable keep-last 100
+(``DESIGN.md``): a subscriber more than 100 results behind loses the oldest, so the test must
+keep up, and does; whatever is then missing was lost by the node.
+"""
+
+import pathlib
+import re
+import signal
+import threading
+import time
+from typing import Dict, List, Optional
+
+from adaptive_nlp_ros.core.controller import ControllerEngines
+from adaptive_nlp_ros.nodes.controller_node import ControllerNode
+from adaptive_nlp_ros_msgs.msg import InferenceResult
+from conftest import (fastdds_shm_files, fastdds_shm_files_of, node_command, NodeProcess,
+                      stale_shm_files)
+from diagnostic_msgs.msg import DiagnosticArray
+import psutil
+import pytest
+from rclpy.impl.implementation_singleton import rclpy_implementation
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
+from std_msgs.msg import String
+
+ANSWERED = InferenceResult.STATUS_ANSWERED
+REJECTED = InferenceResult.STATUS_REJECTED
+DROPPED = InferenceResult.STATUS_DROPPED
+KEEP_ALL = QoSProfile(depth=1000, history=HistoryPolicy.KEEP_ALL,
+                      reliability=ReliabilityPolicy.RELIABLE)
+RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+STOPS = ('stop', 'halt!', 'freeze', 'stop right there', 'STOP NOW')
+BURST = 5000
+QUEUE_SIZE = 50
+RSS_GROWTH_LIMIT_MB = 100.0
+START_TIMEOUT_S = 60.0          # model loading plus discovery, on a loaded two-core machine
+BURST_TIMEOUT_S = 120.0
+SIGNAL_EXIT_S = 2.0
+IN_FLIGHT = 200                 # results seen before a signal is sent into the burst
+CONTROLLER = {'queue_size': QUEUE_SIZE, 'battery_timeout_s': 3600.0}
+
+
+def burst_texts(count: int) -> List[str]:
+    """Return ``count`` distinct ordinary commands with one unambiguous stop per hundred."""
+    return [STOPS[index // 100 % len(STOPS)] if index % 100 == 50 else f'go to room {index}'
+            for index in range(count)]
+
+
+class CommandStream:
+    """The test's side of one controller: keep-all publisher, results and diagnostics."""
+
+    def __init__(self, domain) -> None:
+        """Create the endpoints and wait until the controller matched them."""
+        self.domain = domain
+        node = domain.node
+        self.publisher = node.create_publisher(String, 'text_command', KEEP_ALL)
+        self._raw_results: List[bytes] = []
+        self._decoded: List[InferenceResult] = []
+        self.subscription = node.create_subscription(
+            InferenceResult, 'inference_result', self._raw_results.append, KEEP_ALL, raw=True)
+        self.diagnostics = domain.collect(DiagnosticArray, '/diagnostics', RELIABLE_10)
+        domain.wait_for_subscribers(self.publisher, timeout_s=START_TIMEOUT_S)
+        domain.wait_for_publishers(self.subscription, timeout_s=START_TIMEOUT_S)
+        self.retries = 0
+        self._sender: Optional[threading.Thread] = None
+
+    def publish(self, texts: List[str]) -> None:
+        """Publish every text as fast as the publisher takes them (retry when DDS pushes back)."""
+        for text in texts:
+            message = String(data=text)
+            while True:
+                try:
+                    self.publisher.publish(message)
+                    break
+                except rclpy_implementation.RCLError:
+                    self.retries += 1            # history full until the node takes more
+                    time.sleep(0.001)
+
+    def publish_in_background(self, texts: List[str]) -> None:
+        """Publish from a thread, so that this thread keeps taking results meanwhile."""
+        self._sender = threading.Thread(target=self.publish, args=(texts,), daemon=True)
+        self._sender.start()
+
+    def join(self) -> None:
+        """Wait for the background publishing to end."""
+        if self._sender is not None:
+            self._sender.join(BURST_TIMEOUT_S)
+            assert not self._sender.is_alive(), 'publishing never finished'
+
+    def take_all(self) -> int:
+        """Spin until nothing more arrives for a moment; return how many results came."""
+        before = len(self._raw_results)
+        for _ in range(20):
+            self.domain.executor.spin_once(timeout_sec=0.05)
+        return len(self._raw_results) - before
+
+    @property
+    def results(self) -> List[InferenceResult]:
+        """Return every result received so far, decoded."""
+        while len(self._decoded) < len(self._raw_results):
+            self._decoded.append(deserialize_message(self._raw_results[len(self._decoded)],
+                                                     InferenceResult))
+        return self._decoded
+
+    def by_id(self) -> Dict[int, List[InferenceResult]]:
+        """Return every result received so far, grouped by request id."""
+        found: Dict[int, List[InferenceResult]] = {}
+        for message in self.results:
+            found.setdefault(message.request_id, []).append(message)
+        return found
+
+    def wait_results(self, count: int, timeout_s: float = BURST_TIMEOUT_S) -> None:
+        """Spin until ``count`` results arrived."""
+        self.domain.spin_until(lambda: len(self._raw_results) >= count, timeout_s,
+                               f'{count} results (have {len(self._raw_results)})')
+
+    def diagnostic_values(self, predicate, what: str) -> Dict[str, str]:
+        """Wait for a controller_node status (from now on) satisfying ``predicate``."""
+        def values(array):
+            for status in array.status:
+                if status.name == 'controller_node':
+                    return {pair.key: pair.value for pair in status.values}
+            return None
+        message = self.diagnostics.wait_for(
+            lambda array: values(array) is not None and predicate(values(array)),
+            timeout_s=20.0, after=len(self.diagnostics), what=what)
+        return values(message)
+
+
+def rss_mb(process: NodeProcess) -> float:
+    """Return the resident memory of a node process in MB."""
+    return psutil.Process(process.process.pid).memory_info().rss / 1e6
+
+
+def test_burst_of_5000_commands_gets_one_result_each_and_every_stop_answered(ros_domain):
+    """5,000 commands at full speed into a queue of 50: every one answered or dropped, once."""
+    process = ros_domain.start_node('controller_node', parameters=CONTROLLER)
+    stream = CommandStream(ros_domain)
+    stream.publish(['go to the kitchen'])                        # request 1: models warm
+    stream.wait_results(1, START_TIMEOUT_S)
+    rss_before_mb = rss_mb(process)
+    texts = burst_texts(BURST)
+    sent = dict(enumerate(texts, start=2))                      # request id -> text
+    stream.publish_in_background(texts)
+    stream.wait_results(1 + BURST)
+    stream.join()
+    rss_after_mb = rss_mb(process)
+
+    results = stream.by_id()
+    duplicates = {key: len(value) for key, value in results.items() if len(value) > 1}
+    assert not duplicates, f'more than one result for {duplicates}'
+    assert sorted(results) == list(range(1, 2 + BURST))
+    statuses = {ANSWERED: 0, DROPPED: 0}
+    for request_id, text in sent.items():
+        result = results[request_id][0]
+        assert result.input_text == text, (request_id, result.input_text, text)
+        assert result.status in (ANSWERED, DROPPED), (result.status, result.reason)
+        statuses[result.status] += 1
+        if text in STOPS:
+            assert (result.status, result.label) == (ANSWERED, 'stop'), (text, result.reason)
+        if result.status == DROPPED:
+            assert 'queue full' in result.reason, result.reason
+    assert statuses[DROPPED] > 0, 'the burst never overflowed the queue'
+    assert sorted(result[0].input_text for result in results.values()) == \
+        sorted(['go to the kitchen'] + texts)
+
+    values = stream.diagnostic_values(
+        lambda v: int(v['received']) == 1 + BURST and int(v['queue_length']) == 0,
+        'the burst counted')
+    counts = {key: int(values[key]) for key in ('received', 'answered', 'rejected', 'dropped')}
+    assert counts == {'received': 1 + BURST, 'answered': 1 + statuses[ANSWERED],
+                      'rejected': 0, 'dropped': statuses[DROPPED]}
+    assert int(values['publish_failures']) == 0
+    assert int(values['stop_queue_length']) == 0
+
+    measured = (f'burst: sent {BURST}, answered {statuses[ANSWERED]}, dropped '
+                f'{statuses[DROPPED]}, publish retries {stream.retries}; controller RSS '
+                f'{rss_before_mb:.1f} -> {rss_after_mb:.1f} MB')
+    print(measured)                                             # shown with pytest -rP
+    assert rss_after_mb - rss_before_mb < RSS_GROWTH_LIMIT_MB, measured
+
+    stream.publish(['go to the kitchen'])                        # still answering
+    stream.wait_results(2 + BURST, 20.0)
+    after = stream.by_id()[2 + BURST][0]
+    assert (after.status, after.label) == (ANSWERED, 'navigate'), after.reason
+    process.stop()
+
+
+def _assert_ends_cleanly(process: NodeProcess, number: int, owned_shm: set) -> None:
+    """
+    Signal the process; assert exit status 0 within 2 s, no traceback, no stale shm.
+
+    :param owned_shm: the Fast DDS files in /dev/shm that the process created and used.
+    """
+    started = time.monotonic()
+    process.process.send_signal(number)
+    status = process.wait_exit(timeout_s=SIGNAL_EXIT_S)
+    assert time.monotonic() - started < SIGNAL_EXIT_S, process.describe()
+    assert status == 0, process.describe()
+    assert 'Traceback' not in process.stderr, process.describe()
+    assert 'never retrieved' not in process.stderr, process.describe()
+    assert owned_shm, 'the process used no Fast DDS shared memory: nothing was checked'
+    assert not stale_shm_files(owned_shm), \
+        f'left in /dev/shm: {stale_shm_files(owned_shm)}\n{process.describe()}'
+
+
+@pytest.mark.parametrize('number', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
+def test_signal_during_a_burst_ends_the_controller_with_every_result_out(ros_domain, number):
+    """Mid-burst, the node ends in 2 s, status 0; every command it received has a result."""
+    before = fastdds_shm_files()
+    process = ros_domain.start_node('controller_node', parameters=CONTROLLER)
+    stream = CommandStream(ros_domain)
+    owned = fastdds_shm_files_of(process.process.pid) - before
+    stream.publish_in_background(burst_texts(BURST))
+    stream.wait_results(IN_FLIGHT)
+    assert len(stream.results) < BURST, 'the burst was over before the signal'
+    _assert_ends_cleanly(process, number, owned)
+    stream.join()
+
+    match = re.search(r'stopped: received (\d+) = answered (\d+) \+ rejected (\d+) \+ dropped '
+                      r'(\d+) \((\d+) at shutdown\); publish failures (\d+)', process.stderr)
+    assert match, process.describe()
+    received, answered, rejected, dropped, at_shutdown, failures = map(int, match.groups())
+    assert received == answered + rejected + dropped and failures == 0
+    stream.wait_results(received, 10.0)
+    results = stream.by_id()
+    assert sorted(results) == list(range(1, received + 1))
+    assert all(len(value) == 1 for value in results.values())
+    shutdown = [value[0] for value in results.values()
+                if value[0].status == DROPPED and 'shutting down' in value[0].reason]
+    assert len(shutdown) == at_shutdown
+
+
+SLOW_SCENARIO = 'name: slow\ninterval_s: 1.0\ncommands:\n' + ''.join(
+    f'  - {{text: "go to room {index}", label: navigate}}\n' for index in range(30))
+
+
+@pytest.mark.parametrize('number', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
+def test_signal_during_a_burst_ends_the_demo_in_2_s(ros_domain, tmp_path, number):
+    """The demo (every node in one process), signalled mid-burst, ends in 2 s with its report."""
+    scenario = tmp_path / 'scenario.yaml'
+    scenario.write_text(SLOW_SCENARIO)
+    command = node_command('adaptive-nlp') + ['demo', '--scenario', str(scenario),
+                                              '--report-dir', str(tmp_path / 'runs')]
+    before = fastdds_shm_files()
+    demo = NodeProcess(command, ros_domain.env, ros_domain.log_dir, 'demo')
+    ros_domain.processes.append(demo)
+    stream = CommandStream(ros_domain)
+    owned = fastdds_shm_files_of(demo.process.pid) - before
+    stream.publish_in_background(burst_texts(BURST))
+    stream.wait_results(IN_FLIGHT)
+    _assert_ends_cleanly(demo, number, owned)
+    stream.join()
+    assert 'Interrupted' in _report_of(demo).read_text()
+    ros_domain.spin_until(lambda: False if stream.take_all() else True, 10.0, 'the last results')
+    results = stream.by_id()
+    missing = sorted(set(range(1, max(results) + 1)) - set(results))
+    assert not missing, (missing[:20], len(results), max(results), demo.stderr[-3000:])
+
+
+def _report_of(process: NodeProcess) -> pathlib.Path:
+    """Return the report path the demo printed."""
+    line = next(line for line in process.stdout.splitlines() if line.startswith('report: '))
+    return pathlib.Path(line.split()[1])
+
+
+class ExplodingEngine:
+    """The real text engine, except that inference raises for texts containing 'explode'."""
+
+    def __init__(self, engine) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine, name)
+
+    def infer(self, text, strategy, resources):
+        if 'explode' in text:
+            raise RuntimeError('simulated fault inside the model')
+        return self._engine.infer(text, strategy, resources)
+
+
+def test_a_failing_inference_is_rejected_with_its_reason_and_the_node_goes_on(
+        ros_domain, text_engine):
+    """Live path: the failed command gets a REJECTED result saying why; the next is answered."""
+    node = ControllerNode(engines=ControllerEngines(ExplodingEngine(text_engine)),
+                          context=ros_domain.context)
+    ros_domain.executor.add_node(node)
+    try:
+        results = ros_domain.collect(InferenceResult, 'inference_result', KEEP_ALL)
+        publisher = ros_domain.node.create_publisher(String, 'text_command', KEEP_ALL)
+        ros_domain.wait_for_subscribers(publisher)
+        ros_domain.wait_for_publishers(results.subscription)
+        for text in ('please explode now', 'go to the kitchen'):
+            publisher.publish(String(data=text))
+        ros_domain.spin_until(lambda: len(results) >= 2, 20.0, 'two results')
+        failed, next_one = sorted(results.messages, key=lambda message: message.request_id)
+        assert failed.status == REJECTED and failed.label == ''
+        assert 'inference failed' in failed.reason and 'simulated fault' in failed.reason
+        assert (next_one.status, next_one.label) == (ANSWERED, 'navigate')
+        counts = node.controller.counts()
+        assert counts['rejected_inference_error'] == 1 and node.controller.worker_alive
+    finally:
+        ros_domain.executor.remove_node(node)
+        node.destroy_node()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_process(ros_domain):
+    """Kill what a failed test left running (the ros_domain fixture checks the rest)."""
+    yield
+    for process in list(ros_domain.processes):
+        if process.name == 'demo' and process.running:
+            process.kill()
