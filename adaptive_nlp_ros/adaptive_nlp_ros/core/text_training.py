@@ -108,7 +108,7 @@ def fine_tune(library_model: torch.nn.Module, tokenizer: CommandTokenizer,
             scheduler.step()
             step += 1
             if progress is not None:
-                progress(step, total_steps, float(loss))
+                progress(step, total_steps, float(loss.detach()))
     library_model.eval()
     heads.eval()
     return heads
