@@ -33,6 +33,7 @@ Example::
         process.stop()
 """
 
+import contextlib
 from dataclasses import dataclass, field
 import itertools
 import math
@@ -351,20 +352,14 @@ class RosTestDomain:
         self.context.try_shutdown()
 
 
-@pytest.fixture
-def ros_domain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[RosTestDomain]:
-    """
-    Give the test its own ROS domain, an initialised context, and node-process helpers.
-
-    Sets ``ROS_DOMAIN_ID`` and ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` in this process's
-    environment for the test's duration (subprocesses inherit them). Afterwards stops (and
-    checks) every node process the test left running, then shuts the context down.
-    """
+@contextlib.contextmanager
+def _private_domain(monkeypatch: pytest.MonkeyPatch, log_dir: Path) -> Iterator[RosTestDomain]:
+    """Open a fresh domain (environment set through ``monkeypatch``); stop its nodes after."""
     domain_id = allocate_domain_id()
     monkeypatch.setenv('ROS_DOMAIN_ID', str(domain_id))
     monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     env = dict(os.environ, PYTHONUNBUFFERED='1')
-    domain = RosTestDomain(domain_id, env, tmp_path / 'node_logs')
+    domain = RosTestDomain(domain_id, env, log_dir)
     try:
         yield domain
     finally:
@@ -376,6 +371,19 @@ def ros_domain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[RosT
             for process in domain.processes:
                 process.kill()
             domain.close()
+
+
+@pytest.fixture
+def ros_domain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[RosTestDomain]:
+    """
+    Give the test its own ROS domain, an initialised context, and node-process helpers.
+
+    Sets ``ROS_DOMAIN_ID`` and ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` in this process's
+    environment for the test's duration (subprocesses inherit them). Afterwards stops (and
+    checks) every node process the test left running, then shuts the context down.
+    """
+    with _private_domain(monkeypatch, tmp_path / 'node_logs') as domain:
+        yield domain
 
 
 # -- trained artifacts (built by `make test` before the suite runs) --------------------------
@@ -425,20 +433,6 @@ def module_ros_domain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RosT
     For modules that start an expensive node once (the controller loads its models in seconds)
     and let every test talk to it; tests must then leave the node as they found it.
     """
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        domain_id = allocate_domain_id()
-        monkeypatch.setenv('ROS_DOMAIN_ID', str(domain_id))
-        monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-        env = dict(os.environ, PYTHONUNBUFFERED='1')
-        domain = RosTestDomain(domain_id, env, tmp_path_factory.mktemp('module_node_logs'))
-        try:
-            yield domain
-        finally:
-            try:
-                for process in domain.processes:
-                    if process.running:
-                        process.stop()
-            finally:
-                for process in domain.processes:
-                    process.kill()
-                domain.close()
+    with pytest.MonkeyPatch.context() as monkeypatch, _private_domain(
+            monkeypatch, tmp_path_factory.mktemp('module_node_logs')) as domain:
+        yield domain
