@@ -228,3 +228,22 @@ def _shipped_rule_lines():
     from adaptive_nlp_ros.core.fuzzy_rules import default_rules_path
 
     return default_rules_path().read_text().splitlines()
+
+
+def test_stop_check_at_receipt_is_not_repeated_by_inference(text_engine, monkeypatch):
+    """The controller checks at receipt and infers later: the TF-IDF model runs once."""
+    calls = []
+    original = text_engine.models.tfidf.probabilities
+
+    def counting(text):
+        calls.append(text)
+        return original(text)
+
+    monkeypatch.setattr(text_engine.models.tfidf, 'probabilities', counting)
+    text = 'please carry the blue box to the loading dock on floor three'
+    check = text_engine.safety_check(text)
+    outcome = text_engine.infer(text, text_engine.strategy('early_exit'),
+                                text_engine.resources(battery_fraction=0.8))
+    assert calls == [text]
+    assert outcome.label in text_engine.models.labels
+    assert check.possible == ('safety override' in outcome.reason)

@@ -12,8 +12,10 @@ faithful mode, and a full fp32 re-run whenever that pass does not answer ``stop`
 it plausible.
 """
 
+import collections
 from dataclasses import dataclass, replace
 import math
+import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -37,6 +39,7 @@ from .variant_pool import mode_backend, mode_precision, TFIDF_VARIANT
 TOP_K = 3
 SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 of the exact safety variant
 SAFETY_FAST_FIDELITY = 0.99         # dev agreement with fp32 of the fast safety pass
+CHEAP_MEMO_SIZE = 512               # texts whose TF-IDF probabilities are remembered
 VARIANT_SEGMENT_LAYERS = 2          # how a whole-variant run is reported: segments of 2 layers
 
 
@@ -81,6 +84,8 @@ class TextEngine:
                                  self.context.pool_by_id[self._safety_variant()].variant.mode,
                                  models.safety_label or '', models.safety_threshold)
         self._labels = models.labels
+        self._cheap_memo: 'collections.OrderedDict[str, np.ndarray]' = collections.OrderedDict()
+        self._cheap_lock = threading.Lock()
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -147,7 +152,7 @@ class TextEngine:
         probabilities = None
         cheap_label, cheap_confidence, possible_safety = '', math.nan, False
         if self.models.tfidf is not None:
-            probabilities = self.models.tfidf.probabilities(text)
+            probabilities = self._cheap_probabilities(text)
             best = int(probabilities.argmax())
             cheap_label, cheap_confidence = self._labels[best], float(probabilities[best])
             if self.safety_override:
@@ -177,7 +182,26 @@ class TextEngine:
             return SafetyCheck(False, 0.0)
         if self.models.tfidf is None:
             return SafetyCheck(True, 0.0)
-        return self._safety_check(self.models.tfidf.probabilities(text))
+        return self._safety_check(self._cheap_probabilities(text))
+
+    def _cheap_probabilities(self, text: str) -> np.ndarray:
+        """
+        Return the TF-IDF model's probabilities, remembered for the most recent texts.
+
+        The controller runs the stop check at receipt and the inference later, on another
+        thread; the bounded memo spares the second TF-IDF pass for every queued command.
+        """
+        with self._cheap_lock:
+            probabilities = self._cheap_memo.get(text)
+            if probabilities is not None:
+                self._cheap_memo.move_to_end(text)
+                return probabilities
+        probabilities = self.models.tfidf.probabilities(text)
+        with self._cheap_lock:
+            self._cheap_memo[text] = probabilities
+            if len(self._cheap_memo) > CHEAP_MEMO_SIZE:
+                self._cheap_memo.popitem(last=False)
+        return probabilities
 
     def _safety_check(self, probabilities: np.ndarray) -> SafetyCheck:
         """Return the verdict of the TF-IDF probabilities on the safety label."""
