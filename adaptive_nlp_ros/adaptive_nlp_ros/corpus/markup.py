@@ -49,7 +49,7 @@ def _check_span(text: str, start: int, end: int, what: str) -> None:
 
 
 def _parse_action(body: str, column: int, out: List[str]) -> Tuple[str, List[Dict[str, object]]]:
-    """Append one action's plain text to ``out`` (the line so far); return its intent, arguments."""
+    """Append one action's plain text to ``out`` (the line so far); return intent, arguments."""
     intent, _, rest = body.partition(' ')
     if intent not in INTENTS:
         raise MarkupError(f'column {column}: unknown intent {intent!r}; intents: '
