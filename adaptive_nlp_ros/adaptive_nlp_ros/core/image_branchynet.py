@@ -18,7 +18,9 @@ The aspect ratio is not kept: a 100x60 image is squeezed to 16x16.
 
 Training uses ``sklearn.datasets.load_digits`` (1,797 8x8 digits, bundled, no download), mapped
 from 0..16 to mono8 0..255, with a fixed, stratified, seeded 60/20/20 train/dev/test split and
-the BranchyNet joint loss: a weighted sum of the cross-entropy of every exit.
+the BranchyNet joint loss: a weighted sum of the cross-entropy of every exit. The split has
+its own seed (``DIGIT_SPLIT_SEED``), independent of the training seed and saved with the model,
+so whatever seed trained a model, its held-out digits are known and never trained on.
 """
 
 import contextlib
@@ -49,6 +51,7 @@ TOP_K = 3
 WEIGHTS_FILE = 'branchynet.pt'
 CONFIG_FILE = 'branchynet.json'
 DEFAULT_EPOCHS = 30
+DIGIT_SPLIT_SEED = 7                   # the train/dev/test split, whatever seed trains the net
 _BATCH_SIZE = 64
 _LEARNING_RATE = 1e-2                  # peak of the one-cycle schedule
 _WEIGHT_DECAY = 1e-4
@@ -73,7 +76,7 @@ def digits_to_mono8(images: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(images, dtype=np.float64) * (255.0 / 16.0)).astype(np.uint8)
 
 
-def load_digit_splits(seed: int = 7) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_digit_splits(seed: int = DIGIT_SPLIT_SEED) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """
     Split the bundled digits 60/20/20, stratified and seeded: uint8 Nx8x8 images, int labels.
 
@@ -214,7 +217,8 @@ class BranchyNetClassifier:
     """
 
     def __init__(self, network: BranchyNet, temperatures: Sequence[float],
-                 input_size_px: int = INPUT_SIZE_PX, dev_accuracy: Sequence[float] = ()):
+                 input_size_px: int = INPUT_SIZE_PX, dev_accuracy: Sequence[float] = (),
+                 split_seed: int | None = DIGIT_SPLIT_SEED):
         if len(temperatures) != network.num_exits:
             raise ValueError('need one temperature per exit')
         network.eval()
@@ -224,6 +228,8 @@ class BranchyNetClassifier:
         self.input_size_px = input_size_px
         self.temperatures: tuple[float, ...] = tuple(float(t) for t in temperatures)
         self.dev_accuracy: tuple[float, ...] = tuple(float(a) for a in dev_accuracy)
+        # load_digit_splits(split_seed)['test'] was held out; None: not recorded (older model)
+        self.split_seed = split_seed
         self.stage_macs, self.exit_macs = count_macs(network, input_size_px)
         self._network = network
         self._stages = tuple(network.stages)
@@ -249,7 +255,7 @@ class BranchyNetClassifier:
         state = torch.load(directory / WEIGHTS_FILE, map_location='cpu', weights_only=True)
         network.load_state_dict(state)
         return cls(network, config['temperatures'], config['input_size_px'],
-                   config.get('dev_accuracy', ()))
+                   config.get('dev_accuracy', ()), config.get('split_seed'))
 
     def save(self, directory: pathlib.Path) -> None:
         """Write the state dict and a small JSON (architecture, temperatures, dev accuracy)."""
@@ -263,6 +269,7 @@ class BranchyNetClassifier:
             'stage_channels': [stage[0].out_channels for stage in self._stages],
             'temperatures': list(self.temperatures),
             'dev_accuracy': list(self.dev_accuracy),
+            'split_seed': self.split_seed,
             'stage_macs': list(self.stage_macs),
             'exit_macs': list(self.exit_macs),
         }
@@ -447,10 +454,12 @@ def _train_network(train_x: torch.Tensor, train_y: torch.Tensor, seed: int, epoc
 
 
 def train_branchynet(out_dir: pathlib.Path, seed: int = 7, epochs: int = DEFAULT_EPOCHS,
-                     progress: bool = False, num_threads: int | None = 1) -> dict:
+                     progress: bool = False, num_threads: int | None = 1,
+                     split_seed: int = DIGIT_SPLIT_SEED) -> dict:
     """
     Train on the digits with the joint loss, calibrate every exit on dev, save; return a report.
 
+    ``seed`` initialises and shuffles the training; ``split_seed`` chooses the held-out digits.
     Seeded and reproducible for one machine and thread count; the caller's torch random state
     is left untouched. ``num_threads`` sets torch's intra-op threads while training (restored
     afterwards; None keeps the current setting). One thread is the default: about 11 s here
@@ -460,7 +469,7 @@ def train_branchynet(out_dir: pathlib.Path, seed: int = 7, epochs: int = DEFAULT
     and exit, and the training time.
     """
     start_s = time.perf_counter()
-    splits = load_digit_splits(seed)
+    splits = load_digit_splits(split_seed)
     tensors = {name: (preprocess_mono8_stack(images), torch.from_numpy(labels))
                for name, (images, labels) in splits.items()}
     with _torch_threads(num_threads), torch.random.fork_rng(devices=[]):
@@ -480,10 +489,12 @@ def train_branchynet(out_dir: pathlib.Path, seed: int = 7, epochs: int = DEFAULT
                for exit_logits, temperature in zip(logits[name], temperatures)]
         for name, labels in (('dev', dev_y), ('test', test_y))}
     classifier = BranchyNetClassifier(
-        network, temperatures, INPUT_SIZE_PX, [entry['accuracy'] for entry in reports['dev']])
+        network, temperatures, INPUT_SIZE_PX, [entry['accuracy'] for entry in reports['dev']],
+        split_seed)
     classifier.save(out_dir)
     report = {
         'seed': seed,
+        'split_seed': split_seed,
         'epochs': epochs,
         'train_seconds': train_s,
         'split_sizes': {name: int(len(labels)) for name, (_, labels) in splits.items()},
