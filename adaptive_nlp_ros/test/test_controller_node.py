@@ -15,7 +15,7 @@ import struct
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from adaptive_nlp_ros.core.scenario import digit_image
+from adaptive_nlp_ros.core.image_branchynet import load_digit_splits
 from adaptive_nlp_ros_msgs.msg import ChosenConfiguration, InferenceResult
 from diagnostic_msgs.msg import DiagnosticArray
 import pytest
@@ -59,6 +59,7 @@ class ControllerClient:
         self.set_client = node.create_client(SetParameters, '/controller_node/set_parameters')
         self.get_client = node.create_client(GetParameters, '/controller_node/get_parameters')
         self.next_id = 1
+        self.shm_files_before: set = set()       # Fast DDS files from before the controller
         self.streaming_battery: Optional[float] = None
         node.create_timer(0.05, self._stream_battery)
         for publisher in (self.text, self.image, self.battery):
@@ -178,8 +179,12 @@ class ControllerClient:
 @pytest.fixture(scope='module')
 def controller(module_ros_domain):
     """Start the module's controller and return its client (battery at 90 %)."""
+    from conftest import fastdds_shm_files
+
+    shm_files_before = fastdds_shm_files()
     process = module_ros_domain.start_node('controller_node', parameters=CONTROLLER_PARAMETERS)
     client = ControllerClient(module_ros_domain, process)
+    client.shm_files_before = shm_files_before
     client.set_battery(0.9)
     return client
 
@@ -223,9 +228,15 @@ def test_easy_commands_are_answered_with_their_labels(controller):
     assert stop.configuration.exit_layer == stop.configuration.num_layers  # the full reference
 
 
+def held_out_digit(index: int):
+    """Return a held-out digit (never trained on) as mono8 pixels and its digit."""
+    images, digits = load_digit_splits()['test']
+    return images[index], int(digits[index])
+
+
 def test_image_command_is_answered_with_its_digit(controller):
-    """A mono8 digit comes back answered with its digit label."""
-    pixels, digit = digit_image(42)
+    """A held-out mono8 digit comes back answered with its digit label."""
+    pixels, digit = held_out_digit(0)
     message = image_message(*pixels.shape, data=pixels.tobytes())
     request_id = controller.send_image(message)
     result = controller.wait_results([request_id])[request_id]
@@ -266,12 +277,24 @@ def test_strategy_switch_takes_effect_on_the_next_command(controller):
 
 
 def test_threshold_parameters_take_effect(controller):
-    """early_exit thresholds set at run time show in the next result's threshold."""
+    """
+    early_exit thresholds set at run time show in the next result's threshold.
+
+    At battery 0.9 with the default 10% reserve, 8/9 of the way from the threshold at empty
+    (0.3) to the one at full (0.4): 0.3889. An interpolation the wrong way round gives 0.3111.
+    """
+    from adaptive_nlp_ros.core.energy_budget import EnergyBudgetModel
+    from adaptive_nlp_ros.core.strategies.base import threshold_for_battery
+
     controller.set_ok(**{'early_exit.threshold_at_full': 0.4,
                          'early_exit.threshold_at_empty': 0.3})
     try:
         result = controller.ask('go to the kitchen')
-        assert 0.3 <= result.configuration.confidence_threshold <= 0.4
+        battery = result.configuration.battery_fraction
+        assert battery == pytest.approx(0.9)
+        expected = threshold_for_battery(battery, 0.4, 0.3, EnergyBudgetModel().reserve_fraction)
+        assert expected == pytest.approx(0.3 + 0.1 * 8.0 / 9.0)
+        assert result.configuration.confidence_threshold == pytest.approx(expected, abs=1e-5)
     finally:
         controller.set_ok(**{'early_exit.threshold_at_full': 0.95,
                              'early_exit.threshold_at_empty': 0.6})
@@ -445,7 +468,7 @@ def test_image_over_max_image_pixels_is_rejected(controller):
 
 def test_padded_image_rows_are_accepted(controller):
     """Rows longer than the width (step > width) are legal padding, not a mismatch."""
-    pixels, digit = digit_image(7)
+    pixels, digit = held_out_digit(1)
     padded = bytes(b for row in pixels for b in (row.tobytes() + b'\x00\x00'))
     request_id = controller.send_image(image_message(8, 8, step=10, data=padded))
     result = controller.wait_results([request_id])[request_id]
@@ -491,30 +514,57 @@ def test_burst_larger_than_the_queue_yields_one_result_each_and_answers_every_st
 
 # -- life cycle ---------------------------------------------------------------------------
 
-def test_sigterm_ends_the_controller_cleanly_within_2_s(controller):
-    """SIGTERM (as a launch system sends it) ends the process in time, status 0, no traceback."""
+def test_sigterm_ends_the_controller_cleanly(controller):
+    """
+    SIGTERM (as a launch system sends it) ends the process, status 0, no traceback.
+
+    How long that takes is measured in ``bench/bench_controller.py``; here 5 s only bounds a
+    hang (two shared cores).
+
+    Nothing is left behind: no process the controller started (looked up while it still
+    runs: once it has exited its children would belong to init) and no Fast DDS file of its own.
+    """
+    from conftest import fastdds_shm_files_of, stale_shm_files
+
     process = controller.process
     assert process.running, process.describe()
-    started = time.monotonic()
+    pid = process.process.pid
+    descendants = _descendants_of(pid)
+    shm_files = fastdds_shm_files_of(pid) - controller.shm_files_before
     process.process.send_signal(signal.SIGTERM)
-    status = process.wait_exit(timeout_s=2.0)
-    elapsed_s = time.monotonic() - started
+    status = process.wait_exit(timeout_s=5.0)
     assert status == 0, process.describe()
-    assert elapsed_s < 2.0
     assert 'Traceback' not in process.stderr, process.describe()
-    assert not _children_of(process.process.pid)
+    assert not [child for child in descendants if _alive(child)], descendants
+    assert not stale_shm_files(shm_files), f'Fast DDS files left behind: {shm_files}'
 
 
-def _children_of(pid: int) -> List[int]:
-    """Return the ids of live processes whose parent is ``pid``."""
-    children = []
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as stream:
-                    fields = stream.read().rsplit(')', 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                children.append(int(entry))
-    return children
+def _parent_of(pid: int) -> int:
+    """Return the parent id of a live process (0 when it is gone)."""
+    try:
+        with open(f'/proc/{pid}/stat') as stream:
+            return int(stream.read().rsplit(')', 1)[1].split()[1])
+    except OSError:
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    """Return True for a process that exists and is not a zombie."""
+    try:
+        with open(f'/proc/{pid}/stat') as stream:
+            return stream.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def _descendants_of(pid: int) -> List[int]:
+    """Return the ids of every live process below ``pid`` (children, their children ...)."""
+    parents = {int(entry): _parent_of(int(entry)) for entry in os.listdir('/proc')
+               if entry.isdigit()}
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, its_parent in parents.items() if its_parent == parent]
+        found += children
+        frontier += children
+    return found
