@@ -79,9 +79,9 @@ def _split_dev(train: Dataset, fraction: float, seed: int) -> Tuple[Dataset, Dat
     return pick(keep), pick(dev_rows)
 
 
-def _mode_exit_predictions(encoder: SegmentedEncoder, heads: ExitHeads,
-                           tokenizer: CommandTokenizer, texts: Sequence[str], mode: str,
-                           batch_size: int = 64) -> np.ndarray:
+def exit_probabilities(encoder: SegmentedEncoder, heads: ExitHeads,
+                       tokenizer: CommandTokenizer, texts: Sequence[str], mode: str,
+                       batch_size: int = 64) -> np.ndarray:
     """Calibrated probabilities of every exit with every layer in ``mode``: [layers, n, labels]."""
     outputs = []
     with torch.inference_mode():
@@ -100,7 +100,7 @@ def _measure_pool(encoder: SegmentedEncoder, heads: ExitHeads, tokenizer: Comman
                   tfidf: TfidfClassifier, dev: Dataset
                   ) -> Tuple[Dict[str, np.ndarray], Dict[str, float]]:
     """Measure dev probabilities of every pool variant, and each mode's agreement with fp32."""
-    by_mode = {mode: _mode_exit_predictions(encoder, heads, tokenizer, dev.texts, mode)
+    by_mode = {mode: exit_probabilities(encoder, heads, tokenizer, dev.texts, mode)
                for mode in encoder.modes}
     reference = by_mode[REFERENCE_MODE][-1].argmax(-1)
     fidelity = {mode: float((probabilities[-1].argmax(-1) == reference).mean())
