@@ -1,0 +1,108 @@
+"""
+The path every possible stop takes, whatever the strategy and the battery.
+
+A command the stop check flags at receipt runs every layer in the fast safety mode; when
+that pass does not answer ``stop`` but leaves it plausible (its probability at least the
+check's threshold), the whole pass is re-run in the exact fp32 mode and that answer stands.
+No strategy, battery level or budget changes this; ``full`` is the reference and runs as is.
+"""
+
+import math
+
+from adaptive_nlp_ros.core.strategies import ADAPTIVE
+from adaptive_nlp_ros.core.training import exit_probabilities
+from adaptive_nlp_ros.core.variant_pool import mode_backend, mode_precision
+import numpy as np
+import pytest
+
+BATTERIES = (1.0, 0.5, 0.2, 0.05)
+PER_COMBINATION = 12        # flagged commands per strategy and battery (half re-run ones)
+
+
+def fast_pass(engine, text: str) -> np.ndarray:
+    """Return the last exit's probabilities with every layer in the safety fast mode."""
+    models = engine.models
+    return exit_probabilities(models.encoder, models.heads, models.tokenizer, [text],
+                              engine.safety.fast_mode)[-1][0]
+
+
+@pytest.fixture(scope='module')
+def flagged(text_engine, test_split):
+    """Return flagged test commands, each with whether the exact re-run must happen."""
+    engine = text_engine
+    stop = engine.models.labels.index(engine.models.safety_label)
+    rows = []
+    for text in test_split.texts:
+        if not engine.safety_check(text).possible:
+            continue
+        probabilities = fast_pass(engine, text)
+        rerun = (int(probabilities.argmax()) != stop
+                 and probabilities[stop] >= engine.models.safety_threshold)
+        rows.append((text, rerun))
+    assert len(rows) >= 150
+    reruns = [row for row in rows if row[1]]
+    assert len(reruns) >= 5, 'no flagged command needs the exact re-run: nothing is checked'
+    return rows
+
+
+def check_safety_path(engine, outcome, rerun: bool) -> None:
+    """Assert what the safety path promises about one outcome."""
+    layers = engine.models.num_layers
+    fast, exact = engine.safety.fast_mode, engine.safety.exact_mode
+    assert 'safety override' in outcome.reason, outcome.reason
+    assert outcome.exit_layer == outcome.num_layers == layers, outcome.reason
+    first = outcome.segments[0]
+    assert first.layers == tuple(range(1, layers + 1)) and not first.refined
+    assert (first.precision, first.backend) == (mode_precision(fast), mode_backend(fast))
+    refined = [segment for segment in outcome.segments if segment.refined]
+    if rerun:
+        assert len(refined) == 1 and refined[0].layers == tuple(range(1, layers + 1))
+        assert (refined[0].precision, refined[0].backend) == ('fp32', mode_backend(exact))
+        assert mode_precision(exact) == 'fp32' and outcome.refined
+    else:
+        assert not refined and not outcome.refined, outcome.reason
+
+
+@pytest.mark.parametrize('battery', BATTERIES)
+@pytest.mark.parametrize('name', ADAPTIVE)
+def test_every_strategy_sends_possible_stops_down_the_safety_path(text_engine, flagged, name,
+                                                                  battery):
+    """Full depth in the fast mode, the exact re-run exactly when stop stays plausible."""
+    reruns = [row for row in flagged if row[1]][:PER_COMBINATION // 2]
+    others = [row for row in flagged if not row[1]][:PER_COMBINATION - len(reruns)]
+    strategy = text_engine.strategy(name)
+    resources = text_engine.resources(battery_fraction=battery)
+    for text, rerun in reruns + others:
+        check_safety_path(text_engine, text_engine.infer(text, strategy, resources), rerun)
+
+
+def test_no_budget_still_takes_the_whole_safety_path(text_engine, flagged):
+    """An empty budget shortens every ordinary decision, never the safety path."""
+    strategy = text_engine.strategy('early_exit')
+    resources = text_engine.resources(budget_mj=0.0)
+    for text, rerun in flagged[:40]:
+        check_safety_path(text_engine, text_engine.infer(text, strategy, resources), rerun)
+
+
+def test_the_exact_rerun_answers_as_the_fp32_reference(text_engine, flagged):
+    """Where the re-run happens its label is the exact mode's, on every flagged command."""
+    strategy = text_engine.strategy('moe_routing')
+    resources = text_engine.resources(battery_fraction=0.05)
+    models = text_engine.models
+    for text, rerun in flagged:
+        outcome = text_engine.infer(text, strategy, resources)
+        check_safety_path(text_engine, outcome, rerun)
+        if rerun:
+            exact = exit_probabilities(models.encoder, models.heads, models.tokenizer, [text],
+                                       text_engine.safety.exact_mode)[-1][0]
+            assert outcome.label == models.labels[int(exact.argmax())], text
+
+
+def test_full_runs_as_the_reference_without_the_safety_path(text_engine, flagged):
+    strategy = text_engine.strategy('full')
+    resources = text_engine.resources(battery_fraction=0.05)
+    for text, _ in flagged[:20]:
+        outcome = text_engine.infer(text, strategy, resources)
+        assert 'safety override' not in outcome.reason
+        assert {segment.precision for segment in outcome.segments} == {'fp32'}
+        assert not outcome.refined and math.isnan(outcome.confidence_threshold)
