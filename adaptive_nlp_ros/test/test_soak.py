@@ -24,8 +24,17 @@ def test_short_soak_has_no_crash_and_accounts_for_every_command(ros_domain, tmp_
     assert report['controller_counts'] == {'received': sent, 'answered': report['answered'],
                                            'rejected': report['rejected'],
                                            'dropped': report['dropped']}
-    assert set(report['rejected_by_reason']) >= {'empty_text', 'text_too_long', 'not_utf8'}
-    assert any(reason.startswith('image_') for reason in report['rejected_by_reason'])
+    # Exactly the invalid inputs are rejected, each for its own reason; nothing valid is.
+    sent_kinds, reasons = report['sent'], report['rejected_by_reason']
+    invalid = {'empty_text': sent_kinds.get('empty_text', 0),
+               'text_too_long': sent_kinds.get('long_text', 0),
+               'not_utf8': sent_kinds.get('not_utf8', 0)}
+    assert all(count > 0 for count in invalid.values()) and sent_kinds.get('bad_image', 0) > 0
+    assert {reason: reasons.get(reason, 0) for reason in invalid} == invalid, reasons
+    image_rejections = sum(count for reason, count in reasons.items()
+                           if reason.startswith('image_'))
+    assert image_rejections == sent_kinds['bad_image'], reasons
+    assert report['rejected'] == sum(invalid.values()) + sent_kinds['bad_image'], reasons
     # battery_state is best effort at the controller (sensor data): counted, not exact
     assert 0 < sum(report['battery_ignored'].values()) <= report['sent']['bad_battery']
     for name, process in report['processes'].items():
