@@ -101,7 +101,7 @@ def _print_training_report(report, out: pathlib.Path) -> None:
 # -- artifacts ---------------------------------------------------------------------------
 
 def cmd_artifacts(args) -> int:
-    """Check the artifacts folder; with --ensure, build it from the shipped corpus if missing."""
+    """Check the artifacts folder; with --ensure, build it (default: shipped corpus) if broken."""
     from adaptive_nlp_ros.core import artifacts
 
     directory = _artifacts_dir(args.artifacts)
@@ -114,9 +114,11 @@ def cmd_artifacts(args) -> int:
     except artifacts.ArtifactError as error:
         if not args.ensure:
             raise CommandError(str(error)) from None
-        print(f'building artifacts into {directory} from the shipped corpus ({error.problem})')
-    args.data = str(PACKAGE_DATA / 'train.jsonl')
-    args.dev = str(PACKAGE_DATA / 'dev.jsonl')
+        source = args.data or 'the shipped corpus'
+        print(f'building artifacts into {directory} from {source} ({error.problem})')
+    if not args.data:
+        args.data = str(PACKAGE_DATA / 'train.jsonl')
+        args.dev = str(PACKAGE_DATA / 'dev.jsonl')
     args.out = str(directory)
     return cmd_train(args)
 
@@ -294,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     ensure = commands.add_parser('artifacts', help='check the artifacts folder')
     artifacts_option(ensure)
     ensure.add_argument('--ensure', action='store_true',
-                        help='build from the shipped corpus when missing or broken')
+                        help='build when missing or broken (from --data, else the shipped corpus)')
+    ensure.add_argument('--data', help='training JSONL for --ensure (default: the shipped corpus)')
+    ensure.add_argument('--dev', help='dev JSONL for --ensure (default: with --data, 10%% of it)')
     ensure.add_argument('--epochs', type=int, default=3)
     ensure.add_argument('--seed', type=int, default=13)
     ensure.add_argument('--safety-label', default='stop')

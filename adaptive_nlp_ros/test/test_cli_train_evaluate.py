@@ -62,23 +62,30 @@ def test_train_then_evaluate_with_its_own_label_set(tiny_artifacts):
     folder, artifacts = tiny_artifacts
     manifest = json.loads((artifacts / 'manifest.json').read_text())
     assert manifest['labels'] == sorted(LABELS)
-    test = _write_jsonl(folder / 'test.jsonl', [
-        {'text': 'please switch the lights on', 'label': 'lights_on'},
-        {'text': 'lights off now', 'label': 'lights_off'},
-        {'text': 'play a song for me', 'label': 'music'}])
+    held_out = [('please switch the lights on', 'lights_on'), ('lights off now', 'lights_off'),
+                ('play a song for me', 'music'), ('could you switch the lamp off', 'lights_off'),
+                ('it is too dark, lights on', 'lights_on'),
+                ('i would like to listen to some jazz', 'music')]
+    test = _write_jsonl(folder / 'test.jsonl', [{'text': text, 'label': label}
+                                                for text, label in held_out])
     out = folder / 'evaluation.json'
     result = _run('evaluate', '--data', str(test), '--artifacts', str(artifacts),
                   '--strategy', 'full', '--strategy', 'early_exit', '--strategy', 'oracle',
                   '--battery', '0.4', '--json', str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert report['n'] == 3 and report['battery'] == 0.4
+    assert report['n'] == 6 and report['battery'] == 0.4
     assert set(report['strategies']) == {'full', 'early_exit', 'oracle'}
     for row in report['strategies'].values():
         assert set(row) >= {'accuracy', 'mean_latency_ms', 'p95_latency_ms', 'mean_energy_mj',
                             'mean_layers', 'n', 'per_label_recall'}
-        assert row['n'] == 3 and 0.0 <= row['accuracy'] <= 1.0
+        assert row['n'] == 6
         assert set(row['per_label_recall']) == set(LABELS)
+    # It learned the task from 27 sentences (measured: 6 of 6 for full after one epoch).
+    strategies = report['strategies']
+    assert strategies['full']['accuracy'] >= 5 / 6, strategies['full']
+    assert strategies['oracle']['accuracy'] >= strategies['full']['accuracy']
+    assert strategies['early_exit']['accuracy'] >= 4 / 6, strategies['early_exit']
 
 
 def test_evaluate_refuses_an_unknown_strategy(tiny_artifacts):
@@ -104,3 +111,72 @@ def test_missing_artifacts_name_the_command_that_builds_them(tmp_path):
                   '--json', str(tmp_path / 'x.json'))
     assert result.returncode == 2
     assert 'adaptive-nlp train' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_artifacts_check_names_a_corrupt_file_and_ensure_rebuilds_it(tiny_artifacts, tmp_path):
+    """The manifest's hashes catch a changed backbone byte; --ensure builds a working folder."""
+    import shutil
+
+    folder, artifacts = tiny_artifacts
+    assert _run('artifacts', '--artifacts', str(artifacts)).returncode == 0
+    broken = tmp_path / 'broken'
+    shutil.copytree(artifacts, broken)
+    weights = next((broken / 'text' / 'backbone').glob('*.safetensors'))
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    checked = _run('artifacts', '--artifacts', str(broken))
+    assert checked.returncode == 2 and 'Traceback' not in checked.stderr
+    assert weights.name in checked.stderr and 'corrupt' in checked.stderr
+    assert 'adaptive-nlp train' in checked.stderr                   # how to rebuild it
+    evaluated = _run('evaluate', '--data', str(folder / 'train.jsonl'), '--artifacts',
+                     str(broken), '--strategy', 'full', '--json', str(tmp_path / 'x.json'))
+    assert evaluated.returncode == 2 and weights.name in evaluated.stderr
+    rebuilt = _run('artifacts', '--artifacts', str(broken), '--ensure', '--data',
+                   str(folder / 'train.jsonl'), '--epochs', '1', '--no-images',
+                   '--safety-label', '')
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    assert 'corrupt' in rebuilt.stdout and 'artifacts written to' in rebuilt.stdout
+    again = _run('artifacts', '--artifacts', str(broken))
+    assert again.returncode == 0 and 'artifacts OK' in again.stdout, again.stderr
+
+
+def test_profile_writes_every_component_and_says_energy_is_an_estimate(
+        tiny_artifacts, tmp_path):
+    _, artifacts = tiny_artifacts
+    out = tmp_path / 'profile.json'
+    result = _run('profile', '--artifacts', str(artifacts), '--repeats', '3', '--warmup', '1',
+                  '--out', str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    profile = json.loads(out.read_text())
+    components = profile['components']
+    for name in ('tokenize', 'embed', 'head', 'stop_check', 'layer1/fp32', 'layer6/ort_int8'):
+        assert name in components, sorted(components)
+        assert components[name]['latency_fixed_ms'] + components[name][
+            'latency_per_token_ms'] > 0, (name, components[name])
+    sources = {cost['energy_source'] for cost in components.values()}
+    assert 'estimate' in profile['info']['energy_note']
+    if sources != {'rapl'}:
+        assert 'ESTIMATE' in result.stdout, result.stdout
+
+
+def test_pareto_plots_every_strategy_at_every_battery(tiny_artifacts, tmp_path):
+    _, artifacts = tiny_artifacts
+    data = _write_jsonl(tmp_path / 'data.jsonl', [
+        {'text': 'lights on please now', 'label': 'lights_on'},
+        {'text': 'switch the lamp off', 'label': 'lights_off'},
+        {'text': 'play me some music', 'label': 'music'}])
+    plot, numbers = tmp_path / 'pareto.png', tmp_path / 'pareto.json'
+    result = _run('pareto', '--data', str(data), '--artifacts', str(artifacts),
+                  '--out', str(plot), '--json', str(numbers), '--batteries', '1.0', '0.2',
+                  '--strategy', 'full', '--strategy', 'early_exit')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert plot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    results = json.loads(numbers.read_text())
+    assert set(results) == {'1.0', '0.2'}
+    for battery, result_at in results.items():
+        assert set(result_at['strategies']) == {'full', 'early_exit'}
+    low, high = results['0.2']['strategies'], results['1.0']['strategies']
+    assert low['early_exit']['mean_energy_mj'] <= high['early_exit']['mean_energy_mj'] + 1e-9
+    assert low['full']['mean_energy_mj'] == pytest.approx(high['full']['mean_energy_mj'],
+                                                          rel=0.05)
