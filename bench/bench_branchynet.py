@@ -6,8 +6,8 @@ Usage (from the checkout):
 
 Loads the model in DIR when it holds one, else trains one into a temporary directory. Prints one
 JSON object to stdout: accuracy, latency (ms) and MACs of the full network and of the early-exit
-policy at each threshold, speed-ups against the full network, and the best threshold whose
-accuracy is at least the full network's. Latency is wall-clock (``time.perf_counter``) of one
+policy at each threshold, speed-ups against the full network, and the threshold chosen on the
+dev split (fewest MACs at the full network's dev accuracy) with its test figures. Latency is wall-clock (``time.perf_counter``) of one
 ``classify`` call, preprocessing included, after warm-up, with torch on ``--threads`` threads;
 each image's latency is its median over the passes, and configurations are interleaved within a
 pass so that load from other processes spreads evenly over them.
@@ -106,10 +106,36 @@ def measure(classifier: image_branchynet.BranchyNetClassifier, images: np.ndarra
     return outcomes
 
 
+def choose_threshold(classifier: image_branchynet.BranchyNetClassifier, images: np.ndarray,
+                     labels: np.ndarray, thresholds) -> dict:
+    """
+    Pick the threshold on dev: the fewest MACs at dev accuracy >= the full network's on dev.
+
+    Chosen on dev, reported on test: a threshold picked on the split it is scored on would
+    flatter it.
+    """
+    truth = [classifier.labels[label] for label in labels]
+    last = classifier.num_exits
+
+    def score(threshold: float, min_exit: int = 1) -> dict:
+        results = [classifier.classify(image, threshold, min_exit) for image in images]
+        return {'accuracy': float(np.mean([r.label == t for r, t in zip(results, truth)])),
+                'mean_macs': float(np.mean([classifier.macs_for(r.exit_index, min_exit)
+                                            for r in results]))}
+    full = score(math.inf, last)
+    sweep = {threshold: score(threshold) for threshold in thresholds}
+    eligible = [t for t, entry in sweep.items() if entry['accuracy'] >= full['accuracy']]
+    chosen = min(eligible, key=lambda t: sweep[t]['mean_macs'], default=max(thresholds))
+    return {'threshold': chosen, 'dev_full_accuracy': full['accuracy'],
+            'dev_accuracy': sweep[chosen]['accuracy'], 'dev_images': int(len(labels))}
+
+
 def benchmark(classifier: image_branchynet.BranchyNetClassifier, seed: int, passes: int,
               runs: int, thresholds=DEFAULT_THRESHOLDS) -> dict:
     """Return the early-exit sweep against the full network on the test split of ``seed``."""
-    images, labels = image_branchynet.load_digit_splits(seed)['test']
+    splits = image_branchynet.load_digit_splits(seed)
+    images, labels = splits['test']
+    chosen = choose_threshold(classifier, *splits['dev'], thresholds)
     last = classifier.num_exits
     configurations = {'full': {'confidence_threshold': math.inf, 'min_exit': last}}
     configurations['every_exit'] = {'confidence_threshold': math.inf}
@@ -127,8 +153,7 @@ def benchmark(classifier: image_branchynet.BranchyNetClassifier, seed: int, pass
         outcome['macs_saved_fraction'] = 1.0 - outcome['mean_macs'] / full_macs
         if name.startswith('threshold_'):
             sweep.append({'threshold': options['confidence_threshold'], **outcome})
-    eligible = [entry for entry in sweep if entry['accuracy'] >= full['accuracy']]
-    best = max(eligible, key=lambda entry: entry['speedup_mean'], default=None)
+    at_chosen = next(entry for entry in sweep if entry['threshold'] == chosen['threshold'])
 
     return {
         'test_images': int(len(labels)),
@@ -145,7 +170,7 @@ def benchmark(classifier: image_branchynet.BranchyNetClassifier, seed: int, pass
         'full': full,
         'every_exit': outcomes['every_exit'],
         'sweep': sweep,
-        'best_threshold_at_full_accuracy': best,
+        'chosen_on_dev': {**chosen, 'test': at_chosen},
     }
 
 
@@ -153,7 +178,8 @@ def main() -> None:
     """Run the benchmark and print its JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--model', type=pathlib.Path, help='directory of a saved model')
-    parser.add_argument('--seed', type=int, default=7, help='split (and training) seed')
+    parser.add_argument('--seed', type=int, default=image_branchynet.DIGIT_SPLIT_SEED,
+                        help='split (and training) seed')
     parser.add_argument('--passes', type=int, default=5, help='timing passes over the test split')
     parser.add_argument('--runs', type=int, default=300, help='runs for the single-image timings')
     parser.add_argument('--threads', type=int, default=2, help='torch intra-op threads')

@@ -100,8 +100,9 @@ def run(engine, texts: Sequence[str], sequential: int = 300, rate_hz: float = 10
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     started = time.perf_counter()
-    process = subprocess.Popen([str(EXECUTABLE), '--ros-args', '-p', 'strategy:=early_exit',
-                                '-p', 'queue_size:=1000'], env=env,
+    # Default parameters but the strategy: the sustained run uses the shipped queue_size.
+    process = subprocess.Popen([str(EXECUTABLE), '--ros-args', '-p', 'strategy:=early_exit'],
+                               env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     figures: Dict[str, object] = {'strategy': 'early_exit', 'domain_id': domain_id}
     try:
@@ -174,9 +175,11 @@ def run(engine, texts: Sequence[str], sequential: int = 300, rate_hz: float = 10
         }
         figures['rss_end_mb'] = controller.memory_info().rss / 2 ** 20
     finally:
+        signalled = time.perf_counter()
         process.send_signal(2)
         try:
-            process.wait(timeout=10)
+            figures['exit_status'] = process.wait(timeout=10)
+            figures['sigint_to_exit_s'] = time.perf_counter() - signalled
         except subprocess.TimeoutExpired:
             process.kill()
         executor.shutdown()

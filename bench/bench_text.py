@@ -9,12 +9,14 @@ energy scenario, and decision and switching overheads.
 import math
 import random
 import statistics
-from typing import Dict, List, Sequence
+import time
+from typing import Dict, List, Sequence, Tuple
 
 from adaptive_nlp_ros.core.decisions import ResourceState
 from adaptive_nlp_ros.core.energy_budget import EnergyBudgetModel
 from adaptive_nlp_ros.core.engine import TextEngine
 from adaptive_nlp_ros.core.evaluation import summarize
+from adaptive_nlp_ros.core.power_model import PowerModel
 from adaptive_nlp_ros.core.strategies import ADAPTIVE
 from adaptive_nlp_ros.core.variant_pool import MODES
 from baselines import LibraryForward, OrtWholeGraph
@@ -141,7 +143,8 @@ def early_exit_criteria(engine: TextEngine, texts: Sequence[str], labels: Sequen
         return int(hits[0]) + 1 if len(hits) else layers
 
     curves = {'confidence': [], 'patience (PABEE)': [], 'entropy (BranchyNet)': []}
-    for threshold in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995):
+    for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98,
+                      0.99, 0.995, 0.999, 0.9999):
         point = _criterion_curve(probabilities, targets,
                                  lambda i, t=threshold: first(confidence >= t, i))
         curves['confidence'].append({'threshold': threshold, **point})
@@ -171,22 +174,50 @@ def early_exit_criteria(engine: TextEngine, texts: Sequence[str], labels: Sequen
             'per_layer_ms': layer_ms, 'per_head_ms': head_ms}
 
 
-def _interpolate_accuracy(points: List[Dict], mean_layers: float) -> float:
+def _interpolate_accuracy(points: List[Dict], mean_layers: float):
+    """Return the curve's accuracy at ``mean_layers``, or None outside its measured range."""
     ordered = sorted(points, key=lambda p: p['mean_layers'])
     xs = [p['mean_layers'] for p in ordered]
     ys = [p['accuracy'] for p in ordered]
+    if not xs[0] <= mean_layers <= xs[-1]:
+        return None
     return float(np.interp(mean_layers, xs, ys))
 
 
 def compare_confidence_with_patience(criteria: Dict) -> List[Dict]:
-    """Return, at each PABEE point's mean layers, both criteria's accuracy."""
+    """
+    Return, at each PABEE point's mean layers, both criteria's accuracy.
+
+    Only where the confidence curve was measured: interpolation never extrapolates, and a
+    PABEE point beyond the curve's range is marked ``in_range: False`` and not compared.
+    """
     confidence = criteria['curves']['confidence']
     rows = []
     for point in criteria['curves']['patience (PABEE)']:
+        accuracy = _interpolate_accuracy(confidence, point['mean_layers'])
         rows.append({'mean_layers': point['mean_layers'], 'pabee_accuracy': point['accuracy'],
-                     'confidence_accuracy': _interpolate_accuracy(confidence,
-                                                                  point['mean_layers'])})
+                     'confidence_accuracy': accuracy, 'in_range': accuracy is not None})
     return rows
+
+
+def measured_infer(engine: TextEngine, text: str, strategy, resources) -> Tuple:
+    """
+    Answer one command; return the outcome and its *measured* energy in mJ.
+
+    Measured: the CPU time of this thread during the call (tokenizer, torch and ONNX Runtime
+    all run on it at one thread) times the power model's watts per busy core. The outcome's
+    ``energy_mj`` is the profile's linear model, which the strategies plan with; scoring them
+    by it would grade them with their own ruler. Still an estimate of joules (no RAPL here),
+    but one of what ran, not of what was planned.
+    """
+    start = time.thread_time()
+    outcome = engine.infer(text, strategy, resources)
+    cpu_ms = (time.thread_time() - start) * 1e3
+    return outcome, PowerModel(_watts(engine)).energy_mj(cpu_ms)
+
+
+def _watts(engine: TextEngine) -> float:
+    return float(engine.profile.info.get('power_model', {}).get('watts_per_busy_core', 4.0))
 
 
 def energy_scenario(engine: TextEngine, texts: Sequence[str], labels: Sequence[str],
@@ -194,17 +225,24 @@ def energy_scenario(engine: TextEngine, texts: Sequence[str], labels: Sequence[s
     """
     Return, per strategy, what a fixed battery affording ~40% of the commands at ``full`` buys.
 
-    The battery's usable energy (above the reserve) equals 40% of what ``full`` would spend on
-    every command. Each answered command drains its estimated energy; once the usable energy
-    is gone the remaining commands go unanswered (and count as wrong). The budget model
-    spreads the battery over the commands of the scenario.
+    The battery's usable energy (above the reserve) equals 40% of what ``full`` measurably
+    spends on every command. Each answered command drains its *measured* energy (see
+    ``measured_infer``), so a strategy that plans with an optimistic cost model pays what it
+    really spent; once the usable energy is gone the remaining commands go unanswered (and
+    count as wrong). The budget model spreads the battery over the commands of the scenario.
+    Stop recall is compared with ``full`` answering every command (no battery limit): the
+    reference a robot's safety is judged by, not ``full`` starved of energy.
     """
     order = list(range(len(texts)))
     random.Random(seed).shuffle(order)
     texts = [texts[i] for i in order]
     labels = [labels[i] for i in order]
     full = engine.strategy('full')
-    probe = [engine.infer(text, full, ResourceState()).energy_mj for text in texts]
+    reference = [measured_infer(engine, text, full, ResourceState()) for text in texts]
+    probe = [energy for _, energy in reference]
+    stops = [i for i, label in enumerate(labels) if label == 'stop']
+    reference_stop_recall = (float(np.mean([reference[i][0].label == 'stop' for i in stops]))
+                             if stops else None)
     usable_mj = affordable_share * sum(probe)
     reserve = 0.1
     capacity_mj = usable_mj / (1 - reserve)
@@ -220,24 +258,27 @@ def energy_scenario(engine: TextEngine, texts: Sequence[str], labels: Sequence[s
         for name in names:
             strategy = engine.strategy(name)
             remaining = capacity_mj
-            outcomes, answered = [], 0
+            outcomes, answered, measured, over_budget = [], 0, [], 0
             for text in texts:
                 fraction = remaining / capacity_mj
                 if fraction <= reserve:
                     outcomes.append(None)
                     continue
                 resources = engine.resources(battery_fraction=fraction)
-                outcome = engine.infer(text, strategy, resources)
-                remaining -= outcome.energy_mj
+                outcome, energy_mj = measured_infer(engine, text, strategy, resources)
+                remaining -= energy_mj
                 outcomes.append(outcome)
+                measured.append(energy_mj)
+                over_budget += energy_mj > resources.budget_mj
                 answered += 1
             correct = [o is not None and o.label == label for o, label in zip(outcomes, labels)]
-            stops = [i for i, label in enumerate(labels) if label == 'stop']
-            spent = [o.energy_mj for o in outcomes if o is not None]
+            planned = [o.energy_mj for o in outcomes if o is not None]
             results[name] = {
                 'answered': answered, 'commands': len(texts),
                 'accuracy_over_all': float(np.mean(correct)),
-                'energy_per_answered_mj': float(np.mean(spent)) if spent else 0.0,
+                'energy_per_answered_mj': float(np.mean(measured)) if measured else 0.0,
+                'planned_energy_per_answered_mj': float(np.mean(planned)) if planned else 0.0,
+                'over_budget_share': over_budget / answered if answered else 0.0,
                 'stop_recall': float(np.mean([correct[i] for i in stops])) if stops else None,
                 'answered_rows': [i for i, o in enumerate(outcomes) if o is not None],
                 'correct': correct,
@@ -251,8 +292,47 @@ def energy_scenario(engine: TextEngine, texts: Sequence[str], labels: Sequence[s
             [row['correct'][i] for i in full_rows])) if full_rows else None
         del row['answered_rows'], row['correct']
     return {'usable_energy_mj': usable_mj, 'full_energy_all_commands_mj': sum(probe),
-            'energy_note': 'estimated energy (profiled CPU time x power model)',
+            'reference_stop_recall': reference_stop_recall,
+            'energy_note': 'measured CPU time x power model per command (an estimate of '
+                           'joules: no RAPL); planned = the profile the strategies plan with',
             'strategies': results}
+
+
+def budget_check(engine: TextEngine, texts: Sequence[str], labels: Sequence[str],
+                 budget_mj: float, names: Sequence[str]) -> Dict[str, object]:
+    """
+    Return, per strategy at a fixed per-command budget, accuracy and what it really spent.
+
+    Planned energy is the profile's linear model (what the strategy optimises); measured is
+    CPU time x power model (``measured_infer``). Possible stops take the safety path whatever
+    the budget (by design); they are counted apart so the budget is judged on the rest.
+    """
+    resources = engine.resources(budget_mj=budget_mj)
+    rows = {}
+    for name in names:
+        strategy = engine.strategy(name)
+        outcomes, measured = [], []
+        for text in texts:
+            outcome, energy_mj = measured_infer(engine, text, strategy, resources)
+            outcomes.append(outcome)
+            measured.append(energy_mj)
+        ordinary = [i for i, outcome in enumerate(outcomes)
+                    if 'safety override' not in outcome.reason]
+        rows[name] = {
+            'accuracy': float(np.mean([o.label == label for o, label in zip(outcomes, labels)])),
+            'planned_mj': float(np.mean([o.energy_mj for o in outcomes])),
+            'measured_mj': float(np.mean(measured)),
+            'measured_mj_ordinary': float(np.mean([measured[i] for i in ordinary])),
+            'planned_mj_ordinary': float(np.mean([outcomes[i].energy_mj for i in ordinary])),
+            'ordinary_over_budget_share': float(np.mean([measured[i] > budget_mj
+                                                         for i in ordinary])),
+            'safety_path_share': 1.0 - len(ordinary) / len(outcomes),
+            'mean_layers': float(np.mean([o.exit_layer for o in outcomes])),
+        }
+    return {'budget_mj': budget_mj, 'commands': len(texts),
+            'energy_note': 'measured = CPU time x power model (estimate, no RAPL); planned = '
+                           'the cost profile the strategies plan with',
+            'strategies': rows}
 
 
 def overheads(engine: TextEngine, texts: Sequence[str]) -> Dict[str, object]:
