@@ -11,7 +11,7 @@ compares like for like.
 import pathlib
 from typing import Sequence
 
-from adaptive_nlp_ros.core.text_models import TextModels
+from adaptive_nlp_ros.core.inference.text_models import TextModels
 import numpy as np
 import torch
 
@@ -55,7 +55,7 @@ class OrtWholeGraph:
         import onnxruntime as ort
         from transformers import AutoModel
 
-        from adaptive_nlp_ros.core.onnx_layers import quantize_to_int8, session_options
+        from adaptive_nlp_ros.core.inference.onnx_layers import quantize_to_int8, session_options
 
         self.models = models
         work_dir.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,8 @@ import statistics
 import tempfile
 import time
 
-from adaptive_nlp_ros.core import image_branchynet
+from adaptive_nlp_ros.core.inference import image_branchynet
+from adaptive_nlp_ros.core.training import image_training
 import numpy as np
 import torch
 
@@ -133,7 +134,7 @@ def choose_threshold(classifier: image_branchynet.BranchyNetClassifier, images: 
 def benchmark(classifier: image_branchynet.BranchyNetClassifier, seed: int, passes: int,
               runs: int, thresholds=DEFAULT_THRESHOLDS) -> dict:
     """Return the early-exit sweep against the full network on the test split of ``seed``."""
-    splits = image_branchynet.load_digit_splits(seed)
+    splits = image_training.load_digit_splits(seed)
     images, labels = splits['test']
     chosen = choose_threshold(classifier, *splits['dev'], thresholds)
     last = classifier.num_exits
@@ -178,7 +179,7 @@ def main() -> None:
     """Run the benchmark and print its JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--model', type=pathlib.Path, help='directory of a saved model')
-    parser.add_argument('--seed', type=int, default=image_branchynet.DIGIT_SPLIT_SEED,
+    parser.add_argument('--seed', type=int, default=image_training.DIGIT_SPLIT_SEED,
                         help='split (and training) seed')
     parser.add_argument('--passes', type=int, default=5, help='timing passes over the test split')
     parser.add_argument('--runs', type=int, default=300, help='runs for the single-image timings')
@@ -194,7 +195,7 @@ def main() -> None:
         if model_dir is None or not (model_dir / image_branchynet.CONFIG_FILE).exists():
             model_dir = pathlib.Path(scratch)
             logger.info('no saved model given: training one (seed %d)', args.seed)
-            training = image_branchynet.train_branchynet(model_dir, seed=args.seed)
+            training = image_training.train_branchynet(model_dir, seed=args.seed)
         classifier = image_branchynet.BranchyNetClassifier.load(model_dir)
 
     report = benchmark(classifier, args.seed, args.passes, args.runs, args.thresholds)

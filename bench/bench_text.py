@@ -12,13 +12,13 @@ import statistics
 import time
 from typing import Dict, List, Sequence, Tuple
 
-from adaptive_nlp_ros.core.decisions import ResourceState
-from adaptive_nlp_ros.core.energy_budget import EnergyBudgetModel
-from adaptive_nlp_ros.core.engine import TextEngine
-from adaptive_nlp_ros.core.evaluation import summarize
-from adaptive_nlp_ros.core.power_model import PowerModel
-from adaptive_nlp_ros.core.strategies import ADAPTIVE
-from adaptive_nlp_ros.core.variant_pool import MODES
+from adaptive_nlp_ros.core.inference.decisions import ResourceState
+from adaptive_nlp_ros.core.battery.energy_budget import EnergyBudgetModel
+from adaptive_nlp_ros.core.inference.engine import TextEngine
+from adaptive_nlp_ros.core.evaluation.evaluation import summarize
+from adaptive_nlp_ros.core.battery.power_model import PowerModel
+from adaptive_nlp_ros.core.inference.strategies import ADAPTIVE
+from adaptive_nlp_ros.core.inference.variant_pool import MODES
 from baselines import LibraryForward, OrtWholeGraph
 from common import interleaved_latency, median_and_iqr, time_ms, WORK_DIR
 import numpy as np

@@ -12,7 +12,7 @@ import statistics
 import time
 from typing import Callable, Dict, List, Sequence
 
-from adaptive_nlp_ros.core.power_model import machine_description
+from adaptive_nlp_ros.core.battery.power_model import machine_description
 
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
 WORK_DIR = BENCH_DIR / '_work'

@@ -20,7 +20,7 @@ def branchynet(engine, passes: int) -> Dict:
     """Benchmark the artifacts' image BranchyNet on its own test split."""
     import bench_branchynet
     from adaptive_nlp_ros.core import artifacts
-    from adaptive_nlp_ros.core.image_branchynet import BranchyNetClassifier
+    from adaptive_nlp_ros.core.inference.image_branchynet import BranchyNetClassifier
 
     directory = engine.models.directory
     classifier = BranchyNetClassifier.load(directory / artifacts.IMAGE_DIR)

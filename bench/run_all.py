@@ -12,9 +12,9 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from adaptive_nlp_ros.core.dataset import load_dataset  # noqa: E402
-from adaptive_nlp_ros.core.engine import load_text_engine  # noqa: E402
-from adaptive_nlp_ros.core.evaluation import evaluate  # noqa: E402
+from adaptive_nlp_ros.core.training.dataset import load_dataset  # noqa: E402
+from adaptive_nlp_ros.core.inference.engine import load_text_engine  # noqa: E402
+from adaptive_nlp_ros.core.evaluation.evaluation import evaluate  # noqa: E402
 import bench_text  # noqa: E402
 from common import BENCH_DIR, environment, write_json  # noqa: E402
 import report  # noqa: E402

@@ -128,7 +128,7 @@ class Stream:
     def __init__(self, context, seed: int, max_text_chars: int, max_image_pixels: int) -> None:
         """Create publishers (keep-all, reliable) and a raw keep-all result subscription."""
         import rclpy
-        from adaptive_nlp_ros.core.dataset import load_dataset
+        from adaptive_nlp_ros.core.training.dataset import load_dataset
         from adaptive_nlp_ros_msgs.msg import InferenceResult
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
@@ -213,7 +213,7 @@ class Stream:
                           + raw + b'\x00')
 
     def _send_image(self) -> None:
-        from adaptive_nlp_ros.core.scenario import digit_image
+        from adaptive_nlp_ros.core.evaluation.scenario import digit_image
         pixels, _ = digit_image(self.rng.randrange(1797))
         self.image.publish(self.Image(height=8, width=8, encoding='mono8', step=8,
                                       data=pixels.tobytes()))

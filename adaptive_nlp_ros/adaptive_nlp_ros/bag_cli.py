@@ -115,7 +115,7 @@ def _print_counts(title: str, counts: Dict[str, int]) -> None:
 
 def cmd_bag_info(args) -> int:
     """Print what a bag holds, reading every message to check the counts."""
-    from adaptive_nlp_ros.core.bag_reader import open_bag
+    from adaptive_nlp_ros.core.bags.bag_reader import open_bag
 
     with open_bag(args.bag) as reader:
         info = reader.info
@@ -146,12 +146,12 @@ def cmd_bag_eval(args) -> int:
     """Run strategies over the commands of a bag, each at its recorded battery level."""
     from adaptive_nlp_ros.cli import _artifacts_dir, _check_strategies, _progress, \
         _step_reporter
-    from adaptive_nlp_ros.core.bag_evaluation import (evaluate_contents, load_image_engine,
-                                                      parse_remaps, read_contents)
-    from adaptive_nlp_ros.core.bag_reader import BagError, open_bag
-    from adaptive_nlp_ros.core.bag_types import MessageTypeError
-    from adaptive_nlp_ros.core.dataset import load_dataset
-    from adaptive_nlp_ros.core.engine import load_text_engine
+    from adaptive_nlp_ros.core.bags.bag_evaluation import (evaluate_contents, load_image_engine,
+                                                           parse_remaps, read_contents)
+    from adaptive_nlp_ros.core.bags.bag_reader import BagError, open_bag
+    from adaptive_nlp_ros.core.bags.bag_types import MessageTypeError
+    from adaptive_nlp_ros.core.training.dataset import load_dataset
+    from adaptive_nlp_ros.core.inference.engine import load_text_engine
 
     remaps = parse_remaps(args.remap)
     labels = None
@@ -218,14 +218,14 @@ def _print_eval_table(result) -> None:
 
 def cmd_bag_record(args) -> int:
     """Record live topics until Ctrl-C or --duration; print messages per topic."""
-    from adaptive_nlp_ros.core.bag_reader import BagError
+    from adaptive_nlp_ros.core.bags.bag_reader import BagError
     from adaptive_nlp_ros.nodes.bag_recorder import record_until_stopped
 
     topics = args.topics or list(DEFAULT_RECORD_TOPICS)
     custom_data = {}
     if args.scenario:
-        from adaptive_nlp_ros.core.bag_evaluation import expected_labels_metadata
-        from adaptive_nlp_ros.core.scenario import load_scenario, ScenarioError
+        from adaptive_nlp_ros.core.bags.bag_evaluation import expected_labels_metadata
+        from adaptive_nlp_ros.core.evaluation.scenario import load_scenario, ScenarioError
 
         try:
             scenario = load_scenario(pathlib.Path(args.scenario))
@@ -244,7 +244,7 @@ def cmd_bag_record(args) -> int:
 
 def cmd_bag_play(args) -> int:
     """Publish a bag into the live graph with its recorded timing."""
-    from adaptive_nlp_ros.core.bag_evaluation import parse_remaps
+    from adaptive_nlp_ros.core.bags.bag_evaluation import parse_remaps
     from adaptive_nlp_ros.nodes.bag_player import play_bag, PlaybackOptions
 
     options = PlaybackOptions(rate=args.rate, loop=args.loop, topics=args.topics,

@@ -68,8 +68,8 @@ def _step_reporter(progress):
 
 def cmd_train(args) -> int:
     """Build every artifact from a labelled JSONL dataset."""
-    from adaptive_nlp_ros.core.text_training import FineTuneSettings
-    from adaptive_nlp_ros.core.training import train, TrainSettings
+    from adaptive_nlp_ros.core.training.text_training import FineTuneSettings
+    from adaptive_nlp_ros.core.training.training import train, TrainSettings
 
     settings = TrainSettings(fine_tune=FineTuneSettings(epochs=args.epochs, seed=args.seed),
                              safety_label=args.safety_label, images=not args.no_images,
@@ -128,9 +128,9 @@ def cmd_artifacts(args) -> int:
 def cmd_profile(args) -> int:
     """Measure every component on this machine and save the cost profile."""
     from adaptive_nlp_ros.core import artifacts
-    from adaptive_nlp_ros.core.power_model import PowerModel
-    from adaptive_nlp_ros.core.profiling import profile_image, profile_machine
-    from adaptive_nlp_ros.core.text_models import TextModels
+    from adaptive_nlp_ros.core.battery.power_model import PowerModel
+    from adaptive_nlp_ros.core.inference.profiling import profile_image, profile_machine
+    from adaptive_nlp_ros.core.inference.text_models import TextModels
 
     directory = _artifacts_dir(args.artifacts)
     models = TextModels.load(directory, ort_threads=args.threads)
@@ -144,7 +144,7 @@ def cmd_profile(args) -> int:
                                   args.threads, advance)
     image_dir = directory / artifacts.IMAGE_DIR
     if image_dir.is_dir():
-        from adaptive_nlp_ros.core.image_branchynet import BranchyNetClassifier
+        from adaptive_nlp_ros.core.inference.image_branchynet import BranchyNetClassifier
 
         profile.components.update(profile_image(BranchyNetClassifier.load(image_dir),
                                                 args.repeats, args.warmup, power))
@@ -169,9 +169,9 @@ def cmd_profile(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Every strategy (or the given ones) over a labelled dataset at one battery level."""
-    from adaptive_nlp_ros.core.dataset import load_dataset
-    from adaptive_nlp_ros.core.engine import load_text_engine
-    from adaptive_nlp_ros.core.evaluation import evaluate
+    from adaptive_nlp_ros.core.training.dataset import load_dataset
+    from adaptive_nlp_ros.core.inference.engine import load_text_engine
+    from adaptive_nlp_ros.core.evaluation.evaluation import evaluate
 
     engine = load_text_engine(_artifacts_dir(args.artifacts), threads=args.threads)
     dataset = load_dataset(pathlib.Path(args.data))
@@ -191,7 +191,7 @@ def cmd_evaluate(args) -> int:
 
 
 def _check_strategies(engine, names: Optional[List[str]]) -> None:
-    from adaptive_nlp_ros.core.strategies import strategy_names
+    from adaptive_nlp_ros.core.inference.strategies import strategy_names
 
     known = strategy_names(engine.context)
     for name in names or []:
@@ -216,10 +216,10 @@ def _print_results_table(result) -> None:
 
 def cmd_pareto(args) -> int:
     """Accuracy against energy for every strategy at several battery levels, to a PNG."""
-    from adaptive_nlp_ros.core.dataset import load_dataset
-    from adaptive_nlp_ros.core.engine import load_text_engine
-    from adaptive_nlp_ros.core.evaluation import evaluate
-    from adaptive_nlp_ros.core.pareto_plot import plot_pareto
+    from adaptive_nlp_ros.core.training.dataset import load_dataset
+    from adaptive_nlp_ros.core.inference.engine import load_text_engine
+    from adaptive_nlp_ros.core.evaluation.evaluation import evaluate
+    from adaptive_nlp_ros.core.evaluation.pareto_plot import plot_pareto
 
     engine = load_text_engine(_artifacts_dir(args.artifacts), threads=args.threads)
     dataset = load_dataset(pathlib.Path(args.data))
@@ -241,7 +241,7 @@ def cmd_pareto(args) -> int:
 
 def cmd_corpus(args) -> int:
     """Regenerate the shipped robot-command corpus (seeded)."""
-    from adaptive_nlp_ros.core.corpus_generator import label_count_table, write_corpus
+    from adaptive_nlp_ros.corpus.corpus_generator import label_count_table, write_corpus
 
     out = pathlib.Path(args.out)
     counts = write_corpus(out, seed=args.seed)
@@ -371,9 +371,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 0
     from adaptive_nlp_ros.core.artifacts import ArtifactError
-    from adaptive_nlp_ros.core.bag_reader import BagError
-    from adaptive_nlp_ros.core.dataset import DatasetError
-    from adaptive_nlp_ros.core.fuzzy_rules import FuzzyRuleError
+    from adaptive_nlp_ros.core.bags.bag_reader import BagError
+    from adaptive_nlp_ros.core.training.dataset import DatasetError
+    from adaptive_nlp_ros.core.inference.fuzzy_rules import FuzzyRuleError
 
     try:
         return args.handler(args)

@@ -177,12 +177,12 @@ def parameters_file_content(graph: Tuple[NodeDescription, ...]) -> str:
 def parameter_specs(executable: str):
     """Return the ``ParameterSpec`` table a node executable declares from."""
     if executable == BATTERY_NODE:
-        from adaptive_nlp_ros.core.battery_model import BATTERY_PARAMETERS
+        from adaptive_nlp_ros.core.battery.battery_model import BATTERY_PARAMETERS
         return BATTERY_PARAMETERS
     if executable == CONTROLLER_NODE:
-        from adaptive_nlp_ros.core.controller_parameters import CONTROLLER_PARAMETERS
+        from adaptive_nlp_ros.core.controller.controller_parameters import CONTROLLER_PARAMETERS
         return CONTROLLER_PARAMETERS
     if executable == COMMAND_PLAYER:
-        from adaptive_nlp_ros.core.scenario import PLAYER_PARAMETERS
+        from adaptive_nlp_ros.core.evaluation.scenario import PLAYER_PARAMETERS
         return PLAYER_PARAMETERS
     raise KeyError(f'unknown executable {executable!r}')

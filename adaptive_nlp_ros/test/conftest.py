@@ -404,7 +404,7 @@ def artifacts_dir() -> Path:
 @pytest.fixture(scope='session')
 def text_engine(artifacts_dir):
     """Return the text engine over the default artifacts, loaded once per session (1 thread)."""
-    from adaptive_nlp_ros.core.engine import load_text_engine
+    from adaptive_nlp_ros.core.inference.engine import load_text_engine
 
     return load_text_engine(artifacts_dir, threads=1)
 
@@ -420,7 +420,7 @@ def corpus_dir() -> Path:
 @pytest.fixture(scope='session')
 def test_split(corpus_dir):
     """The shipped test split (generated held-out plus hand-written commands)."""
-    from adaptive_nlp_ros.core.dataset import load_dataset
+    from adaptive_nlp_ros.core.training.dataset import load_dataset
 
     return load_dataset(corpus_dir / 'test.jsonl')
 

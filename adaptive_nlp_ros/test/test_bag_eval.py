@@ -11,9 +11,9 @@ import math
 from pathlib import Path
 
 from adaptive_nlp_ros.cli import main
-from adaptive_nlp_ros.core.bag_evaluation import (evaluate_contents, labels_for_commands,
-                                                  read_contents)
-from adaptive_nlp_ros.core.bag_reader import open_bag
+from adaptive_nlp_ros.core.bags.bag_evaluation import (evaluate_contents, labels_for_commands,
+                                                       read_contents)
+from adaptive_nlp_ros.core.bags.bag_reader import open_bag
 from bag_helpers import command_scenario, storage_file, write_humble_bag, write_rosbags_bag
 import pytest
 
@@ -101,8 +101,8 @@ def test_independent_bag_with_battery_and_labels(capsys, tmp_path, text_engine, 
 
 def test_humble_bag_images_and_stale_battery(tmp_path, text_engine):
     """A Humble sqlite bag: images evaluated, a battery older than the timeout is stale."""
-    from adaptive_nlp_ros.core.bag_evaluation import load_image_engine
-    from adaptive_nlp_ros.core.image_branchynet import load_digit_splits
+    from adaptive_nlp_ros.core.bags.bag_evaluation import load_image_engine
+    from adaptive_nlp_ros.core.training.image_training import load_digit_splits
 
     images, digits = load_digit_splits()['test']
     content = command_scenario(TEXTS[:2])
@@ -127,9 +127,9 @@ def test_scenario_labels_stored_in_the_bag(tmp_path, text_engine):
     """Expected labels of text and image commands travel in custom_data and score both."""
     from types import SimpleNamespace
 
-    from adaptive_nlp_ros.core.bag_evaluation import (expected_labels_metadata,
-                                                      load_image_engine)
-    from adaptive_nlp_ros.core.image_branchynet import load_digit_splits
+    from adaptive_nlp_ros.core.bags.bag_evaluation import (expected_labels_metadata,
+                                                           load_image_engine)
+    from adaptive_nlp_ros.core.training.image_training import load_digit_splits
 
     images, digits = load_digit_splits()['test']
     scenario = [SimpleNamespace(kind='text', text=t, expected_label=l)

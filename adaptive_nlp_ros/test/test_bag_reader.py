@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 import shutil
 
-from adaptive_nlp_ros.core.bag_playback import (header_paths, restamp, select_topics,
-                                                start_ns, Timeline)
-from adaptive_nlp_ros.core.bag_reader import BagError, open_bag, parse_offered_qos
-from adaptive_nlp_ros.core.bag_types import MessageCodec, project_typestore
+from adaptive_nlp_ros.core.bags.bag_playback import (header_paths, restamp, select_topics,
+                                                     start_ns, Timeline)
+from adaptive_nlp_ros.core.bags.bag_reader import BagError, open_bag, parse_offered_qos
+from adaptive_nlp_ros.core.bags.bag_types import MessageCodec, project_typestore
 from bag_helpers import (BagContent, command_scenario, read_metadata, storage_file,
                          write_humble_bag, write_rosbags_bag)
 import numpy as np

@@ -15,8 +15,8 @@ import sys
 import time
 from typing import Any
 
-from adaptive_nlp_ros.core.bag_reader import open_bag
-from adaptive_nlp_ros.core.bag_types import MessageCodec
+from adaptive_nlp_ros.core.bags.bag_reader import open_bag
+from adaptive_nlp_ros.core.bags.bag_types import MessageCodec
 from adaptive_nlp_ros.nodes.bag_recorder import start_recorder
 from adaptive_nlp_ros_msgs.msg import ChosenConfiguration, InferenceResult
 from bag_helpers import BagContent, command_scenario, write_humble_bag, write_rosbags_bag
@@ -286,8 +286,8 @@ def test_play_without_subscriber_fails_cleanly(ros_domain, tmp_path):
 def test_replay_into_live_controller_one_result_per_command(ros_domain, tmp_path,
                                                             artifacts_dir, text_engine):
     """Every command of a bag gets exactly one result; ``full`` labels equal ``bag eval``'s."""
-    from adaptive_nlp_ros.core.bag_evaluation import (evaluate_contents, load_image_engine,
-                                                      read_contents)
+    from adaptive_nlp_ros.core.bags.bag_evaluation import (evaluate_contents, load_image_engine,
+                                                           read_contents)
 
     bag = SAMPLE_BAG if SAMPLE_BAG.is_dir() else write_rosbags_bag(
         tmp_path / 'bag', command_scenario(TEXTS), 'mcap')

@@ -4,8 +4,8 @@ from collections import namedtuple
 import math
 from pathlib import Path
 
-from adaptive_nlp_ros.core import battery_model
-from adaptive_nlp_ros.core.battery_model import (
+from adaptive_nlp_ros.core.battery import battery_model
+from adaptive_nlp_ros.core.battery.battery_model import (
     assess_battery, BATTERY_PARAMETERS, BatteryUnavailableError, DIAGNOSTIC_ERROR,
     DIAGNOSTIC_OK, DIAGNOSTIC_WARN, HostBattery, POWER_SUPPLY_STATUS_CHARGING,
     POWER_SUPPLY_STATUS_DISCHARGING, POWER_SUPPLY_STATUS_FULL,

@@ -2,7 +2,7 @@
 
 import math
 
-from adaptive_nlp_ros.core.battery_tracker import BatteryInput, BatteryTracker
+from adaptive_nlp_ros.core.controller.battery_tracker import BatteryInput, BatteryTracker
 import pytest
 
 

@@ -1,6 +1,6 @@
 """Temperature scaling and calibration error (shared by the text exits and the image exits)."""
 
-from adaptive_nlp_ros.core.calibration import expected_calibration_error, fit_temperature
+from adaptive_nlp_ros.core.training.calibration import expected_calibration_error, fit_temperature
 import numpy as np
 import pytest
 import torch

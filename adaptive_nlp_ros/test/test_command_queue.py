@@ -2,7 +2,7 @@
 
 import threading
 
-from adaptive_nlp_ros.core.command_queue import CommandQueue
+from adaptive_nlp_ros.core.controller.command_queue import CommandQueue
 from hypothesis import given, settings, strategies
 import pytest
 

@@ -2,7 +2,7 @@
 
 import struct
 
-from adaptive_nlp_ros.core.command_validation import (
+from adaptive_nlp_ros.core.controller.command_validation import (
     check_image, check_text, image_pixels, ImageInput, REJECT_EMPTY_TEXT, REJECT_IMAGE_EMPTY,
     REJECT_IMAGE_ENCODING, REJECT_IMAGE_LAYOUT, REJECT_IMAGE_TOO_LARGE, REJECT_MALFORMED,
     REJECT_NOT_UTF8, REJECT_TEXT_TOO_LONG, string_bytes_from_cdr, text_from_cdr)

@@ -2,9 +2,9 @@
 
 import math
 
-from adaptive_nlp_ros.core import controller
-from adaptive_nlp_ros.core.controller import CommandResult, Configuration
-from adaptive_nlp_ros.core.results import InferenceOutcome
+from adaptive_nlp_ros.core.controller import controller
+from adaptive_nlp_ros.core.controller.controller import CommandResult, Configuration
+from adaptive_nlp_ros.core.inference.results import InferenceOutcome
 from adaptive_nlp_ros.nodes.conversions import (
     battery_input, chosen_configuration_message, image_input, inference_result_message,
     mono8_image_message, result_row)

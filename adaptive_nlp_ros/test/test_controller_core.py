@@ -12,16 +12,16 @@ import time
 from types import SimpleNamespace
 from typing import List
 
-from adaptive_nlp_ros.core.battery_tracker import BatteryInput
-from adaptive_nlp_ros.core.command_validation import ImageInput
-from adaptive_nlp_ros.core.controller import (
-    CommandController, CommandResult, ControllerEngines, STATUS_ANSWERED, STATUS_DROPPED,
-    STATUS_REJECTED)
-from adaptive_nlp_ros.core.controller_parameters import ControllerSettings
-from adaptive_nlp_ros.core.decisions import ResourceState
-from adaptive_nlp_ros.core.energy_budget import EnergyBudgetModel
-from adaptive_nlp_ros.core.engine import SafetyCheck
-from adaptive_nlp_ros.core.results import InferenceOutcome, SegmentRecord
+from adaptive_nlp_ros.core.battery.energy_budget import EnergyBudgetModel
+from adaptive_nlp_ros.core.controller.battery_tracker import BatteryInput
+from adaptive_nlp_ros.core.controller.command_validation import ImageInput
+from adaptive_nlp_ros.core.controller.controller import (CommandController, CommandResult,
+                                                         ControllerEngines, STATUS_ANSWERED,
+                                                         STATUS_DROPPED, STATUS_REJECTED)
+from adaptive_nlp_ros.core.controller.controller_parameters import ControllerSettings
+from adaptive_nlp_ros.core.inference.decisions import ResourceState
+from adaptive_nlp_ros.core.inference.engine import SafetyCheck
+from adaptive_nlp_ros.core.inference.results import InferenceOutcome, SegmentRecord
 from hypothesis import given, HealthCheck, settings, strategies
 import numpy as np
 import pytest

@@ -15,7 +15,7 @@ import struct
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from adaptive_nlp_ros.core.image_branchynet import load_digit_splits
+from adaptive_nlp_ros.core.training.image_training import load_digit_splits
 from adaptive_nlp_ros_msgs.msg import ChosenConfiguration, InferenceResult
 from diagnostic_msgs.msg import DiagnosticArray
 import pytest
@@ -283,8 +283,8 @@ def test_threshold_parameters_take_effect(controller):
     At battery 0.9 with the default 10% reserve, 8/9 of the way from the threshold at empty
     (0.3) to the one at full (0.4): 0.3889. An interpolation the wrong way round gives 0.3111.
     """
-    from adaptive_nlp_ros.core.energy_budget import EnergyBudgetModel
-    from adaptive_nlp_ros.core.strategies.base import threshold_for_battery
+    from adaptive_nlp_ros.core.battery.energy_budget import EnergyBudgetModel
+    from adaptive_nlp_ros.core.inference.strategies.base import threshold_for_battery
 
     controller.set_ok(**{'early_exit.threshold_at_full': 0.4,
                          'early_exit.threshold_at_empty': 0.3})

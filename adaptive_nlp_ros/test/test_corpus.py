@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from adaptive_nlp_ros.core import corpus_generator as cg
+from adaptive_nlp_ros.corpus import corpus_generator as cg
 import pytest
 
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def test_generation_is_deterministic(splits):
 
 
 def test_generation_does_not_depend_on_hash_seed():
-    script = ('import hashlib, json; from adaptive_nlp_ros.core import corpus_generator as cg; '
+    script = ('import hashlib, json; from adaptive_nlp_ros.corpus import corpus_generator as cg; '
               'print(hashlib.sha256(json.dumps(cg.generate_corpus()).encode()).hexdigest())')
     digests = set()
     for hash_seed in ('1', '2'):
@@ -213,7 +213,7 @@ def test_command_line_writes_files_and_prints_counts(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(PACKAGE_ROOT), os.environ.get('PYTHONPATH', '')]))
     out = subprocess.run(
-        [sys.executable, '-m', 'adaptive_nlp_ros.core.corpus_generator', '--out', str(tmp_path)],
+        [sys.executable, '-m', 'adaptive_nlp_ros.corpus.corpus_generator', '--out', str(tmp_path)],
         env=env, check=True, capture_output=True, text=True)
     assert f'train.jsonl: {sum(cg.TRAIN_SIZES.values())} lines' in out.stdout
     assert '| stop |' in out.stdout

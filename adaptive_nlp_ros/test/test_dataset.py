@@ -2,7 +2,7 @@
 
 import json
 
-from adaptive_nlp_ros.core.dataset import check_label_coverage, DatasetError, load_dataset
+from adaptive_nlp_ros.core.training.dataset import check_label_coverage, DatasetError, load_dataset
 import pytest
 
 

@@ -3,7 +3,7 @@
 import pathlib
 import signal
 
-from adaptive_nlp_ros.core.scenario import load_scenario
+from adaptive_nlp_ros.core.evaluation.scenario import load_scenario
 from conftest import node_command, NodeProcess
 import pytest
 

@@ -3,9 +3,9 @@
 import json
 import math
 
-from adaptive_nlp_ros.core.demo_report import (
+from adaptive_nlp_ros.core.evaluation.demo_report import (
     configuration_label, result_line, ResultRow, RunRecord, summarize, write_report)
-from adaptive_nlp_ros.core.scenario import parse_scenario
+from adaptive_nlp_ros.core.evaluation.scenario import parse_scenario
 
 
 def row(request_id, kind='text', text='', status='answered', label='', variant='minilm',

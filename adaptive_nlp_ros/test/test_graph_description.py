@@ -9,16 +9,18 @@ import importlib.util
 import pathlib
 
 from adaptive_nlp_ros import graph_description
-from adaptive_nlp_ros.core.controller_parameters import (
-    BUDGET_PARAMETERS, CONTROLLER_PARAMETERS, ControllerSettings, split_strategy_parameter,
-    STRATEGY_PARAMETERS)
-from adaptive_nlp_ros.core.energy_budget import EnergyBudgetModel
+from adaptive_nlp_ros.core.battery.energy_budget import EnergyBudgetModel
+from adaptive_nlp_ros.core.controller.controller_parameters import (BUDGET_PARAMETERS,
+                                                                    CONTROLLER_PARAMETERS,
+                                                                    ControllerSettings,
+                                                                    split_strategy_parameter,
+                                                                    STRATEGY_PARAMETERS)
+from adaptive_nlp_ros.core.evaluation.scenario import PLAYER_PARAMETERS
+from adaptive_nlp_ros.core.inference.strategies import REGISTRY
 from adaptive_nlp_ros.core.parameter_spec import find_spec, spec_defaults
-from adaptive_nlp_ros.core.scenario import PLAYER_PARAMETERS
-from adaptive_nlp_ros.core.strategies import REGISTRY
-from adaptive_nlp_ros.graph_description import (
-    config_defaults, demo_graph, launch_argument_default, LAUNCH_ARGUMENTS,
-    parameter_specs, parameters_file_content)
+from adaptive_nlp_ros.graph_description import (config_defaults, demo_graph,
+                                                launch_argument_default, LAUNCH_ARGUMENTS,
+                                                parameter_specs, parameters_file_content)
 import pytest
 
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]

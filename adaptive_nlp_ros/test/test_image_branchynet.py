@@ -3,8 +3,9 @@
 import math
 import pathlib
 
-from adaptive_nlp_ros.core import image_branchynet
-from adaptive_nlp_ros.core.image_branchynet import BranchyNetClassifier
+from adaptive_nlp_ros.core.inference import image_branchynet
+from adaptive_nlp_ros.core.inference.image_branchynet import BranchyNetClassifier
+from adaptive_nlp_ros.core.training import image_training
 import numpy as np
 import pytest
 import torch
@@ -27,14 +28,14 @@ def one_torch_thread():
 def trained(tmp_path_factory) -> tuple[pathlib.Path, dict, BranchyNetClassifier]:
     """Train one model for the whole module (seconds on two cores) and load it back."""
     model_dir = tmp_path_factory.mktemp('branchynet')
-    report = image_branchynet.train_branchynet(model_dir, seed=SEED)
+    report = image_training.train_branchynet(model_dir, seed=SEED)
     return model_dir, report, BranchyNetClassifier.load(model_dir)
 
 
 @pytest.fixture(scope='module')
 def test_split() -> tuple[np.ndarray, np.ndarray]:
     """Held-out digits: uint8 Nx8x8 images and int labels."""
-    return image_branchynet.load_digit_splits(SEED)['test']
+    return image_training.load_digit_splits(SEED)['test']
 
 
 def accuracy(results, labels) -> float:
@@ -51,8 +52,8 @@ def resized_mono8(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def test_splits_are_fixed_stratified_and_mono8():
-    splits = image_branchynet.load_digit_splits(SEED)
-    again = image_branchynet.load_digit_splits(SEED)
+    splits = image_training.load_digit_splits(SEED)
+    again = image_training.load_digit_splits(SEED)
     sizes = {name: len(labels) for name, (_, labels) in splits.items()}
     assert sum(sizes.values()) == 1797
     assert sizes['test'] == sizes['dev'] == 360
@@ -111,7 +112,7 @@ def test_the_shipped_image_model_never_saw_the_test_digits(artifacts_dir):
     from adaptive_nlp_ros.core import artifacts
 
     shipped = BranchyNetClassifier.load(artifacts_dir / artifacts.IMAGE_DIR)
-    assert shipped.split_seed == image_branchynet.DIGIT_SPLIT_SEED
+    assert shipped.split_seed == image_training.DIGIT_SPLIT_SEED
 
 
 def test_threshold_zero_leaves_at_the_first_exit(trained, test_split):
@@ -253,9 +254,9 @@ def test_training_is_reproducible_and_leaves_global_rng_alone(tmp_path):
     torch.manual_seed(123)
     expected_next = torch.rand(1)
     torch.manual_seed(123)
-    first = image_branchynet.train_branchynet(tmp_path / 'a', seed=3, epochs=1)
+    first = image_training.train_branchynet(tmp_path / 'a', seed=3, epochs=1)
     assert torch.equal(torch.rand(1), expected_next)
-    second = image_branchynet.train_branchynet(tmp_path / 'b', seed=3, epochs=1)
+    second = image_training.train_branchynet(tmp_path / 'b', seed=3, epochs=1)
     assert first['test_accuracy'] == second['test_accuracy']
     state_a = torch.load(tmp_path / 'a' / image_branchynet.WEIGHTS_FILE, weights_only=True)
     state_b = torch.load(tmp_path / 'b' / image_branchynet.WEIGHTS_FILE, weights_only=True)

@@ -2,7 +2,7 @@
 
 import math
 
-from adaptive_nlp_ros.core import battery_model
+from adaptive_nlp_ros.core.battery import battery_model
 from adaptive_nlp_ros_msgs.msg import ChosenConfiguration, InferenceResult
 from diagnostic_msgs.msg import DiagnosticStatus
 import pytest

@@ -22,10 +22,10 @@ import subprocess
 import sys
 from typing import Dict, List, Sequence, Tuple
 
-from adaptive_nlp_ros.core.calibration import expected_calibration_error
-from adaptive_nlp_ros.core.dataset import Dataset, load_dataset
-from adaptive_nlp_ros.core.strategies import ADAPTIVE
-from adaptive_nlp_ros.core.training import exit_probabilities
+from adaptive_nlp_ros.core.inference.strategies import ADAPTIVE
+from adaptive_nlp_ros.core.training.calibration import expected_calibration_error
+from adaptive_nlp_ros.core.training.dataset import Dataset, load_dataset
+from adaptive_nlp_ros.core.training.training import exit_probabilities
 import numpy as np
 import pytest
 
@@ -198,7 +198,7 @@ def test_a_model_trained_on_the_wrong_labels_fails_the_floors(tmp_path, corpus_d
     because what it learned is wrong, which no relative check (agreement with fp32, stop
     recall against ``full``) could see.
     """
-    from adaptive_nlp_ros.core.engine import load_text_engine
+    from adaptive_nlp_ros.core.inference.engine import load_text_engine
 
     train = _permuted_subset(corpus_dir / 'train.jsonl', tmp_path / 'train.jsonl', 700)
     dev = _permuted_subset(corpus_dir / 'dev.jsonl', tmp_path / 'dev.jsonl', 140)

@@ -9,9 +9,9 @@ No strategy, battery level or budget changes this; ``full`` is the reference and
 
 import math
 
-from adaptive_nlp_ros.core.strategies import ADAPTIVE
-from adaptive_nlp_ros.core.training import exit_probabilities
-from adaptive_nlp_ros.core.variant_pool import mode_backend, mode_precision
+from adaptive_nlp_ros.core.inference.strategies import ADAPTIVE
+from adaptive_nlp_ros.core.inference.variant_pool import mode_backend, mode_precision
+from adaptive_nlp_ros.core.training.training import exit_probabilities
 import numpy as np
 import pytest
 

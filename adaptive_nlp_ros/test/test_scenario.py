@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from adaptive_nlp_ros.core.scenario import (
+from adaptive_nlp_ros.core.evaluation.scenario import (
     default_scenario_path, digit_image, KIND_IMAGE, KIND_TEXT, load_scenario, parse_scenario,
     ScenarioError)
 import numpy as np
@@ -33,7 +33,7 @@ def test_timing_labels_and_images():
 
 
 def test_digits_match_the_image_models_mapping():
-    from adaptive_nlp_ros.core.image_branchynet import digits_to_mono8
+    from adaptive_nlp_ros.core.training.image_training import digits_to_mono8
     from sklearn.datasets import load_digits
 
     pixels, digit = digit_image(42)

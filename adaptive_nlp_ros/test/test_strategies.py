@@ -2,10 +2,10 @@
 
 import math
 
-from adaptive_nlp_ros.core.decisions import (Answer, DecisionState, InputSummary, Progress,
-                                             Rerun, ResourceState, RunVariant)
-from adaptive_nlp_ros.core.fuzzy_rules import FuzzyRuleError, load_rule_base
-from adaptive_nlp_ros.core.strategies import ADAPTIVE, UnknownStrategyError
+from adaptive_nlp_ros.core.inference.decisions import (Answer, DecisionState, InputSummary,
+                                                       Progress, Rerun, ResourceState, RunVariant)
+from adaptive_nlp_ros.core.inference.fuzzy_rules import FuzzyRuleError, load_rule_base
+from adaptive_nlp_ros.core.inference.strategies import ADAPTIVE, UnknownStrategyError
 import pytest
 
 BATTERIES = (1.0, 0.8, 0.6, 0.45, 0.3, 0.2, 0.12, 0.05, 0.0)
@@ -225,7 +225,7 @@ def test_rule_file_with_bad_membership_and_yaml(tmp_path):
 
 
 def _shipped_rule_lines():
-    from adaptive_nlp_ros.core.fuzzy_rules import default_rules_path
+    from adaptive_nlp_ros.core.inference.fuzzy_rules import default_rules_path
 
     return default_rules_path().read_text().splitlines()
 

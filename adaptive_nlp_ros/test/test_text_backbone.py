@@ -1,8 +1,9 @@
 """The segment loop against the library's own forward pass, for every backend and precision."""
 
-from adaptive_nlp_ros.core.text_backbone import (CommandTokenizer, load_library_model,
-                                                 pretrained_backbone_path, SegmentedEncoder)
-from adaptive_nlp_ros.core.variant_pool import MODES
+from adaptive_nlp_ros.core.inference.text_backbone import (CommandTokenizer, load_library_model,
+                                                           pretrained_backbone_path,
+                                                           SegmentedEncoder)
+from adaptive_nlp_ros.core.inference.variant_pool import MODES
 import numpy as np
 import pytest
 import torch

@@ -26,11 +26,11 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from adaptive_nlp_ros.core.bag_playback import (header_paths, restamp, select_topics,
-                                                start_ns, Timeline)
-from adaptive_nlp_ros.core.bag_reader import BagError, open_bag
-from adaptive_nlp_ros.core.bag_types import (BATTERY_TYPE, IMAGE_TYPE, MessageCodec,
-                                             MessageTypeError, STRING_TYPE, type_hash)
+from adaptive_nlp_ros.core.bags.bag_playback import (header_paths, restamp, select_topics,
+                                                     start_ns, Timeline)
+from adaptive_nlp_ros.core.bags.bag_reader import BagError, open_bag
+from adaptive_nlp_ros.core.bags.bag_types import (BATTERY_TYPE, IMAGE_TYPE, MessageCodec,
+                                                  MessageTypeError, STRING_TYPE, type_hash)
 from adaptive_nlp_ros.nodes.bag_recorder import message_class
 import rclpy
 from rclpy.duration import Duration

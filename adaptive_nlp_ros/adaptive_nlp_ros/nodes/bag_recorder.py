@@ -32,8 +32,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
-from adaptive_nlp_ros.core.bag_reader import BagError
-from adaptive_nlp_ros.core.bag_types import (
+from adaptive_nlp_ros.core.bags.bag_reader import BagError
+from adaptive_nlp_ros.core.bags.bag_types import (
     BATTERY_TYPE, CONFIGURATION_TYPE, DIAGNOSTICS_TYPE, ensure_type, IMAGE_TYPE,
     MessageTypeError, project_typestore, RESULT_TYPE, split_type_name, STRING_TYPE, type_hash)
 import rclpy

@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Union
 
-from adaptive_nlp_ros.core.battery_model import (
+from adaptive_nlp_ros.core.battery.battery_model import (
     assess_battery, BATTERY_PARAMETERS, BatterySnapshot, BatteryUnavailableError, HostBattery,
     SimulatedBattery, SOURCE_PSUTIL, SOURCE_SIMULATED, unavailable_snapshot)
 from adaptive_nlp_ros.nodes.conversions import (

@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from adaptive_nlp_ros.core.scenario import (
+from adaptive_nlp_ros.core.evaluation.scenario import (
     KIND_IMAGE, load_scenario, PLAYER_PARAMETERS, Scenario, ScenarioCommand, ScenarioError)
 from adaptive_nlp_ros.nodes.conversions import mono8_image_message
 from adaptive_nlp_ros.nodes.parameters import declare_parameters, ParameterDeclarationError

@@ -33,10 +33,10 @@ import time
 from typing import Any, Dict, List, NoReturn, Optional
 
 from adaptive_nlp_ros.core.artifacts import ArtifactError
-from adaptive_nlp_ros.core.controller import (
+from adaptive_nlp_ros.core.controller.controller import (
     CommandController, CommandResult, Configuration, ControllerEngines,
     load_controller_engines)
-from adaptive_nlp_ros.core.controller_parameters import (
+from adaptive_nlp_ros.core.controller.controller_parameters import (
     CONTROLLER_PARAMETERS, ControllerSettings, IMAGE_QOS_BEST_EFFORT)
 from adaptive_nlp_ros.nodes.conversions import (
     battery_input, chosen_configuration_message, diagnostic_status, image_input,

@@ -3,13 +3,13 @@
 import math
 from typing import Mapping
 
-from adaptive_nlp_ros.core.battery_model import (
+from adaptive_nlp_ros.core.battery.battery_model import (
     BatteryAssessment, BatterySnapshot, POWER_SUPPLY_STATUS_CHARGING, POWER_SUPPLY_STATUS_FULL,
     POWER_SUPPLY_TECHNOLOGIES)
-from adaptive_nlp_ros.core.battery_tracker import BatteryInput
-from adaptive_nlp_ros.core.command_validation import ImageInput
-from adaptive_nlp_ros.core.controller import CommandResult, Configuration, STATUS_NAMES
-from adaptive_nlp_ros.core.demo_report import ResultRow
+from adaptive_nlp_ros.core.controller.battery_tracker import BatteryInput
+from adaptive_nlp_ros.core.controller.command_validation import ImageInput
+from adaptive_nlp_ros.core.controller.controller import CommandResult, Configuration, STATUS_NAMES
+from adaptive_nlp_ros.core.evaluation.demo_report import ResultRow
 from adaptive_nlp_ros_msgs.msg import ChosenConfiguration, InferenceResult
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue

@@ -25,10 +25,10 @@ import time
 from typing import Any, List, Optional
 
 from adaptive_nlp_ros.core.artifacts import ArtifactError
-from adaptive_nlp_ros.core.battery_model import STATUS_NAMES
-from adaptive_nlp_ros.core.demo_report import (
+from adaptive_nlp_ros.core.battery.battery_model import STATUS_NAMES
+from adaptive_nlp_ros.core.evaluation.demo_report import (
     configuration_label, load_plotting, result_line, RunRecord, write_report)
-from adaptive_nlp_ros.core.scenario import (
+from adaptive_nlp_ros.core.evaluation.scenario import (
     KIND_IMAGE, KIND_TEXT, load_scenario, Scenario, ScenarioCommand, ScenarioError)
 from adaptive_nlp_ros.graph_description import (
     BATTERY_NODE, CONTROLLER_NODE, demo_graph, node_parameters, NodeDescription,
@@ -156,8 +156,8 @@ def _run_graph(console: Console, scenario: Scenario, parameters_file: pathlib.Pa
 
     :param bag: also record every topic of the graph to this new rosbag2 folder.
     """
-    from adaptive_nlp_ros.core.bag_evaluation import expected_labels_metadata
-    from adaptive_nlp_ros.core.bag_reader import BagError
+    from adaptive_nlp_ros.core.bags.bag_evaluation import expected_labels_metadata
+    from adaptive_nlp_ros.core.bags.bag_reader import BagError
     from adaptive_nlp_ros.nodes.bag_recorder import start_recorder
     from adaptive_nlp_ros.nodes.battery_node import BatteryNode
     from adaptive_nlp_ros.nodes.command_player import CommandPlayerNode

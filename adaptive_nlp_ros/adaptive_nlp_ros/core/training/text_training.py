@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from .calibration import expected_calibration_error, fit_temperature
-from .exit_heads import ExitHeads
-from .text_backbone import CommandTokenizer
+from ..inference.exit_heads import ExitHeads
+from ..inference.text_backbone import CommandTokenizer
 
 LOG = logging.getLogger(__name__)
 

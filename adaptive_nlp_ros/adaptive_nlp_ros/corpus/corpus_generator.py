@@ -59,7 +59,7 @@ Labelling rules (DESIGN.md "Intent labels" made precise):
 Regenerate the committed files from the repository root (DATA is
 ``adaptive_nlp_ros/adaptive_nlp_ros/data``)::
 
-    bin/env-run python -m adaptive_nlp_ros.core.corpus_generator --out DATA --doc DATA/CORPUS.md
+    bin/env-run python -m adaptive_nlp_ros.corpus.corpus_generator --out DATA --doc DATA/CORPUS.md
 """
 
 import argparse
@@ -2135,7 +2135,7 @@ def update_doc(doc: pathlib.Path, out_dir: pathlib.Path) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Write the corpus and print its label counts per split."""
     parser = argparse.ArgumentParser(
-        prog='python -m adaptive_nlp_ros.core.corpus_generator',
+        prog='python -m adaptive_nlp_ros.corpus.corpus_generator',
         description='Generate the intent corpus (train/dev/test JSONL) from seeded templates.')
     parser.add_argument('--out', type=pathlib.Path, required=True, help='output directory')
     parser.add_argument('--seed', type=int, default=DEFAULT_SEED, help='random seed')

@@ -12,8 +12,8 @@ import math
 from typing import Dict, List, Tuple
 
 from .cost_profile import CostProfile
-from .energy_budget import EnergyBudgetModel
 from .variant_pool import mode_backend, mode_precision, REFERENCE_MODE, Variant
+from ..battery.energy_budget import EnergyBudgetModel
 
 Linear = Tuple[float, float]             # (fixed_mj, per_token_mj)
 

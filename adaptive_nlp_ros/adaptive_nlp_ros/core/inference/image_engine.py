@@ -14,12 +14,12 @@ import numpy as np
 
 from .cost_profile import CostProfile
 from .decisions import ResourceState
-from .energy_budget import EnergyBudgetModel
 from .image_branchynet import BranchyNetClassifier
 from .results import InferenceOutcome, SegmentRecord
 from .strategies.base import Strategy, threshold_for_battery
 from .strategies.early_exit import EarlyExit
 from .strategy_context import battery_level
+from ..battery.energy_budget import EnergyBudgetModel
 
 ALWAYS_FULL = 1.01          # above any probability: every stage runs
 VARIANT = 'branchynet'

@@ -35,17 +35,17 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import artifacts
 from .battery_tracker import BatteryInput, BatteryReading, BatteryTracker, BatteryUpdate
 from .command_queue import CommandQueue
 from .command_validation import (check_image, check_text, image_pixels, ImageInput,
                                  REJECT_INFERENCE_ERROR, REJECT_MODEL_UNAVAILABLE, Rejection,
                                  REJECTION_CODES, text_from_cdr)
 from .controller_parameters import ControllerSettings
-from .energy_budget import EnergyBudgetModel
-from .results import InferenceOutcome
-from .strategies import REGISTRY, strategy_names
-from .strategies.base import Strategy
+from .. import artifacts
+from ..battery.energy_budget import EnergyBudgetModel
+from ..inference.results import InferenceOutcome
+from ..inference.strategies import REGISTRY, strategy_names
+from ..inference.strategies.base import Strategy
 
 LOG = logging.getLogger(__name__)
 
@@ -173,9 +173,9 @@ def load_controller_engines(directory: Optional[pathlib.Path] = None,
     :raises artifacts.ArtifactError: when the text models cannot be loaded; its message names
         the file and the command that rebuilds it.
     """
-    from .engine import load_text_engine
-    from .image_branchynet import BranchyNetClassifier
-    from .image_engine import ImageEngine
+    from ..inference.engine import load_text_engine
+    from ..inference.image_branchynet import BranchyNetClassifier
+    from ..inference.image_engine import ImageEngine
 
     start = time.perf_counter()
     folder = pathlib.Path(directory) if directory else artifacts.default_artifacts_dir()

@@ -29,7 +29,7 @@ GRID_POINTS = 21
 
 def default_rules_path() -> pathlib.Path:
     """Return the rule file shipped with the package."""
-    return pathlib.Path(__file__).resolve().parent.parent / 'data' / 'fuzzy_rules.yaml'
+    return pathlib.Path(__file__).resolve().parents[2] / 'data' / 'fuzzy_rules.yaml'
 
 
 class FuzzyRuleError(ValueError):

@@ -12,12 +12,12 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .dataset import Dataset
-from .engine import TextEngine
-from .results import InferenceOutcome
-from .strategies import strategy_names
-from .strategies.oracle import Oracle
-from .strategies.static import STATIC_PREFIX
+from ..inference.engine import TextEngine
+from ..inference.results import InferenceOutcome
+from ..inference.strategies import strategy_names
+from ..inference.strategies.oracle import Oracle
+from ..inference.strategies.static import STATIC_PREFIX
+from ..training.dataset import Dataset
 
 WARMUP_COMMANDS = 5
 

@@ -14,7 +14,7 @@ import statistics
 import time
 from typing import Callable, Dict, List, Optional
 
-from .power_model import machine_description, PowerModel, RaplReader
+from ..battery.power_model import machine_description, PowerModel, RaplReader
 
 PROFILE_FORMAT = 1
 REFERENCE_TOKENS = 16

@@ -14,12 +14,12 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from . import artifacts
 from .exit_heads import ExitHeads
 from .onnx_layers import OrtEncoderLayer
 from .text_backbone import CommandTokenizer, load_library_model, SegmentedEncoder
 from .tfidf_classifier import TfidfClassifier
 from .variant_pool import default_variants, mode_precision, ORT_MODES, TORCH_MODES, Variant
+from .. import artifacts
 
 LOG = logging.getLogger(__name__)
 

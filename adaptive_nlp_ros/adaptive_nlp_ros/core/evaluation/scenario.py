@@ -33,7 +33,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 import yaml
 
-from .parameter_spec import ParameterSpec
+from ..parameter_spec import ParameterSpec
 
 DEFAULT_INTERVAL_S = 0.75
 KIND_TEXT = 'text'
@@ -92,14 +92,14 @@ def default_scenario_path() -> pathlib.Path:
             return candidate
     except (ImportError, LookupError, ValueError):
         pass
-    return pathlib.Path(__file__).resolve().parents[2] / 'config' / DEFAULT_SCENARIO_NAME
+    return pathlib.Path(__file__).resolve().parents[3] / 'config' / DEFAULT_SCENARIO_NAME
 
 
 def digit_image(index: int) -> Tuple[np.ndarray, int]:
     """
     Return scikit-learn's bundled digit ``index`` as mono8 (8x8 uint8) and its digit.
 
-    The 0..16 levels map to 0..255 as ``image_branchynet.digits_to_mono8`` does.
+    The 0..16 levels map to 0..255 as ``training.image_training.digits_to_mono8`` does.
     """
     images, targets = _bundled_digits()
     if not 0 <= index < len(images):

@@ -25,7 +25,6 @@ import torch
 from .cost_profile import CostProfile
 from .decisions import (Answer, DecisionState, InputSummary, Progress, Rerun, ResourceState,
                         RunLayers, RunVariant)
-from .energy_budget import EnergyBudgetModel
 from .input_complexity import complexity_features, DEFAULT_WEIGHTS
 from .results import InferenceOutcome, SegmentRecord
 from .strategies import create_strategy, Strategy
@@ -35,6 +34,7 @@ from .strategy_context import StrategyContext
 from .text_backbone import TokenBatch
 from .text_models import TextModels
 from .variant_pool import mode_backend, mode_precision, TFIDF_VARIANT
+from ..battery.energy_budget import EnergyBudgetModel
 
 TOP_K = 3
 SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 of the exact safety variant
@@ -473,7 +473,7 @@ def _run_variant(engine: TextEngine, runs: List[_InputRun], action: RunVariant) 
 def load_text_engine(directory=None, budget_model: EnergyBudgetModel = EnergyBudgetModel(),
                      threads: int = 1, profile_path=None) -> TextEngine:
     """Load models and cost profile from an artifacts folder and build the engine."""
-    from . import artifacts
+    from .. import artifacts
     from .fuzzy_rules import load_rule_base
     from .text_models import set_torch_threads
 

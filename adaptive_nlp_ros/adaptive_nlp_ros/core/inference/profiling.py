@@ -15,8 +15,8 @@ import torch
 from .cost_profile import (ComponentCost, constant_cost, CostProfile, linear_cost, measure,
                            profile_info)
 from .input_complexity import complexity_features
-from .power_model import PowerModel, RaplReader
 from .text_models import TextModels
+from ..battery.power_model import PowerModel, RaplReader
 
 LOG = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ and takes effect on the next command.
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Mapping, Tuple
 
-from .energy_budget import EnergyBudgetModel
-from .parameter_spec import ParameterSpec, spec_defaults
+from ..battery.energy_budget import EnergyBudgetModel
+from ..parameter_spec import ParameterSpec, spec_defaults
 
 IMAGE_QOS_RELIABLE = 'reliable'
 IMAGE_QOS_BEST_EFFORT = 'best_effort'

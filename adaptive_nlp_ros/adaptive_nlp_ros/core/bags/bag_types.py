@@ -34,7 +34,7 @@ HEADER_TYPE = 'std_msgs/msg/Header'
 
 # The ROS release whose wheels this project runs on; its definitions are rosbags' base.
 BASE_STORE = Stores.ROS2_KILTED
-_SOURCE_MESSAGES_DIR = Path(__file__).resolve().parents[3] / MESSAGES_PACKAGE / 'msg'
+_SOURCE_MESSAGES_DIR = Path(__file__).resolve().parents[4] / MESSAGES_PACKAGE / 'msg'
 
 
 class MessageTypeError(ValueError):

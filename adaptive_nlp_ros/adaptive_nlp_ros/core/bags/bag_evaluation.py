@@ -33,11 +33,12 @@ from typing import Callable, Deque, Dict, Iterable, List, Mapping, Optional, Seq
 import numpy as np
 
 from .bag_reader import BagError, BagReader, BagTopic
-from .bag_types import (BATTERY_TYPE, IMAGE_TYPE, MessageCodec, RESULT_TYPE, STRING_TYPE)
-from .evaluation import finite_or_none, oracle_run, StrategyRun, summarize, WARMUP_COMMANDS
-from .results import InferenceOutcome
-from .strategies import strategy_names
-from .strategies.static import STATIC_PREFIX
+from .bag_types import BATTERY_TYPE, IMAGE_TYPE, MessageCodec, RESULT_TYPE, STRING_TYPE
+from ..evaluation.evaluation import (finite_or_none, oracle_run, StrategyRun, summarize,
+                                     WARMUP_COMMANDS)
+from ..inference.results import InferenceOutcome
+from ..inference.strategies import strategy_names
+from ..inference.strategies.static import STATIC_PREFIX
 
 LOG = logging.getLogger('adaptive_nlp.bag')
 
@@ -564,11 +565,11 @@ def load_image_engine(directory, budget_model=None):
     """Return the image engine over an artifacts folder, or None where it has no image model."""
     from pathlib import Path
 
-    from . import artifacts
-    from .cost_profile import CostProfile
-    from .energy_budget import EnergyBudgetModel
-    from .image_branchynet import BranchyNetClassifier
-    from .image_engine import ImageEngine
+    from .. import artifacts
+    from ..inference.cost_profile import CostProfile
+    from ..battery.energy_budget import EnergyBudgetModel
+    from ..inference.image_branchynet import BranchyNetClassifier
+    from ..inference.image_engine import ImageEngine
 
     directory = Path(directory)
     if not (directory / artifacts.IMAGE_DIR).is_dir():

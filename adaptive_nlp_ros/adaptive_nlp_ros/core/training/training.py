@@ -19,25 +19,26 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from . import artifacts
 from .calibration import expected_calibration_error, fit_temperature
 from .dataset import check_label_coverage, Dataset, load_dataset
-from .energy_budget import EnergyBudgetModel
-from .exit_heads import ExitHeads
-from .image_branchynet import BranchyNetClassifier, train_branchynet
-from .input_complexity import complexity_features
-from .onnx_layers import export_layer, OrtEncoderLayer
-from .power_model import PowerModel
-from .profiling import profile_image, profile_machine
-from .strategies.moe_gate import fit_gate
-from .strategy_context import StrategyContext
-from .text_backbone import (CommandTokenizer, load_library_model, pretrained_backbone_path,
-                            SegmentedEncoder)
-from .text_models import TextModels
+from .image_training import train_branchynet
 from .text_training import calibrate, exit_logits_dataset, fine_tune, FineTuneSettings
-from .tfidf_classifier import TfidfClassifier
-from .variant_pool import (default_variants, MODES, ORT_MODES, REFERENCE_MODE, TFIDF_VARIANT,
-                           TORCH_MODES)
+from .. import artifacts
+from ..battery.energy_budget import EnergyBudgetModel
+from ..battery.power_model import PowerModel
+from ..inference.exit_heads import ExitHeads
+from ..inference.image_branchynet import BranchyNetClassifier
+from ..inference.input_complexity import complexity_features
+from ..inference.onnx_layers import export_layer, OrtEncoderLayer
+from ..inference.profiling import profile_image, profile_machine
+from ..inference.strategies.moe_gate import fit_gate
+from ..inference.strategy_context import StrategyContext
+from ..inference.text_backbone import (CommandTokenizer, load_library_model,
+                                       pretrained_backbone_path, SegmentedEncoder)
+from ..inference.text_models import TextModels
+from ..inference.tfidf_classifier import TfidfClassifier
+from ..inference.variant_pool import (default_variants, MODES, ORT_MODES, REFERENCE_MODE,
+                                      TFIDF_VARIANT, TORCH_MODES)
 
 LOG = logging.getLogger(__name__)
 
