@@ -13,6 +13,9 @@ import math
 import pathlib
 from typing import Dict
 
+from adaptive_nlp_ros.cli_support import (artifacts_dir, check_strategies, progress_display,
+                                          step_reporter)
+
 DEFAULT_RECORD_TOPICS = ('text_command', 'image_command', 'battery_state', 'inference_result',
                          'chosen_configuration', '/diagnostics')
 
@@ -144,8 +147,6 @@ def _count(value) -> str:
 
 def cmd_bag_eval(args) -> int:
     """Run strategies over the commands of a bag, each at its recorded battery level."""
-    from adaptive_nlp_ros.cli import _artifacts_dir, _check_strategies, _progress, \
-        _step_reporter
     from adaptive_nlp_ros.core.bags.bag_evaluation import (evaluate_contents, load_image_engine,
                                                            parse_remaps, read_contents)
     from adaptive_nlp_ros.core.bags.bag_reader import BagError, open_bag
@@ -179,14 +180,14 @@ def cmd_bag_eval(args) -> int:
             'skipped_topics': contents.skipped_topics,
             'warnings': list(reader.warnings),
         }
-    artifacts = _artifacts_dir(args.artifacts)
+    artifacts = artifacts_dir(args.artifacts)
     engine = load_text_engine(artifacts, threads=args.threads)
-    _check_strategies(engine, args.strategy)
+    check_strategies(engine, args.strategy)
     image_engine = (load_image_engine(artifacts, engine.budget_model)
                     if any(c.kind == 'image' for c in contents.commands) else None)
-    with _progress() as progress:
+    with progress_display() as progress:
         result = evaluate_contents(engine, image_engine, contents, args.strategy, labels,
-                                   args.budget_mj, _step_reporter(progress))
+                                   args.budget_mj, step_reporter(progress))
     result['commands']['label_source'] = (f'labels file {args.labels}' if args.labels
                                           else result['commands']['label_source'])
     result['bag'] = bag_report

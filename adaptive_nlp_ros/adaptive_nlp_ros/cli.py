@@ -15,53 +15,11 @@ from typing import List, Optional
 
 from adaptive_nlp_ros import __version__
 from adaptive_nlp_ros.bag_cli import add_bag_parser
+from adaptive_nlp_ros.cli_support import (artifacts_dir, check_strategies, CommandError,
+                                          progress_display, step_reporter)
 
 LOG = logging.getLogger('adaptive_nlp')
 PACKAGE_DATA = pathlib.Path(__file__).resolve().parent / 'data'
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 2."""
-
-
-def _artifacts_dir(value: Optional[str]) -> pathlib.Path:
-    from adaptive_nlp_ros.core.artifacts import default_artifacts_dir
-
-    return pathlib.Path(value).expanduser() if value else default_artifacts_dir()
-
-
-def _progress():
-    """Return a rich progress display on a terminal, a quiet stand-in otherwise."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn)
-
-    return Progress(TextColumn('{task.description:<22}'), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), disable=not sys.stderr.isatty(),
-                    console=_stderr_console())
-
-
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def _step_reporter(progress):
-    """Adapt (name, done, total) callbacks to progress bars, one task per step name."""
-    tasks = {}
-    last = {'name': None}
-
-    def report(name: str, done: int, total: int) -> None:
-        if name not in tasks:
-            if last['name'] is not None:
-                task = tasks[last['name']]
-                progress.update(task, completed=progress.tasks[task].total or 1)
-            tasks[name] = progress.add_task(name, total=total or 1)
-            if progress.disable:
-                LOG.info('%s ...', name)
-            last['name'] = name
-        progress.update(tasks[name], completed=done if total else 0, total=total or 1)
-    return report
 
 
 # -- train -------------------------------------------------------------------------------
@@ -74,10 +32,10 @@ def cmd_train(args) -> int:
     settings = TrainSettings(fine_tune=FineTuneSettings(epochs=args.epochs, seed=args.seed),
                              safety_label=args.safety_label, images=not args.no_images,
                              threads=args.threads, seed=args.seed)
-    out = _artifacts_dir(args.out)
-    with _progress() as progress:
+    out = artifacts_dir(args.out)
+    with progress_display() as progress:
         report = train(pathlib.Path(args.data), pathlib.Path(args.dev) if args.dev else None,
-                       out, settings, _step_reporter(progress))
+                       out, settings, step_reporter(progress))
     _print_training_report(report, out)
     return 0
 
@@ -104,7 +62,7 @@ def cmd_artifacts(args) -> int:
     """Check the artifacts folder; with --ensure, build it (default: shipped corpus) if broken."""
     from adaptive_nlp_ros.core import artifacts
 
-    directory = _artifacts_dir(args.artifacts)
+    directory = artifacts_dir(args.artifacts)
     try:
         manifest = artifacts.read_manifest(directory)
         artifacts.verify_files(directory, manifest, list(manifest['files']))
@@ -132,10 +90,10 @@ def cmd_profile(args) -> int:
     from adaptive_nlp_ros.core.inference.profiling import profile_image, profile_machine
     from adaptive_nlp_ros.core.inference.text_models import TextModels
 
-    directory = _artifacts_dir(args.artifacts)
+    directory = artifacts_dir(args.artifacts)
     models = TextModels.load(directory, ort_threads=args.threads)
     power = PowerModel(args.watts_per_core)
-    with _progress() as progress:
+    with progress_display() as progress:
         task = progress.add_task('profile', total=4 + 6 * models.num_layers)
 
         def advance(name: str) -> None:
@@ -173,30 +131,21 @@ def cmd_evaluate(args) -> int:
     from adaptive_nlp_ros.core.inference.engine import load_text_engine
     from adaptive_nlp_ros.core.evaluation.evaluation import evaluate
 
-    engine = load_text_engine(_artifacts_dir(args.artifacts), threads=args.threads)
+    engine = load_text_engine(artifacts_dir(args.artifacts), threads=args.threads)
     dataset = load_dataset(pathlib.Path(args.data))
     unknown = sorted(set(dataset.labels) - set(engine.models.labels) - {''})
     if unknown:
         LOG.warning('labels %s are not in the trained label set %s: those commands can only '
                     'count as wrong', unknown, engine.models.labels)
-    _check_strategies(engine, args.strategy)
-    with _progress() as progress:
+    check_strategies(engine, args.strategy)
+    with progress_display() as progress:
         result = evaluate(engine, dataset, args.strategy, args.battery, args.budget_mj,
-                          _step_reporter(progress))
+                          step_reporter(progress))
     text = json.dumps(result, indent=2) + '\n'
     pathlib.Path(args.json).write_text(text)
     _print_results_table(result)
     print(f'written {args.json}')
     return 0
-
-
-def _check_strategies(engine, names: Optional[List[str]]) -> None:
-    from adaptive_nlp_ros.core.inference.strategies import strategy_names
-
-    known = strategy_names(engine.context)
-    for name in names or []:
-        if name not in known:
-            raise CommandError(f'unknown strategy {name!r}; known: {", ".join(known)}')
 
 
 def _print_results_table(result) -> None:
@@ -221,14 +170,14 @@ def cmd_pareto(args) -> int:
     from adaptive_nlp_ros.core.evaluation.evaluation import evaluate
     from adaptive_nlp_ros.core.evaluation.pareto_plot import plot_pareto
 
-    engine = load_text_engine(_artifacts_dir(args.artifacts), threads=args.threads)
+    engine = load_text_engine(artifacts_dir(args.artifacts), threads=args.threads)
     dataset = load_dataset(pathlib.Path(args.data))
-    _check_strategies(engine, args.strategy)
+    check_strategies(engine, args.strategy)
     results = {}
-    with _progress() as progress:
+    with progress_display() as progress:
         for battery in args.batteries:
             results[battery] = evaluate(engine, dataset, args.strategy, battery, None,
-                                        _step_reporter(progress))
+                                        step_reporter(progress))
     plot_pareto(results, pathlib.Path(args.out))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(

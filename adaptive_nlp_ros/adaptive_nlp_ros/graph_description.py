@@ -59,7 +59,7 @@ class NodeDescription:
 
     @property
     def name(self) -> str:
-        """Return the node name: the executable's, as DESIGN.md fixes."""
+        """Return the node name: the executable's, as the README's ROS interface fixes."""
         return self.executable
 
     @property

@@ -26,7 +26,7 @@ from hypothesis import given, HealthCheck, settings, strategies
 import numpy as np
 import pytest
 
-DESIGN_KEYS = ('received', 'answered', 'rejected', 'dropped', 'queue_length', 'battery_age_s',
+INTERFACE_KEYS = ('received', 'answered', 'rejected', 'dropped', 'queue_length', 'battery_age_s',
                'strategy')
 
 
@@ -180,7 +180,7 @@ def test_one_result_per_command_of_every_kind():
     assert counts['received'] == 8 and counts['answered'] == 2 and counts['rejected'] == 6
     assert counts['rejected_inference_error'] == 1
     _, _, values = controller.diagnostics()
-    assert all(key in values for key in DESIGN_KEYS)
+    assert all(key in values for key in INTERFACE_KEYS)
     assert values['received'] == values['answered'] + values['rejected'] + values['dropped']
 
 

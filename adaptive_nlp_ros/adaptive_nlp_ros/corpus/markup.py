@@ -14,8 +14,8 @@ Writing character offsets by hand is error-prone; writing brackets is not. One c
 
 ``parse_line`` returns the plain text and its record: ``label`` (the first action's intent),
 ``actions`` with ``start``/``end`` character offsets (end exclusive) of each action and of each
-argument, and ``value`` only on pronoun arguments (DESIGN.md's training format; the action
-offsets are an additive field). Errors name the column and the reason.
+argument, and ``value`` only on pronoun arguments: the training format of ``adaptive-nlp
+train``, the action offsets being an additive field. Errors name the column and the reason.
 """
 
 import pathlib

@@ -3,7 +3,7 @@ Ending a process that answers commands on SIGINT or SIGTERM, in order, with noth
 
 rclpy's own signal handler shuts the ROS context down the moment a signal arrives; from then
 on no node of the process can publish. The controller, though, owes a DROPPED result to every
-command still queued when it stops (``DESIGN.md``: exactly one result per received command),
+command still queued when it stops (the ROS interface: exactly one result per received command),
 and those would be lost without a word (measured before this module: after a Ctrl-C during a
 burst, publishing the DROPPED results of the queued commands failed with "publisher's context
 is invalid"; the demo also printed "exception was never retrieved" from its executor).

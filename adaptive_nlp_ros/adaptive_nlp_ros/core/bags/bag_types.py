@@ -22,7 +22,7 @@ MESSAGES_PACKAGE = 'adaptive_nlp_ros_msgs'
 PROJECT_MESSAGES = (f'{MESSAGES_PACKAGE}/msg/ChosenConfiguration',
                     f'{MESSAGES_PACKAGE}/msg/InferenceResult')
 
-# The type names the project's topics carry (DESIGN.md, "ROS interface").
+# The type names the project's topics carry (the README's "ROS interface").
 STRING_TYPE = 'std_msgs/msg/String'
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 BATTERY_TYPE = 'sensor_msgs/msg/BatteryState'
@@ -158,12 +158,6 @@ def typestore_from_definition(msgtype: str, definition: str) -> Typestore:
 def type_hash(typestore: Typestore, msgtype: str) -> str:
     """Return the RIHS01 hash of a type the store knows."""
     return typestore.hash_rihs01(msgtype)
-
-
-def message_definition(typestore: Typestore, msgtype: str) -> str:
-    """Return the ``ros2msg`` definition text a bag stores for ``msgtype``."""
-    text, _ = typestore.generate_msgdef(msgtype, ros_version=2)
-    return text
 
 
 class MessageCodec:

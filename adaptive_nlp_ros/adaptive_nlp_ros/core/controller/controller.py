@@ -3,7 +3,7 @@ The controller's logic without ROS: receive, check, queue, infer, answer each co
 
 ``controller_node`` is a thin adapter around ``CommandController``: its receive callbacks call
 ``receive_text_payload`` / ``receive_image`` / ``receive_battery`` and its publishers are the
-two callbacks given here. The contract it keeps (``DESIGN.md``):
+two callbacks given here. The contract it keeps (the README's "ROS interface"):
 
 * **Exactly one result per received command.** Each receipt takes the next ``request_id``
   and ends in exactly one call of ``publish_result``: REJECTED at once (bad input, with the
@@ -607,11 +607,6 @@ class CommandController:
         """Return the command counters (received, answered, rejected, dropped and details)."""
         with self._id_lock:
             return dict(self._counts)
-
-    @property
-    def last_configuration(self) -> Optional[Configuration]:
-        """Return the configuration last published, if any."""
-        return self._last_configuration
 
     def diagnostics(self) -> Tuple[int, str, Dict[str, object]]:
         """Return ``(level, message, values)`` for the ``controller_node`` status."""

@@ -165,10 +165,6 @@ class TextEngine:
                                cheap_confidence, possible_safety, gate_features)
         return PreparedText(text, batch, summary, probabilities)
 
-    def possible_safety_label(self, text: str) -> bool:
-        """Return whether this command may be a ``stop`` (the controller's check at receipt)."""
-        return self.safety_check(text).possible
-
     def safety_check(self, text: str) -> SafetyCheck:
         """
         Judge at receipt whether a command may be a ``stop`` (the TF-IDF model alone, ~0.1 ms).

@@ -52,8 +52,3 @@ class InferenceOutcome:
     def segment_precisions(self) -> List[str]:
         """Precision of each segment that ran, in execution order."""
         return [segment.precision for segment in self.segments]
-
-    @property
-    def segment_backends(self) -> List[str]:
-        """Backend of each segment that ran, in execution order."""
-        return [segment.backend for segment in self.segments]

@@ -100,14 +100,6 @@ class CommandTokenizer:
         """Return number of word pieces of a text, [CLS] and [SEP] included (before truncation)."""
         return len(self._tokenizer.encode(text).ids)
 
-    def unknown_fraction(self, text: str) -> float:
-        """Share of word pieces that are [UNK] or word continuations (rare words split up)."""
-        tokens = self._tokenizer.encode(text).tokens[1:-1]
-        if not tokens:
-            return 0.0
-        rare = sum(1 for token in tokens if token == '[UNK]' or token.startswith('##'))
-        return rare / len(tokens)
-
 
 class Embeddings:
     """Word + position + token-type embeddings and their layer norm, in fp32."""

@@ -63,8 +63,3 @@ def default_variants(num_layers: int = 6) -> List[Variant]:
     for mode in MODES:
         variants.append(Variant(minilm_variant_id(num_layers, mode), 'minilm', num_layers, mode))
     return variants
-
-
-def reference_variant_id(num_layers: int = 6) -> str:
-    """Return the ``full`` reference: every layer, fp32, torch."""
-    return minilm_variant_id(num_layers, REFERENCE_MODE)

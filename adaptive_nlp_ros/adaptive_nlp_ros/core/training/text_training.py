@@ -13,7 +13,6 @@ import logging
 import random
 from typing import Callable, Dict, List, Optional, Sequence
 
-import numpy as np
 import torch
 
 from .calibration import expected_calibration_error, fit_temperature
@@ -144,9 +143,3 @@ def calibrate(heads: ExitHeads, dev_logits: torch.Tensor,
             'ece_after': expected_calibration_error(after, targets.numpy()),
         })
     return report
-
-
-def exit_accuracies(logits: torch.Tensor, label_ids: Sequence[int]) -> List[float]:
-    """Accuracy of each exit from [layers, texts, labels] logits."""
-    targets = np.asarray(label_ids)
-    return [float((layer_logits.argmax(-1).numpy() == targets).mean()) for layer_logits in logits]
