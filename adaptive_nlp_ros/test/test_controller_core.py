@@ -26,8 +26,8 @@ from hypothesis import given, HealthCheck, settings, strategies
 import numpy as np
 import pytest
 
-INTERFACE_KEYS = ('received', 'answered', 'rejected', 'dropped', 'queue_length', 'battery_age_s',
-               'strategy')
+INTERFACE_KEYS = ('received', 'answered', 'rejected', 'dropped', 'queue_length',
+                  'battery_age_s', 'strategy')
 
 
 class FakeStrategy:

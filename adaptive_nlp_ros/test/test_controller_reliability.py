@@ -7,8 +7,8 @@ keep-all reliable publisher, as fast as ``publish`` returns (a publisher that ne
 command delivered uses keep-all: with keep-last, DDS may overwrite what was not yet sent),
 from a thread, while the test keeps taking results with a keep-all subscription, raw (decoded
 afterwards, so taking keeps up with the node). ``inference_result`` is reliable keep-last 100
-(the README's ROS interface): a subscriber more than 100 results behind loses the oldest, so the test must
-keep up, and does; whatever is then missing was lost by the node.
+(the README's ROS interface): a subscriber more than 100 results behind loses the oldest,
+so the test must keep up, and does; whatever is then missing was lost by the node.
 """
 
 import pathlib

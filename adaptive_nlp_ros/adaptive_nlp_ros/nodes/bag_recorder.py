@@ -8,10 +8,10 @@ rclpy's), and the offered QoS of its publishers, so ``ros2 bag info/play``, the 
 rosbags open the bag. A message's timestamp is the time it was received.
 
 QoS follows the publishers, as ``ros2 bag`` does: a topic's subscription starts with the QoS
-the project's publishers offer (the README's ROS interface; ``chosen_configuration`` transient-local) and is
-re-created when a publisher appears that it would not match (a best-effort image publisher,
-say). Topics of types this package does not know are subscribed once a publisher shows their
-type on the graph.
+the project's publishers offer (the README's ROS interface; ``chosen_configuration``
+transient-local) and is re-created when a publisher appears that it would not match (a
+best-effort image publisher, say). Topics of types this package does not know are subscribed
+once a publisher shows their type on the graph.
 
 Two ways in:
 
