@@ -29,6 +29,7 @@ from .input_complexity import complexity_features, DEFAULT_WEIGHTS
 from .results import InferenceOutcome, SegmentRecord
 from .strategies import create_strategy, Strategy
 from .strategies.full import FullReference
+from .strategies.moe_gate import gate_features
 from .strategies.safety_path import SafetyPath
 from .strategy_context import StrategyContext
 from .text_backbone import TokenBatch
@@ -158,11 +159,10 @@ class TextEngine:
             if self.safety_override:
                 possible_safety = self._safety_check(probabilities).possible
         features = complexity_features(text, encoding.tokens[1:-1], probabilities)
-        gate_features = features.values + (tuple(float(p) for p in probabilities)
-                                           if probabilities is not None else ())
         summary = InputSummary('text', len(encoding.ids),
                                features.score(self.complexity_weights), cheap_label,
-                               cheap_confidence, possible_safety, gate_features)
+                               cheap_confidence, possible_safety,
+                               gate_features(features, probabilities))
         return PreparedText(text, batch, summary, probabilities)
 
     def safety_check(self, text: str) -> SafetyCheck:
@@ -258,17 +258,14 @@ class TextEngine:
 
     def head_energy_mj(self, tokens: int) -> float:
         """Profiled energy of one exit head."""
-        fixed, per_token = self.context.head_energy
-        return fixed + per_token * tokens
+        return self.context.head_energy.mj(tokens)
 
     def input_energy_mj(self, tokens: int, embedded: bool) -> float:
         """Energy of the first look (stop check), plus tokenization and embeddings if used."""
         if embedded:
-            fixed, per_token = self.context.input_energy
-        else:
-            cost = self.profile.cost('stop_check')
-            fixed, per_token = cost.energy_fixed_mj, cost.energy_per_token_mj
-        return fixed + per_token * tokens
+            return self.context.input_energy.mj(tokens)
+        cost = self.profile.cost('stop_check')
+        return cost.energy_fixed_mj + cost.energy_per_token_mj * tokens
 
     def top_k(self, probabilities: torch.Tensor) -> Tuple[List[str], List[float]]:
         """Best labels and their probabilities, best first."""

@@ -15,16 +15,32 @@ from .cost_profile import CostProfile
 from .variant_pool import mode_backend, mode_precision, REFERENCE_MODE, Variant
 from ..battery.energy_budget import EnergyBudgetModel
 
-Linear = Tuple[float, float]             # (fixed_mj, per_token_mj)
+
+@dataclass(frozen=True)
+class LinearCost:
+    """Energy of a component for an input of ``tokens`` tokens: ``fixed + per_token x tokens``."""
+
+    fixed_mj: float
+    per_token_mj: float
+
+    def mj(self, tokens: int) -> float:
+        """Return the estimated energy in mJ for ``tokens`` tokens."""
+        return self.fixed_mj + self.per_token_mj * tokens
+
+    def __add__(self, other: 'LinearCost') -> 'LinearCost':
+        return LinearCost(self.fixed_mj + other.fixed_mj, self.per_token_mj + other.per_token_mj)
 
 
-def _linear(profile: CostProfile, component: str) -> Linear:
+NO_COST = LinearCost(0.0, 0.0)
+
+
+def _linear(profile: CostProfile, component: str) -> LinearCost:
     cost = profile.cost(component)
-    return (cost.energy_fixed_mj, cost.energy_per_token_mj)
+    return LinearCost(cost.energy_fixed_mj, cost.energy_per_token_mj)
 
 
-def _add(*terms: Linear) -> Linear:
-    return (sum(term[0] for term in terms), sum(term[1] for term in terms))
+def _add(*terms: LinearCost) -> LinearCost:
+    return sum(terms, NO_COST)
 
 
 @dataclass(frozen=True)
@@ -33,7 +49,7 @@ class PoolOption:
 
     variant: Variant
     dev_accuracy: float
-    energy: Linear
+    energy: LinearCost
 
     @property
     def variant_id(self) -> str:
@@ -42,7 +58,7 @@ class PoolOption:
 
     def energy_mj(self, tokens: int) -> float:
         """Estimated energy for an input of ``tokens`` tokens."""
-        return self.energy[0] + self.energy[1] * tokens
+        return self.energy.mj(tokens)
 
 
 @dataclass(frozen=True)
@@ -51,7 +67,7 @@ class ModeOption:
 
     mode: str
     fidelity: float                      # dev agreement with the fp32 reference, all layers
-    layer_energy: Tuple[Linear, ...]     # per layer, index 0 = layer 1
+    layer_energy: Tuple[LinearCost, ...]  # per layer, index 0 = layer 1
 
     @property
     def precision(self) -> str:
@@ -65,11 +81,7 @@ class ModeOption:
 
     def energy_mj(self, first_layer: int, count: int, tokens: int) -> float:
         """Estimated energy of layers ``first_layer .. first_layer + count - 1``."""
-        fixed = per_token = 0.0
-        for cost in self.layer_energy[first_layer - 1:first_layer - 1 + count]:
-            fixed += cost[0]
-            per_token += cost[1]
-        return fixed + per_token * tokens
+        return _add(*self.layer_energy[first_layer - 1:first_layer - 1 + count]).mj(tokens)
 
 
 class StrategyContext:
@@ -77,7 +89,7 @@ class StrategyContext:
 
     def __init__(self, pool: List[PoolOption], modes: List[ModeOption], num_layers: int,
                  labels: List[str], budget_model: EnergyBudgetModel,
-                 input_energy: Linear, head_energy: Linear, reference_id: str,
+                 input_energy: LinearCost, head_energy: LinearCost, reference_id: str,
                  gate: Dict = None):
         self.pool = sorted(pool, key=lambda option: option.energy_mj(16))
         self.modes = sorted(modes, key=lambda option: -option.fidelity)

@@ -31,7 +31,7 @@ from ..inference.image_branchynet import BranchyNetClassifier
 from ..inference.input_complexity import complexity_features
 from ..inference.onnx_layers import export_layer, OrtEncoderLayer
 from ..inference.profiling import profile_image, profile_machine
-from ..inference.strategies.moe_gate import fit_gate
+from ..inference.strategies.moe_gate import fit_gate, gate_features
 from ..inference.strategy_context import StrategyContext
 from ..inference.text_backbone import (CommandTokenizer, load_library_model,
                                        pretrained_backbone_path, SegmentedEncoder)
@@ -243,8 +243,8 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
     for row, text in enumerate(dev_set.texts):
         tfidf_probabilities = tfidf.probabilities(text)
         pieces = tokenizer.encoding(text).tokens[1:-1]
-        features.append(complexity_features(text, pieces, tfidf_probabilities).values
-                        + tuple(tfidf_probabilities))
+        features.append(gate_features(complexity_features(text, pieces, tfidf_probabilities),
+                                      tfidf_probabilities))
         right = [i for i, expert in enumerate(experts)
                  if variant_probabilities[expert][row].argmax() == targets[row]
                  and variant_probabilities[expert][row].max() >= GATE_CONFIDENCE]

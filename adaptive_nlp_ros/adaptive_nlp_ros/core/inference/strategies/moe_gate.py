@@ -8,13 +8,27 @@ cheapest expert whose cumulative gate probability reaches a target that loosens 
 battery falls (the resource term), then the budget caps it. Gate scores go in the reason.
 """
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .base import Strategy, threshold_for_battery
 from ..decisions import Action, DecisionState, RunVariant
+from ..input_complexity import ComplexityFeatures
 from ..strategy_context import StrategyContext
+
+
+def gate_features(complexity: ComplexityFeatures,
+                  cheap_probabilities: Optional[Sequence[float]]) -> Tuple[float, ...]:
+    """
+    Return what the gate reads: the complexity signals, then the cheap model's probabilities.
+
+    The one definition, used when the gate is fitted (training) and when it decides (every
+    command's ``InputSummary.gate_features``).
+    """
+    probabilities = () if cheap_probabilities is None else tuple(
+        float(p) for p in cheap_probabilities)
+    return complexity.values + probabilities
 
 
 def fit_gate(features: np.ndarray, targets: Sequence[int], expert_ids: List[str],

@@ -49,7 +49,7 @@ class MoeRouting(Strategy):
         tokens = state.command.tokens
         count = min(self.segment_layers, num_layers - done)
         first = done + 1
-        head = self.context.head_energy[0] + self.context.head_energy[1] * tokens
+        head = self.context.head_energy.mj(tokens)
         budget = state.remaining_budget_mj
         best_rest = self.experts[0].energy_mj(first, num_layers - done, tokens)
         pressure = best_rest / max(budget, 1e-9)

@@ -51,7 +51,7 @@ class Progressive(Strategy):
         count = min(num_layers, self.segment_layers * (progress.refinements + 1))
         first = num_layers - count + 1
         tokens = state.command.tokens
-        head = self.context.head_energy[0] + self.context.head_energy[1] * tokens
+        head = self.context.head_energy.mj(tokens)
         for option in self.refiners:
             cost = option.energy_mj(first, count, tokens) + head
             if cost <= state.remaining_budget_mj:

@@ -49,7 +49,7 @@ class SegmentPrecision(Strategy):
         count = min(self.segment_layers, num_layers - done)
         first = done + 1
         after = num_layers - done - count
-        head = self.context.head_energy[0] + self.context.head_energy[1] * tokens
+        head = self.context.head_energy.mj(tokens)
         segments_after = -(-after // self.segment_layers)
         reserve = self.cheapest.energy_mj(first + count, after, tokens) + head * segments_after
         budget = state.remaining_budget_mj
