@@ -247,3 +247,28 @@ def test_stop_check_at_receipt_is_not_repeated_by_inference(text_engine, monkeyp
     assert calls == [text]
     assert outcome.label in text_engine.models.labels
     assert check.possible == ('safety override' in outcome.reason)
+
+
+def test_early_exit_counts_the_whole_cost_of_the_next_exit(text_engine, monkeypatch):
+    """
+    The next layer is only run when the budget left covers it and its exit head, per token.
+
+    A budget between (layer + head's fixed cost) and (layer + head's full cost for this
+    many tokens) must answer now: counting the head's fixed part alone ran it anyway.
+    """
+    from adaptive_nlp_ros.core.inference.strategy_context import LinearCost
+
+    head = LinearCost(0.1, 0.01)            # a head whose cost grows visibly with the tokens
+    monkeypatch.setattr(text_engine.context, 'head_energy', head)
+    strategy = text_engine.strategy('early_exit')
+    tokens = 40
+    summary = InputSummary('text', tokens, 0.5)
+    layer = text_engine.context.mode_by_name[strategy.mode].energy_mj(2, 1, tokens)
+    spent = 1.0
+    budget = spent + layer + head.fixed_mj + 0.5 * head.per_token_mj * tokens
+    progress = Progress(layers_done=1, confidence=0.1, label='move', energy_spent_mj=spent)
+    state = DecisionState(text_engine.resources(budget_mj=budget), summary, progress)
+    assert isinstance(strategy.decide(state), Answer)
+    roomy = DecisionState(text_engine.resources(budget_mj=budget + head.per_token_mj * tokens),
+                          summary, progress)
+    assert not isinstance(strategy.decide(roomy), Answer)

@@ -55,7 +55,7 @@ class EarlyExit(Strategy):
             return Answer(f'exit after {done}: last allowed layer')
         next_cost = (self.context.mode_by_name[self.mode].energy_mj(done + 1, 1,
                                                                     state.command.tokens)
-                     + self.context.head_energy.fixed_mj)
+                     + self.context.head_energy.mj(state.command.tokens))
         if next_cost > state.remaining_budget_mj:
             return Answer(f'exit after {done}: budget left {state.remaining_budget_mj:.2f} mJ'
                           f' < next layer {next_cost:.2f} mJ')
