@@ -1,19 +1,17 @@
 """
-The adaptive engine: decide how much model to spend on a command, run it, say what and why.
+The text engine: decide how much model to spend on a command, run it, say what and why.
 
-``TextEngine.infer`` is the segment loop every strategy shares: ask the strategy for an
-action, carry it out (a whole pool variant, the next layers in some execution mode, or a
-re-run of cached layers at higher fidelity), ask again with the progress so far, until it
-answers. Each layer's hidden state is kept for the rest of the input, so progressive
-refinement re-runs only what it says it re-runs. A command that may be a ``stop`` (judged
-first by the pool's cheapest model) never leaves early, whatever the strategy and the
-battery: it takes the safety path (``strategies/safety_path.py``): every layer in a fast
-faithful mode, and a full fp32 re-run whenever that pass does not answer ``stop`` but leaves
-it plausible.
+``TextEngine.infer`` prepares a command (tokens, the TF-IDF model's first look, the input's
+complexity) and answers it through the shared segment loop (``segment_loop``) on
+``TextSegments``: the backbone's layers in any execution mode, whole pool variants, and
+re-runs of cached layers. A command that may be a ``stop`` (judged first by the pool's
+cheapest model) never leaves early, whatever the strategy and the battery: it takes the
+safety path (``strategies/safety_path.py``): every layer in a fast faithful mode, and a full
+fp32 re-run whenever that pass does not answer ``stop`` but leaves it plausible.
 """
 
 import collections
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 import math
 import threading
 import time
@@ -23,10 +21,11 @@ import numpy as np
 import torch
 
 from .cost_profile import CostProfile
-from .decisions import (Answer, DecisionState, InputSummary, Progress, Rerun, ResourceState,
-                        RunLayers, RunVariant)
+from .decisions import (DecisionState, InputSummary, Rerun, ResourceState, RunLayers,
+                        RunVariant)
 from .input_complexity import complexity_features, DEFAULT_WEIGHTS
 from .results import InferenceOutcome, SegmentRecord
+from .segment_loop import answer_one, answer_together, InputRun
 from .strategies import create_strategy, Strategy
 from .strategies.full import FullReference
 from .strategies.moe_gate import gate_features
@@ -87,6 +86,7 @@ class TextEngine:
         self._labels = models.labels
         self._cheap_memo: 'collections.OrderedDict[str, np.ndarray]' = collections.OrderedDict()
         self._cheap_lock = threading.Lock()
+        self.segments = TextSegments(self)
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -209,46 +209,58 @@ class TextEngine:
     def infer(self, text: str, strategy: Strategy, resources: ResourceState) -> InferenceOutcome:
         """Answer one command; latency counts from this call (tokenization included)."""
         start = time.perf_counter()
-        prepared = self.prepare(text)
-        outcome = self._run(prepared, strategy, resources)
+        run = answer_one(self.segments, self._start(self.prepare(text), strategy, resources))
+        outcome = self._outcome(run)
         outcome.latency_ms = (time.perf_counter() - start) * 1e3
         return outcome
 
     def infer_batch(self, texts: Sequence[str], strategy: Strategy,
                     resources: ResourceState) -> List[InferenceOutcome]:
         """
-        Answer several commands, batching the layers they share.
+        Answer several commands, batching the steps they share (see ``TextSegments``).
 
-        Each input follows its own decisions; inputs whose next action is the same run
-        together. Latency is the batch's wall time divided evenly. Dynamic int8 quantizes
-        activations with one scale per call, so a batch would see slightly different numbers
-        than each input alone: with ``exact_batching`` (the default) int8 layers run input by
-        input, and batched labels equal one-at-a-time labels.
+        Each input follows its own decisions; inputs whose next step is the same run
+        together. Latency is the batch's wall time divided evenly.
         """
         start = time.perf_counter()
-        prepared = [self.prepare(text) for text in texts]
-        runs = [_InputRun(self, item, strategy, resources) for item in prepared]
-        pending = list(range(len(runs)))
-        while pending:
-            groups: Dict[Tuple, List[int]] = {}
-            for index in pending:
-                action = runs[index].next_action()
-                groups.setdefault(_action_key(action), []).append(index)
-            for key, members in groups.items():
-                _run_group(self, [runs[i] for i in members])
-            pending = [i for i in pending if not runs[i].done]
-        elapsed_ms = (time.perf_counter() - start) * 1e3
-        outcomes = [run.outcome() for run in runs]
+        runs = [self._start(self.prepare(text), strategy, resources) for text in texts]
+        outcomes = [self._outcome(run) for run in answer_together(self.segments, runs)]
         for outcome in outcomes:
-            outcome.latency_ms = elapsed_ms / max(1, len(outcomes))
+            outcome.latency_ms = (time.perf_counter() - start) * 1e3 / max(1, len(outcomes))
         return outcomes
 
-    def _run(self, prepared: PreparedText, strategy: Strategy,
-             resources: ResourceState) -> InferenceOutcome:
-        run = _InputRun(self, prepared, strategy, resources)
-        while not run.done:
-            _run_group(self, [run])
-        return run.outcome()
+    def _start(self, prepared: PreparedText, strategy: Strategy,
+               resources: ResourceState) -> InputRun:
+        """Return the loop's run of one prepared command: possible stops take the safety path."""
+        reasons = []
+        effective = strategy
+        if prepared.summary.possible_safety_label and strategy.name != self.full.name:
+            effective = self.safety
+            reasons.append(f'possible {self.models.safety_label} (p >= '
+                           f'{self.models.safety_threshold:.2f}): safety override')
+        return InputRun(effective, DecisionState(resources, prepared.summary), self._labels,
+                        self.models.num_layers, prepared, reasons, self.safety_index,
+                        requested=strategy.name)
+
+    def _outcome(self, run: InputRun) -> InferenceOutcome:
+        """Return the result object of a finished run."""
+        labels, scores = self.top_k(run.probabilities)
+        progress = run.progress
+        resources = run.state.resources
+        embedded = any(segment.layers for segment in progress.segments)
+        energy = progress.energy_spent_mj + self.input_energy_mj(run.state.command.tokens,
+                                                                 embedded)
+        return InferenceOutcome(
+            label=labels[0], confidence=scores[0], top_labels=labels, top_scores=scores,
+            strategy=run.requested, variant=run.variant or 'minilm',
+            exit_layer=run.layers_done,
+            num_layers=self.models.num_layers if embedded else 0,
+            segments=list(progress.segments),
+            confidence_threshold=run.strategy.confidence_threshold(resources),
+            battery_fraction=resources.battery_fraction, energy_budget_mj=resources.budget_mj,
+            battery_stale=resources.battery_stale, refined=progress.refinements > 0,
+            energy_mj=energy, decision_ms=run.decision_s * 1e3, input_kind='text',
+            reason='; '.join(run.reasons))
 
     # -- costs --------------------------------------------------------------------------
 
@@ -273,194 +285,105 @@ class TextEngine:
         return ([self._labels[int(i)] for i in indices], [float(s) for s in scores])
 
 
-class _InputRun:
-    """The state of one input inside the segment loop (hidden states cached per layer)."""
+class TextSegments:
+    """
+    The text backbone as the segment loop runs it: layers in any mode, pool variants, reruns.
 
-    def __init__(self, engine: TextEngine, prepared: PreparedText, strategy: Strategy,
-                 resources: ResourceState):
+    Each layer's hidden state is kept per input (``InputRun.hidden``), so a ``Rerun`` re-runs
+    only what it says from the cached state before it. Dynamic int8 quantizes activations
+    with one scale per call, so a batch would see slightly different numbers than each input
+    alone: with ``exact_batching`` (the default) int8 layers run input by input, and batched
+    labels equal one-at-a-time labels.
+    """
+
+    def __init__(self, engine: 'TextEngine') -> None:
         self.engine = engine
-        self.prepared = prepared
-        self.requested = strategy
-        self.reasons: List[str] = []
-        self.strategy = strategy
-        if prepared.summary.possible_safety_label and strategy.name != engine.full.name:
-            self.strategy = engine.safety
-            self.reasons.append(f'possible {engine.models.safety_label} (p >= '
-                                f'{engine.models.safety_threshold:.2f}): safety override')
-        self.state = DecisionState(resources, prepared.summary)
-        self.hidden: Dict[int, torch.Tensor] = {}
-        self.layers_done = 0
-        self.probabilities: Optional[torch.Tensor] = None
-        self.variant = ''
-        self.decision_s = 0.0
-        self.done = False
-        self.action = None
-        self.iterations = 0
+        self.models = engine.models
+        self.num_layers = engine.models.num_layers
+        self.labels = engine.models.labels
 
-    def next_action(self):
-        """Ask the strategy (once per step) and remember its answer."""
-        self.iterations += 1
-        start = time.perf_counter()
-        action = self.strategy.decide(self.state)
-        self.decision_s += time.perf_counter() - start
-        limit = 4 * self.engine.models.num_layers + 4
-        if isinstance(action, RunLayers) and (
-                self.layers_done >= self.engine.models.num_layers or self.iterations > limit):
-            action = Answer('no layers left')
-        if isinstance(action, Answer) and self.probabilities is None:
-            action = RunVariant(TFIDF_VARIANT if self.engine.models.tfidf is not None
-                                else self.engine.context.cheapest().variant_id,
-                                'answered before any layer ran: cheapest variant')
-        self.action = action
-        return action
+    def cheapest_answer(self) -> RunVariant:
+        """Answer with the TF-IDF model when it is loaded, else the cheapest pool variant."""
+        variant = (TFIDF_VARIANT if self.models.tfidf is not None
+                   else self.engine.context.cheapest().variant_id)
+        return RunVariant(variant, 'answered before any layer ran: cheapest variant')
 
-    def record(self, segment: SegmentRecord, layers_done: int,
-               probabilities: torch.Tensor, head_energy_mj: float) -> None:
-        """Update progress after a segment and its exit head."""
-        self.probabilities = probabilities
-        confidence, index = torch.max(probabilities, dim=-1)
-        safety_index = self.engine.safety_index
-        self.state = replace(self.state, progress=self.state.progress.after(
-            segment, layers_done, self.engine.models.labels[int(index)], float(confidence),
-            head_energy_mj, float(probabilities[safety_index]) if safety_index is not None
-            else math.nan))
-        self.layers_done = layers_done
+    def carry_out(self, runs: List[InputRun], action) -> None:
+        """Run one action for a group of inputs that all decided it."""
+        if isinstance(action, RunVariant):
+            self._run_variant(runs, action)
+        elif isinstance(action, RunLayers):
+            self._run_layers(runs, runs[0].layers_done + 1, action.count, action.mode, False)
+        elif isinstance(action, Rerun):
+            self._run_layers(runs, action.first_layer, action.count, action.mode, True)
 
-    def outcome(self) -> InferenceOutcome:
-        """Return the result object for this input."""
+    def _run_layers(self, runs: List[InputRun], first_layer: int, count: int, mode: str,
+                    refined: bool, read_exit: bool = True) -> None:
+        """Run layers ``first_layer ..`` in ``mode`` for inputs that all start there."""
         engine = self.engine
-        labels, scores = engine.top_k(self.probabilities)
-        progress: Progress = self.state.progress
-        resources = self.state.resources
-        embedded = any(segment.layers for segment in progress.segments)
-        energy = progress.energy_spent_mj + engine.input_energy_mj(
-            self.prepared.summary.tokens, embedded)
-        return InferenceOutcome(
-            label=labels[0], confidence=scores[0], top_labels=labels, top_scores=scores,
-            strategy=self.requested.name, variant=self.variant or 'minilm',
-            exit_layer=self.layers_done, num_layers=(engine.models.num_layers if embedded
-                                                     else 0),
-            segments=list(progress.segments),
-            confidence_threshold=self.strategy.confidence_threshold(resources),
-            battery_fraction=resources.battery_fraction, energy_budget_mj=resources.budget_mj,
-            battery_stale=resources.battery_stale, refined=progress.refinements > 0,
-            energy_mj=energy, decision_ms=self.decision_s * 1e3, input_kind='text',
-            reason='; '.join(self.reasons))
+        if len(runs) > 1 and engine.exact_batching and mode_precision(mode) == 'int8':
+            for run in runs:
+                self._run_layers([run], first_layer, count, mode, refined, read_exit)
+            return
+        encoder = self.models.encoder
+        for run in runs:
+            if 0 not in run.hidden:
+                run.hidden[0] = encoder.embed(run.item.batch)
+        hidden, batch = _stack(runs, first_layer - 1)
+        last_layer = min(self.num_layers, first_layer + count - 1)
+        with torch.inference_mode():
+            for layer in range(first_layer, last_layer + 1):
+                hidden = encoder.run_layer(layer, hidden, batch, mode)
+                for row, run in enumerate(runs):
+                    tokens = run.item.batch.input_ids.shape[1]
+                    run.hidden[layer] = hidden[row:row + 1, :tokens]
+            probabilities = (self.models.heads.probabilities(last_layer, hidden,
+                                                             batch.token_mask)
+                             if read_exit else None)
+        layers = tuple(range(first_layer, last_layer + 1))
+        for row, run in enumerate(runs):
+            tokens = run.state.command.tokens
+            segment = SegmentRecord(layers, mode_precision(mode), mode_backend(mode),
+                                    engine.layers_energy_mj(first_layer, len(layers), mode,
+                                                            tokens), refined)
+            run.record(segment, last_layer,
+                       probabilities[row] if probabilities is not None else None,
+                       engine.head_energy_mj(tokens) if read_exit else 0.0)
+
+    def _run_variant(self, runs: List[InputRun], action: RunVariant) -> None:
+        """Run a whole pool variant for a group of inputs (reported in segments of 2 layers)."""
+        variant = self.engine.context.pool_by_id[action.variant_id].variant
+        for run in runs:
+            run.variant = variant.variant_id
+        if variant.kind == 'tfidf':
+            for run in runs:
+                probabilities = torch.from_numpy(np.asarray(run.item.cheap_probabilities,
+                                                            dtype=np.float32))
+                run.record(SegmentRecord((), 'fp32', 'numpy', 0.0), 0, probabilities)
+            return
+        first = 1
+        while first <= variant.layers:
+            count = min(VARIANT_SEGMENT_LAYERS, variant.layers - first + 1)
+            self._run_layers(runs, first, count, variant.mode, False,
+                             read_exit=first + count > variant.layers)
+            first += count
 
 
-def _action_key(action) -> Tuple:
-    if isinstance(action, RunVariant):
-        return ('variant', action.variant_id)
-    if isinstance(action, RunLayers):
-        return ('layers', action.count, action.mode)
-    if isinstance(action, Rerun):
-        return ('rerun', action.first_layer, action.count, action.mode)
-    return ('answer',)
-
-
-def _stack(runs: List[_InputRun], layer: int) -> Tuple[torch.Tensor, TokenBatch]:
+def _stack(runs: List[InputRun], layer: int) -> Tuple[torch.Tensor, TokenBatch]:
     """Hidden states after ``layer`` of several inputs, right-padded into one batch."""
     if len(runs) == 1:
-        return runs[0].hidden[layer], runs[0].prepared.batch
-    longest = max(run.prepared.batch.input_ids.shape[1] for run in runs)
+        return runs[0].hidden[layer], runs[0].item.batch
+    longest = max(run.item.batch.input_ids.shape[1] for run in runs)
     width = runs[0].hidden[layer].shape[-1]
     hidden = torch.zeros(len(runs), longest, width)
     ids = torch.zeros(len(runs), longest, dtype=torch.long)
     mask = torch.zeros(len(runs), longest, dtype=torch.bool)
     for row, run in enumerate(runs):
-        tokens = run.prepared.batch.input_ids.shape[1]
+        tokens = run.item.batch.input_ids.shape[1]
         hidden[row, :tokens] = run.hidden[layer][0]
-        ids[row, :tokens] = run.prepared.batch.input_ids[0]
+        ids[row, :tokens] = run.item.batch.input_ids[0]
         mask[row, :tokens] = True
     return hidden, TokenBatch(ids, mask)
-
-
-def _run_layers(engine: TextEngine, runs: List[_InputRun], first_layer: int, count: int,
-                mode: str, refined: bool, evaluate_head: bool = True) -> None:
-    """Run layers ``first_layer..`` for a group of inputs that all start there."""
-    if len(runs) > 1 and engine.exact_batching and mode_precision(mode) == 'int8':
-        for run in runs:
-            _run_layers(engine, [run], first_layer, count, mode, refined, evaluate_head)
-        return
-    models = engine.models
-    for run in runs:
-        if 0 not in run.hidden:
-            run.hidden[0] = models.encoder.embed(run.prepared.batch)
-    hidden, batch = _stack(runs, first_layer - 1)
-    last_layer = min(models.num_layers, first_layer + count - 1)
-    with torch.inference_mode():
-        for layer in range(first_layer, last_layer + 1):
-            hidden = models.encoder.run_layer(layer, hidden, batch, mode)
-            for row, run in enumerate(runs):
-                tokens = run.prepared.batch.input_ids.shape[1]
-                run.hidden[layer] = hidden[row:row + 1, :tokens]
-        probabilities = (models.heads.probabilities(last_layer, hidden, batch.token_mask)
-                         if evaluate_head else None)
-    for row, run in enumerate(runs):
-        tokens = run.prepared.summary.tokens
-        segment = SegmentRecord(tuple(range(first_layer, last_layer + 1)),
-                                mode_precision(mode), mode_backend(mode),
-                                engine.layers_energy_mj(first_layer, last_layer - first_layer
-                                                        + 1, mode, tokens), refined)
-        head_energy = engine.head_energy_mj(tokens) if evaluate_head else 0.0
-        row_probabilities = probabilities[row] if probabilities is not None else None
-        if row_probabilities is None:
-            run.state = replace(run.state, progress=run.state.progress.after(
-                segment, last_layer, run.state.progress.label, run.state.progress.confidence))
-            run.layers_done = last_layer
-        else:
-            run.record(segment, last_layer, row_probabilities, head_energy)
-
-
-def _run_group(engine: TextEngine, runs: List[_InputRun]) -> None:
-    """Carry out the (identical) pending action of a group of inputs."""
-    action = runs[0].action if runs[0].action is not None else runs[0].next_action()
-    for run in runs:
-        run.action = None
-    if isinstance(action, Answer):
-        for run in runs:
-            run.reasons.append(action.reason)
-            run.done = True
-        return
-    if isinstance(action, RunLayers):
-        for run in runs:
-            run.reasons.append(action.reason)
-        _run_layers(engine, runs, runs[0].layers_done + 1, action.count, action.mode, False)
-        return
-    if isinstance(action, Rerun):
-        for run in runs:
-            run.reasons.append(action.reason)
-        _run_layers(engine, runs, action.first_layer, action.count, action.mode, True)
-        return
-    _run_variant(engine, runs, action)
-
-
-def _run_variant(engine: TextEngine, runs: List[_InputRun], action: RunVariant) -> None:
-    """Run a whole pool variant for a group of inputs and finish them."""
-    option = engine.context.pool_by_id[action.variant_id]
-    variant = option.variant
-    for run in runs:
-        run.variant = variant.variant_id
-        run.reasons.append(action.reason)
-    if variant.kind == 'tfidf':
-        for run in runs:
-            probabilities = torch.from_numpy(np.asarray(run.prepared.cheap_probabilities,
-                                                        dtype=np.float32))
-            run.probabilities = probabilities
-            confidence, index = torch.max(probabilities, dim=-1)
-            segment = SegmentRecord((), 'fp32', 'numpy', 0.0)
-            run.state = replace(run.state, progress=run.state.progress.after(
-                segment, 0, engine.models.labels[int(index)], float(confidence)))
-            run.done = True
-        return
-    first = 1
-    while first <= variant.layers:
-        count = min(VARIANT_SEGMENT_LAYERS, variant.layers - first + 1)
-        last_segment = first + count > variant.layers
-        _run_layers(engine, runs, first, count, variant.mode, False, last_segment)
-        first += count
-    for run in runs:
-        run.done = True
 
 
 def load_text_engine(directory=None, budget_model: EnergyBudgetModel = EnergyBudgetModel(),

@@ -1,0 +1,160 @@
+"""
+The per-command segment loop every strategy shares, for text and images alike.
+
+For one input: ask the strategy for an action; carry it out (a whole pool variant, the next
+layers in an execution mode, or a re-run of cached layers at higher fidelity); note what ran
+and what the exit head said; ask again with the progress so far, until the strategy
+answers. ``answer_one`` is that loop, as it reads::
+
+    while True:
+        action = run.decide(network)
+        if isinstance(action, Answer):
+            break
+        network.carry_out([run], action)       # runs the segment, reads the exit, records
+        if isinstance(action, RunVariant):
+            break
+
+``answer_together`` serves several inputs with the same two steps: each round, every
+unfinished input decides, inputs whose next action is the same step run as one batch, and
+each records its own progress. ``InputRun.record`` is the only place progress changes, and
+``InputRun.decide`` the only place the loop overrides a strategy (two documented cases).
+The network is the text backbone (``engine.TextSegments``) or the image BranchyNet
+(``image_engine.ImageSegments``).
+"""
+
+from dataclasses import replace
+import math
+import time
+from typing import Dict, List, Optional, Protocol, Sequence, Tuple
+
+import torch
+
+from .decisions import Action, Answer, DecisionState, Progress, Rerun, RunLayers, RunVariant
+from .results import SegmentRecord
+from .strategies.base import Strategy
+
+
+class SegmentedNetwork(Protocol):
+    """What the loop needs from a network cut into segments with an exit after each."""
+
+    def carry_out(self, runs: List['InputRun'], action: Action) -> None:
+        """Run ``action`` (RunVariant, RunLayers or Rerun) for each run of a group."""
+
+    def cheapest_answer(self) -> RunVariant:
+        """Return the action that answers when a strategy answers before any exit ran."""
+
+
+class InputRun:
+    """One input inside the loop: what its strategy sees, what ran, the cached states."""
+
+    def __init__(self, strategy: Strategy, state: DecisionState, labels: Sequence[str],
+                 num_layers: int, item: object = None, reasons: Sequence[str] = (),
+                 safety_index: Optional[int] = None, requested: str = '') -> None:
+        """
+        Start with nothing run.
+
+        :param item: what the network runs on (a prepared text, a preprocessed image).
+        :param reasons: what was decided before the loop (the safety override).
+        :param safety_index: the label whose probability the progress tracks (stop).
+        :param requested: the strategy asked for, when ``strategy`` stands in for it.
+        """
+        self.strategy = strategy
+        self.requested = requested or strategy.name
+        self.state = state
+        self.labels = labels
+        self.num_layers = num_layers
+        self.item = item
+        self.reasons: List[str] = list(reasons)
+        self.safety_index = safety_index
+        self.hidden: Dict[int, torch.Tensor] = {}    # layer -> state after it (0: the input)
+        self.probabilities: Optional[torch.Tensor] = None
+        self.variant = ''
+        self.decision_s = 0.0
+        self._rounds = 0
+
+    @property
+    def progress(self) -> Progress:
+        """Return what has run so far."""
+        return self.state.progress
+
+    @property
+    def layers_done(self) -> int:
+        """Return the number of layers the latest exit read."""
+        return self.state.progress.layers_done
+
+    def decide(self, network: SegmentedNetwork) -> Action:
+        """
+        Ask the strategy for the next action, noting its reason.
+
+        The loop overrides it in two cases only: layers asked for beyond the last one (or a
+        strategy that never answers) become ``Answer``; an ``Answer`` before any exit ran
+        becomes the network's cheapest way to an answer.
+        """
+        self._rounds += 1
+        start = time.perf_counter()
+        action = self.strategy.decide(self.state)
+        self.decision_s += time.perf_counter() - start
+        if isinstance(action, RunLayers) and (self.layers_done >= self.num_layers
+                                              or self._rounds > 4 * self.num_layers + 4):
+            action = Answer('no layers left')
+        if isinstance(action, Answer) and self.probabilities is None:
+            action = network.cheapest_answer()
+        if action.reason:
+            self.reasons.append(action.reason)
+        return action
+
+    def record(self, segment: SegmentRecord, layers_done: int,
+               probabilities: Optional[torch.Tensor], head_energy_mj: float = 0.0) -> None:
+        """Note a segment that ran and, when its exit was read, what the exit said."""
+        progress = self.state.progress
+        label, confidence, safety = progress.label, progress.confidence, math.nan
+        if probabilities is not None:
+            self.probabilities = probabilities
+            best, index = torch.max(probabilities, dim=-1)
+            label, confidence = self.labels[int(index)], float(best)
+            if self.safety_index is not None:
+                safety = float(probabilities[self.safety_index])
+        self.state = replace(self.state, progress=progress.after(
+            segment, layers_done, label, confidence, head_energy_mj, safety))
+
+
+def answer_one(network: SegmentedNetwork, run: InputRun) -> InputRun:
+    """Run the loop for one input until its strategy answers; return the run."""
+    while True:
+        action = run.decide(network)
+        if isinstance(action, Answer):
+            break
+        network.carry_out([run], action)
+        if isinstance(action, RunVariant):
+            break
+    return run
+
+
+def answer_together(network: SegmentedNetwork, runs: List[InputRun]) -> List[InputRun]:
+    """Run the loop for several inputs, each its own decisions, shared steps batched."""
+    pending = list(runs)
+    while pending:
+        groups: Dict[Tuple, Tuple[Action, List[InputRun]]] = {}
+        unfinished = []
+        for run in pending:
+            action = run.decide(network)
+            if isinstance(action, Answer):
+                continue
+            groups.setdefault(step_key(run, action), (action, []))[1].append(run)
+            if not isinstance(action, RunVariant):
+                unfinished.append(run)
+        for action, members in groups.values():
+            network.carry_out(members, action)
+        pending = unfinished
+    return runs
+
+
+def step_key(run: InputRun, action: Action) -> Tuple:
+    """Return what makes two inputs' next actions one step (they can run as one batch)."""
+    if isinstance(action, RunVariant):
+        return ('variant', action.variant_id)
+    if isinstance(action, RunLayers):
+        return ('layers', run.layers_done, action.count, action.mode)
+    if isinstance(action, Rerun):
+        return ('rerun', action.first_layer, action.count, action.mode)
+    return ('answer',)
