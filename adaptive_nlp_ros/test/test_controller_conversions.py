@@ -2,12 +2,14 @@
 
 import math
 
-from adaptive_nlp_ros.core.controller import controller
-from adaptive_nlp_ros.core.controller.controller import CommandResult, Configuration
+from adaptive_nlp_ros.core.controller import records as controller
+from adaptive_nlp_ros.core.controller.battery_tracker import battery_input
+from adaptive_nlp_ros.core.controller.command_validation import image_input
+from adaptive_nlp_ros.core.controller.records import CommandResult, Configuration
 from adaptive_nlp_ros.core.inference.results import InferenceOutcome
-from adaptive_nlp_ros.nodes.conversions import (
-    battery_input, chosen_configuration_message, image_input, inference_result_message,
-    mono8_image_message, result_row)
+from adaptive_nlp_ros.nodes.conversions import (chosen_configuration_message,
+                                                inference_result_message, mono8_image_message,
+                                                result_row)
 from adaptive_nlp_ros_msgs.msg import InferenceResult
 from builtin_interfaces.msg import Time
 import numpy as np

@@ -15,10 +15,11 @@ from typing import List
 from adaptive_nlp_ros.core.battery.energy_budget import EnergyBudgetModel
 from adaptive_nlp_ros.core.controller.battery_tracker import BatteryInput
 from adaptive_nlp_ros.core.controller.command_validation import ImageInput
-from adaptive_nlp_ros.core.controller.controller import (CommandController, CommandResult,
-                                                         ControllerEngines, STATUS_ANSWERED,
-                                                         STATUS_DROPPED, STATUS_REJECTED)
+from adaptive_nlp_ros.core.controller.controller import CommandController
 from adaptive_nlp_ros.core.controller.controller_parameters import ControllerSettings
+from adaptive_nlp_ros.core.controller.engines import ControllerEngines
+from adaptive_nlp_ros.core.controller.records import (CommandResult, STATUS_ANSWERED,
+                                                      STATUS_DROPPED, STATUS_REJECTED)
 from adaptive_nlp_ros.core.inference.decisions import ResourceState
 from adaptive_nlp_ros.core.inference.engine import SafetyCheck
 from adaptive_nlp_ros.core.inference.results import InferenceOutcome, SegmentRecord
@@ -90,6 +91,12 @@ class FakeImageEngine:
     """Answers every image as digit_0."""
 
     budget_model = EnergyBudgetModel()
+
+    def set_budget_model(self, budget_model: EnergyBudgetModel) -> None:
+        self.budget_model = budget_model
+
+    def strategy(self, name: str, settings=()):
+        return FakeStrategy(name, settings)
 
     def infer(self, image, strategy, resources) -> InferenceOutcome:
         assert image.dtype == np.uint8 and image.ndim == 2

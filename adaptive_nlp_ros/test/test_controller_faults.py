@@ -14,9 +14,10 @@ from typing import Iterator, Optional
 
 from adaptive_nlp_ros.core import artifacts
 from adaptive_nlp_ros.core.controller.command_validation import ImageInput
-from adaptive_nlp_ros.core.controller.controller import (
-    CommandController, load_controller_engines, STATUS_ANSWERED, STATUS_REJECTED)
+from adaptive_nlp_ros.core.controller.controller import CommandController
 from adaptive_nlp_ros.core.controller.controller_parameters import ControllerSettings
+from adaptive_nlp_ros.core.controller.engines import load_controller_engines
+from adaptive_nlp_ros.core.controller.records import STATUS_ANSWERED, STATUS_REJECTED
 from adaptive_nlp_ros_msgs.msg import InferenceResult
 import pytest
 from test_controller_node import ControllerClient

@@ -2,7 +2,7 @@
 
 import threading
 
-from adaptive_nlp_ros.core.controller.controller import ControllerEngines
+from adaptive_nlp_ros.core.controller.engines import ControllerEngines
 from adaptive_nlp_ros.nodes.controller_node import ControllerNode
 from adaptive_nlp_ros_msgs.msg import InferenceResult
 from rclpy.qos import QoSProfile, ReliabilityPolicy

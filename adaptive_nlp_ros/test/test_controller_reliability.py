@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Dict, List, Optional
 
-from adaptive_nlp_ros.core.controller.controller import ControllerEngines
+from adaptive_nlp_ros.core.controller.engines import ControllerEngines
 from adaptive_nlp_ros.nodes.controller_node import ControllerNode
 from adaptive_nlp_ros_msgs.msg import InferenceResult
 from conftest import (fastdds_shm_files, fastdds_shm_files_of, node_command, NodeProcess,

@@ -33,16 +33,18 @@ import time
 from typing import Any, Dict, List, NoReturn, Optional
 
 from adaptive_nlp_ros.core.artifacts import ArtifactError
-from adaptive_nlp_ros.core.controller.controller import (
-    CommandController, CommandResult, Configuration, ControllerEngines,
-    load_controller_engines)
-from adaptive_nlp_ros.core.controller.controller_parameters import (
-    CONTROLLER_PARAMETERS, ControllerSettings, IMAGE_QOS_BEST_EFFORT)
-from adaptive_nlp_ros.nodes.conversions import (
-    battery_input, chosen_configuration_message, diagnostic_status, image_input,
-    inference_result_message, stamp_seconds)
-from adaptive_nlp_ros.nodes.parameters import (
-    declare_parameters, install_parameter_callbacks, ParameterDeclarationError)
+from adaptive_nlp_ros.core.controller.battery_tracker import battery_input
+from adaptive_nlp_ros.core.controller.command_validation import image_input
+from adaptive_nlp_ros.core.controller.controller import CommandController
+from adaptive_nlp_ros.core.controller.controller_parameters import (CONTROLLER_PARAMETERS,
+                                                                    ControllerSettings,
+                                                                    IMAGE_QOS_BEST_EFFORT)
+from adaptive_nlp_ros.core.controller.engines import ControllerEngines, load_controller_engines
+from adaptive_nlp_ros.core.controller.records import CommandResult, Configuration
+from adaptive_nlp_ros.nodes.conversions import (chosen_configuration_message, diagnostic_status,
+                                                inference_result_message, stamp_seconds)
+from adaptive_nlp_ros.nodes.parameters import (declare_parameters, install_parameter_callbacks,
+                                               ParameterDeclarationError)
 from adaptive_nlp_ros.nodes.process_exit import end_process
 from adaptive_nlp_ros.nodes.shutdown import ShutdownSignals, spin_until_shutdown
 from adaptive_nlp_ros_msgs.msg import ChosenConfiguration, InferenceResult

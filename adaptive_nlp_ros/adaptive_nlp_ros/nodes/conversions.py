@@ -1,14 +1,10 @@
 """Conversions between core objects and ROS messages: the one place that knows both sides."""
 
-import math
 from typing import Mapping
 
-from adaptive_nlp_ros.core.battery.battery_model import (
-    BatteryAssessment, BatterySnapshot, POWER_SUPPLY_STATUS_CHARGING, POWER_SUPPLY_STATUS_FULL,
-    POWER_SUPPLY_TECHNOLOGIES)
-from adaptive_nlp_ros.core.controller.battery_tracker import BatteryInput
-from adaptive_nlp_ros.core.controller.command_validation import ImageInput
-from adaptive_nlp_ros.core.controller.controller import CommandResult, Configuration, STATUS_NAMES
+from adaptive_nlp_ros.core.battery.battery_model import (BatteryAssessment, BatterySnapshot,
+                                                         POWER_SUPPLY_TECHNOLOGIES)
+from adaptive_nlp_ros.core.controller.records import CommandResult, Configuration, STATUS_NAMES
 from adaptive_nlp_ros.core.evaluation.demo_report import ResultRow
 from adaptive_nlp_ros_msgs.msg import ChosenConfiguration, InferenceResult
 from builtin_interfaces.msg import Time
@@ -88,28 +84,6 @@ def _diagnostic_text(value: object) -> str:
 def stamp_seconds(stamp: Time) -> float:
     """Return a ``builtin_interfaces/Time`` in seconds."""
     return stamp.sec + stamp.nanosec * 1e-9
-
-
-def battery_input(message: BatteryState) -> BatteryInput:
-    """Return what the controller reads from a BatteryState (capacity in Wh when known)."""
-    capacity_wh = None
-    capacity_ah, voltage_v = float(message.capacity), float(message.voltage)
-    if math.isfinite(capacity_ah) and math.isfinite(voltage_v) and capacity_ah > 0.0 \
-            and voltage_v > 0.0:
-        capacity_wh = capacity_ah * voltage_v
-    return BatteryInput(
-        fraction=float(message.percentage), present=bool(message.present),
-        charging=message.power_supply_status in (
-            POWER_SUPPLY_STATUS_CHARGING, POWER_SUPPLY_STATUS_FULL),
-        capacity_wh=capacity_wh, stamp_s=stamp_seconds(message.header.stamp))
-
-
-def image_input(message: Image) -> ImageInput:
-    """Return the fields of an image command the controller checks and reads."""
-    return ImageInput(encoding=message.encoding, height=int(message.height),
-                      width=int(message.width), step=int(message.step),
-                      data=memoryview(message.data).tobytes(),
-                      frame_id=message.header.frame_id)
 
 
 def mono8_image_message(pixels: np.ndarray, stamp: Time, frame_id: str = '') -> Image:

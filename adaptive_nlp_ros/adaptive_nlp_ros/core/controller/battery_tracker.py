@@ -2,12 +2,12 @@
 What the controller knows about the battery: the last good reading, its age, staleness.
 
 The controller feeds every ``sensor_msgs/BatteryState`` it receives to ``BatteryTracker.update``
-as a ``BatteryInput`` (converted in ``nodes/conversions.py``). A reading is *good* when the
-battery is present and its fraction is a number in 0..1; anything else is ignored with a
-count per reason, and the last good reading is kept. A stamp far from the receiver's clock is
-counted and reported but does not make a reading bad: staleness is judged by **receive time**
-(a monotonic clock), never by the message's stamp, so a publisher with a wrong clock cannot
-make fresh readings look old or old ones fresh.
+as a ``BatteryInput`` (``battery_input``: live messages and bag replay alike). A reading is
+*good* when the battery is present and its fraction is a number in 0..1; anything else is
+ignored with a count per reason, and the last good reading is kept. A stamp far from the
+receiver's clock is counted and reported but does not make a reading bad: staleness is
+judged by **receive time** (a monotonic clock), never by the message's stamp, so a publisher
+with a wrong clock cannot make fresh readings look old or old ones fresh.
 
 The battery is *stale* when no good reading arrived for ``timeout_s``; before the first one,
 the age counts from the tracker's creation (the controller's start). ``poll`` reports each
@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import math
 import threading
 import time
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from ..battery.battery_model import POWER_SUPPLY_STATUS_CHARGING, POWER_SUPPLY_STATUS_FULL
 
 IGNORED_NAN = 'nan'
 IGNORED_OUT_OF_RANGE = 'out_of_range'
@@ -38,6 +40,27 @@ class BatteryInput:
     charging: bool                       # on a charger (status CHARGING or FULL)
     capacity_wh: Optional[float]         # capacity x voltage when both are known, else None
     stamp_s: float                       # header stamp, seconds (ROS time)
+
+
+def battery_input(message: Any) -> BatteryInput:
+    """
+    Return what the controller reads from a ``sensor_msgs/BatteryState``.
+
+    Any object with the message's fields will do (an rclpy message, a decoded bag message):
+    the live node and bag replay read batteries the same way. Capacity in Wh when both the
+    capacity (Ah) and the voltage are known and positive.
+    """
+    capacity_wh = None
+    capacity_ah, voltage_v = float(message.capacity), float(message.voltage)
+    if math.isfinite(capacity_ah) and math.isfinite(voltage_v) and capacity_ah > 0.0 \
+            and voltage_v > 0.0:
+        capacity_wh = capacity_ah * voltage_v
+    stamp = message.header.stamp
+    return BatteryInput(
+        fraction=float(message.percentage), present=bool(message.present),
+        charging=int(message.power_supply_status) in (
+            POWER_SUPPLY_STATUS_CHARGING, POWER_SUPPLY_STATUS_FULL),
+        capacity_wh=capacity_wh, stamp_s=int(stamp.sec) + int(stamp.nanosec) * 1e-9)
 
 
 @dataclass(frozen=True)

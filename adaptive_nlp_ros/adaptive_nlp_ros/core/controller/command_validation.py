@@ -17,7 +17,7 @@ and a reason sentence (the ``reason`` of the REJECTED ``InferenceResult``).
 
 from dataclasses import dataclass
 import struct
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -141,6 +141,20 @@ class ImageInput:
     step: int
     data: bytes
     frame_id: str = ''
+
+
+def image_input(message: Any) -> ImageInput:
+    """
+    Return the fields of a ``sensor_msgs/Image`` the controller checks and reads.
+
+    Any object with the message's fields will do (an rclpy message, a decoded bag message):
+    the live node and bag replay check images the same way.
+    """
+    data = message.data
+    data = data.tobytes() if hasattr(data, 'tobytes') else bytes(data)
+    return ImageInput(encoding=str(message.encoding), height=int(message.height),
+                      width=int(message.width), step=int(message.step), data=data,
+                      frame_id=str(message.header.frame_id))
 
 
 def check_image(image: ImageInput, max_pixels: int) -> Optional[Rejection]:

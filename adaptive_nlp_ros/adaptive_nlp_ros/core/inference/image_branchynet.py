@@ -175,7 +175,7 @@ class BranchyNetClassifier:
 
     def __init__(self, network: BranchyNet, temperatures: Sequence[float],
                  input_size_px: int = INPUT_SIZE_PX, dev_accuracy: Sequence[float] = (),
-                 split_seed: int | None = None):
+                 split_seed: int | None = None, gate: dict | None = None):
         if len(temperatures) != network.num_exits:
             raise ValueError('need one temperature per exit')
         network.eval()
@@ -187,6 +187,7 @@ class BranchyNetClassifier:
         self.dev_accuracy: tuple[float, ...] = tuple(float(a) for a in dev_accuracy)
         # load_digit_splits(split_seed)['test'] was held out; None: not recorded (older model)
         self.split_seed = split_seed
+        self.gate = gate                 # moe_gate's prior over the exits, learned on dev
         self.stage_macs, self.exit_macs = count_macs(network, input_size_px)
         self._network = network
         self._stages = tuple(network.stages)
@@ -212,7 +213,8 @@ class BranchyNetClassifier:
         state = torch.load(directory / WEIGHTS_FILE, map_location='cpu', weights_only=True)
         network.load_state_dict(state)
         return cls(network, config['temperatures'], config['input_size_px'],
-                   config.get('dev_accuracy', ()), config.get('split_seed'))
+                   config.get('dev_accuracy', ()), config.get('split_seed'),
+                   config.get('gate'))
 
     def save(self, directory: pathlib.Path) -> None:
         """Write the state dict and a small JSON (architecture, temperatures, dev accuracy)."""
@@ -227,6 +229,7 @@ class BranchyNetClassifier:
             'temperatures': list(self.temperatures),
             'dev_accuracy': list(self.dev_accuracy),
             'split_seed': self.split_seed,
+            'gate': self.gate,
             'stage_macs': list(self.stage_macs),
             'exit_macs': list(self.exit_macs),
         }

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 EXIT_LOSS_WEIGHTS = (1.0, 0.6, 1.0)    # joint loss: exit 1 counts as much as the last
 DEFAULT_EPOCHS = 30
+GATE_CONFIDENCE = 0.8                  # as the text gate: an exit counts when right and this sure
 DIGIT_SPLIT_SEED = 7                   # the train/dev/test split, whatever seed trains the net
 _BATCH_SIZE = 64
 _LEARNING_RATE = 1e-2                  # peak of the one-cycle schedule
@@ -126,6 +127,32 @@ def _train_network(train_x: torch.Tensor, train_y: torch.Tensor, seed: int, epoc
     return network.eval()
 
 
+def exit_prior_gate(dev_logits, temperatures, dev_y: torch.Tensor,
+                    confident: float = GATE_CONFIDENCE) -> dict:
+    """
+    Return ``moe_gate``'s gate for images: a prior over the exits, learned on dev.
+
+    An image has no cheap first look (text has the TF-IDF model), so the gate reads no
+    features: its bias is the log share of dev digits for which each exit is the cheapest
+    that is right with calibrated confidence >= ``confident`` (the last exit when none is),
+    with one count added per exit.
+    """
+    exits = len(dev_logits)
+    counts = np.ones(exits)
+    right = []
+    for logits, temperature in zip(dev_logits, temperatures):
+        probabilities = torch.softmax(logits / temperature, dim=1)
+        best, predicted = probabilities.max(dim=1)
+        right.append(((predicted == dev_y) & (best >= confident)).numpy())
+    right = np.stack(right)
+    for column in range(right.shape[1]):
+        hits = np.nonzero(right[:, column])[0]
+        counts[int(hits[0]) if len(hits) else exits - 1] += 1
+    return {'experts': [f'branchynet_exit{index}' for index in range(1, exits + 1)],
+            'weights': [[] for _ in range(exits)],
+            'bias': np.log(counts / counts.sum()).tolist()}
+
+
 def train_branchynet(out_dir: pathlib.Path, seed: int = 7, epochs: int = DEFAULT_EPOCHS,
                      progress: bool = False, num_threads: int | None = 1,
                      split_seed: int = DIGIT_SPLIT_SEED) -> dict:
@@ -163,7 +190,7 @@ def train_branchynet(out_dir: pathlib.Path, seed: int = 7, epochs: int = DEFAULT
         for name, labels in (('dev', dev_y), ('test', test_y))}
     classifier = BranchyNetClassifier(
         network, temperatures, INPUT_SIZE_PX, [entry['accuracy'] for entry in reports['dev']],
-        split_seed)
+        split_seed, exit_prior_gate(logits['dev'], temperatures, dev_y))
     classifier.save(out_dir)
     report = {
         'seed': seed,

@@ -28,8 +28,8 @@ class Progressive(Strategy):
         self.segment_layers = self.segment_size()
         modes = context.efficient_modes()           # most faithful first
         self.cheap = modes[-1]
-        self.refiners = [mode for mode in modes if mode.fidelity > self.cheap.fidelity] or [
-            modes[0]]
+        # Only a more faithful mode can refine (none for images: one mode).
+        self.refiners = [mode for mode in modes if mode.fidelity > self.cheap.fidelity]
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Below this confidence the cheap answer gets refined."""
@@ -45,6 +45,9 @@ class Progressive(Strategy):
         if progress.confidence >= threshold:
             return Answer(('refined ' if progress.refinements else 'cheap pass ')
                           + f'confident: {progress.confidence:.2f} >= {threshold:.2f}')
+        if not self.refiners:
+            return Answer(f'{progress.confidence:.2f} < {threshold:.2f}, but no mode is more '
+                          f'faithful than {self.cheap.mode}')
         if progress.refinements >= self.settings['max_refinements']:
             return Answer(f'still {progress.confidence:.2f} < {threshold:.2f} after '
                           f'{progress.refinements} refinement(s)')
