@@ -187,7 +187,8 @@ def cmd_bag_eval(args) -> int:
                     if any(c.kind == 'image' for c in contents.commands) else None)
     with progress_display() as progress:
         result = evaluate_contents(engine, image_engine, contents, args.strategy, labels,
-                                   args.budget_mj, step_reporter(progress))
+                                   args.budget_mj, step_reporter(progress),
+                                   args.battery_timeout_s)
     result['commands']['label_source'] = (f'labels file {args.labels}' if args.labels
                                           else result['commands']['label_source'])
     result['bag'] = bag_report

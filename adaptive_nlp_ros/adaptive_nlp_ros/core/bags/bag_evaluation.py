@@ -6,10 +6,12 @@ A bag's topics take roles by their last name component (after ``--remap OLD:=NEW
 ``battery_state`` (``sensor_msgs/BatteryState``) and ``inference_result`` (what a controller
 answered). Every other topic is skipped with a notice.
 
-Each command is answered at the battery the robot had when it arrived: the latest good
-``BatteryState`` received before it (present, percentage in 0..1), judged as the controller
-judges it: stale when older than ``battery_timeout_s`` by receive time (the battery then
-counts as unknown), the age counted from the start of the bag before the first reading.
+Replay drives the live path: for each strategy, a ``CommandController`` whose clock is the
+bag's own time receives every battery reading and every command in the order the bag holds
+them, and answers each command as it arrives. So the rules are the controller's, not a copy:
+the input checks, the stop check and the safety path, the battery judged by receive time
+(stale after ``battery_timeout_s``, counted from the start of the bag before the first
+reading; the strategy being scored then answers with the battery unknown).
 
 Labels, matched by text: a ``--labels`` JSONL file, else those the bag carries (the recorder
 stores a scenario's expected labels in the bag's ``custom_data``, and recorded results with
@@ -34,6 +36,13 @@ import numpy as np
 
 from .bag_reader import BagError, BagReader, BagTopic
 from .bag_types import BATTERY_TYPE, IMAGE_TYPE, MessageCodec, RESULT_TYPE, STRING_TYPE
+from ..controller.battery_tracker import (battery_input, BatteryInput, BatteryReading,
+                                          BatteryTracker)
+from ..controller.command_validation import check_image, image_input, ImageInput
+from ..controller.controller import CommandController
+from ..controller.controller_parameters import ControllerSettings
+from ..controller.engines import ControllerEngines
+from ..controller.records import CommandResult, INPUT_TEXT_CHARS, STATUS_ANSWERED, STATUS_NAMES
 from ..evaluation.evaluation import (finite_or_none, oracle_run, StrategyRun, summarize,
                                      WARMUP_COMMANDS)
 from ..inference.results import InferenceOutcome
@@ -54,12 +63,8 @@ COMMAND_ROLES = (TEXT_ROLE, IMAGE_ROLE)
 # JSON [expected label of each image command, in publication order].
 EXPECTED_LABELS_KEY = 'adaptive_nlp_ros.expected_labels'
 EXPECTED_IMAGE_LABELS_KEY = 'adaptive_nlp_ros.expected_image_labels'
-DEFAULT_BATTERY_TIMEOUT_S = 5.0     # the controller's battery_timeout_s default
-POWER_SUPPLY_STATUS_CHARGING = 1
-POWER_SUPPLY_STATUS_FULL = 4
-STATUS_ANSWERED = 0
-STATUS_NAMES = {0: 'answered', 1: 'rejected', 2: 'dropped'}
-INPUT_TEXT_CHARS = 200              # InferenceResult.input_text: the first 200 characters
+DEFAULT_BATTERY_TIMEOUT_S = ControllerSettings().battery_timeout_s
+MAX_IMAGE_PIXELS = ControllerSettings().max_image_pixels
 
 
 # -- topic names ---------------------------------------------------------------------------
@@ -143,17 +148,6 @@ def require_command_topics(reader: BagReader, roles: Mapping[str, str],
 
 # -- what the bag holds --------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class BatteryAtCommand:
-    """The battery a command was answered at (as the controller would have seen it)."""
-
-    fraction: float                     # NaN when unknown or stale
-    charging: bool
-    capacity_wh: Optional[float]
-    age_s: float                        # since the last good reading (or the bag's start)
-    stale: bool
-
-
 @dataclass
 class BagCommand:
     """One command found in the bag."""
@@ -162,9 +156,9 @@ class BagCommand:
     timestamp_ns: int
     topic: str
     kind: str                           # text | image
-    battery: BatteryAtCommand
+    battery: BatteryReading             # as the controller judged it when the command came
     text: str = ''
-    image: Optional[np.ndarray] = None
+    image: Optional[ImageInput] = None
     ordinal: int = 0                    # position among the bag's messages of its kind
 
 
@@ -186,6 +180,8 @@ class BagContents:
     """Commands, recorded results and battery readings of a bag, in receive order."""
 
     commands: List[BagCommand] = field(default_factory=list)
+    batteries: List[Tuple[int, BatteryInput]] = field(default_factory=list)  # (time, reading)
+    start_ns: int = 0
     results: List[RecordedResult] = field(default_factory=list)
     battery_fractions: List[float] = field(default_factory=list)
     battery_ignored: int = 0
@@ -218,26 +214,15 @@ def expected_labels_metadata(commands: Iterable) -> Dict[str, str]:
     return metadata
 
 
-def image_from_message(message) -> np.ndarray:
-    """Return the HxW uint8 array of a mono8 ``sensor_msgs/Image``; ValueError if it is not."""
-    if message.encoding != 'mono8':
-        raise ValueError(f'encoding {message.encoding!r} (mono8 only)')
-    height, width, step = int(message.height), int(message.width), int(message.step)
-    data = np.frombuffer(bytes(message.data), dtype=np.uint8)
-    if height == 0 or width == 0:
-        raise ValueError(f'empty image ({width}x{height})')
-    if step < width or data.size != step * height:
-        raise ValueError(f'{data.size} bytes do not fit {width}x{height} with step {step}')
-    return data.reshape(height, step)[:, :width].copy()
-
-
 def read_contents(reader: BagReader, remaps: Mapping[str, str],
                   battery_timeout_s: float = DEFAULT_BATTERY_TIMEOUT_S,
                   codec: Optional[MessageCodec] = None) -> BagContents:
     """
     Decode the commands, battery readings and results of a bag.
 
-    Raises BagError when the bag has no command topic; undecodable messages are skipped
+    Each command notes the battery as the controller would judge it on arrival (the shared
+    ``BatteryTracker`` on the bag's clock). Raises BagError when the bag has no command
+    topic; undecodable messages, and images that fail the controller's checks, are skipped
     with a notice each.
     """
     check_remaps_used(remaps, reader.info.topics)
@@ -253,11 +238,15 @@ def read_contents(reader: BagReader, remaps: Mapping[str, str],
         LOG.info('skipping topic %s (%s)', name, why)
     contents.expected_labels, contents.expected_image_labels = _labels_from_custom_data(reader)
     start_ns = reader.info.start_ns
-    last_good: Optional[Tuple[int, object]] = None
+    clock: Optional[ReplayClock] = ReplayClock(start_ns) if start_ns is not None else None
+    tracker = BatteryTracker(battery_timeout_s, math.inf, clock) if clock else None
     ordinals = {TEXT_ROLE: 0, IMAGE_ROLE: 0}
     for message in reader.messages(roles):
-        if start_ns is None:
+        if clock is None:
             start_ns = message.timestamp_ns
+            clock = ReplayClock(start_ns)
+            tracker = BatteryTracker(battery_timeout_s, math.inf, clock)
+        clock.now_ns = message.timestamp_ns
         topic = reader.info.topics[message.topic]
         role = roles[message.topic]
         try:
@@ -266,28 +255,30 @@ def read_contents(reader: BagReader, remaps: Mapping[str, str],
             contents.skipped_messages.append(str(error))
             continue
         if role == BATTERY_ROLE:
-            if _good_battery(decoded):
-                last_good = (message.timestamp_ns, decoded)
-                contents.battery_fractions.append(float(decoded.percentage))
+            battery = battery_input(decoded)
+            contents.batteries.append((message.timestamp_ns, battery))
+            if tracker.update(battery, clock()).accepted:
+                contents.battery_fractions.append(battery.fraction)
             else:
                 contents.battery_ignored += 1
         elif role == RESULT_ROLE:
             contents.results.append(_recorded_result(message.timestamp_ns, decoded))
         else:
-            battery = _battery_at(message.timestamp_ns, last_good, start_ns, battery_timeout_s)
             command = BagCommand(len(contents.commands), message.timestamp_ns, message.topic,
-                                 'text' if role == TEXT_ROLE else 'image', battery,
+                                 'text' if role == TEXT_ROLE else 'image', tracker.reading(),
                                  ordinal=ordinals[role])
             ordinals[role] += 1
             if role == TEXT_ROLE:
                 command.text = decoded.data
             else:
-                try:
-                    command.image = image_from_message(decoded)
-                except ValueError as error:
-                    contents.skipped_messages.append(f'{message.topic}: image skipped: {error}')
+                command.image = image_input(decoded)
+                rejection = check_image(command.image, MAX_IMAGE_PIXELS)
+                if rejection is not None:
+                    contents.skipped_messages.append(f'{message.topic}: image skipped: '
+                                                     f'{rejection.reason}')
                     continue
             contents.commands.append(command)
+    contents.start_ns = start_ns or 0
     for notice in codec.notices:
         LOG.info('%s', notice)
     for notice in contents.skipped_messages[:10]:
@@ -317,35 +308,6 @@ def _custom_json(reader: BagReader, key: str, kind: type):
         reader.warn(f'custom_data {key} is not a JSON {kind.__name__}; ignored')
         return None
     return value
-
-
-def _good_battery(message) -> bool:
-    fraction = float(message.percentage)
-    return bool(message.present) and not math.isnan(fraction) and 0.0 <= fraction <= 1.0
-
-
-def _battery_at(timestamp_ns: int, last_good: Optional[Tuple[int, object]], start_ns: int,
-                timeout_s: float) -> BatteryAtCommand:
-    """Return the battery as the controller judges it at ``timestamp_ns``."""
-    since_ns = start_ns if last_good is None else last_good[0]
-    age_s = max(0.0, (timestamp_ns - since_ns) * 1e-9)
-    stale = age_s > timeout_s
-    if last_good is None or stale:
-        return BatteryAtCommand(math.nan, False, _capacity_wh(last_good[1]) if last_good
-                                else None, age_s, stale)
-    message = last_good[1]
-    charging = int(message.power_supply_status) in (POWER_SUPPLY_STATUS_CHARGING,
-                                                    POWER_SUPPLY_STATUS_FULL)
-    return BatteryAtCommand(float(message.percentage), charging, _capacity_wh(message), age_s,
-                            False)
-
-
-def _capacity_wh(message) -> Optional[float]:
-    capacity_ah, voltage_v = float(message.capacity), float(message.voltage)
-    if math.isfinite(capacity_ah) and math.isfinite(voltage_v) and capacity_ah > 0 and (
-            voltage_v > 0):
-        return capacity_ah * voltage_v
-    return None
 
 
 def _recorded_result(timestamp_ns: int, message) -> RecordedResult:
@@ -419,29 +381,87 @@ def match_results(commands: Sequence[BagCommand], results: Sequence[RecordedResu
     return matched
 
 
-def _resources(engine, battery: BatteryAtCommand, budget_mj: Optional[float]):
-    return engine.resources(battery_fraction=battery.fraction, charging=battery.charging,
-                            stale=battery.stale, budget_mj=budget_mj,
-                            capacity_wh=battery.capacity_wh)
+class ReplayClock:
+    """The bag's receive time as the controller's monotonic clock (seconds), set per message."""
+
+    def __init__(self, start_ns: int) -> None:
+        """Start at the bag's first instant."""
+        self.now_ns = start_ns
+
+    def __call__(self) -> float:
+        """Return the current bag time in seconds."""
+        return self.now_ns * 1e-9
 
 
-def run_over_commands(text_engine, image_engine, name: str, commands: Sequence[BagCommand],
-                      budget_mj: Optional[float] = None) -> List[Optional[InferenceOutcome]]:
-    """Answer every command with one strategy at its own battery (None: no image model)."""
-    strategy = text_engine.strategy(name)
-    texts = [command for command in commands if command.kind == 'text']
-    for command in texts[:WARMUP_COMMANDS]:
-        text_engine.infer(command.text, strategy, _resources(text_engine, command.battery,
-                                                             budget_mj))
-    outcomes: List[Optional[InferenceOutcome]] = []
-    for command in commands:
-        resources = _resources(text_engine, command.battery, budget_mj)
+class _FixedBudget:
+    """A text engine whose per-command budget is fixed, whatever the battery (``--budget-mj``)."""
+
+    def __init__(self, engine, budget_mj: float) -> None:
+        self._engine = engine
+        self._budget_mj = budget_mj
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine, name)
+
+    def resources(self, battery_fraction: float = math.nan, charging: bool = False,
+                  stale: bool = False, budget_mj: Optional[float] = None,
+                  capacity_wh: Optional[float] = None):
+        """Return the resources of a reading with the fixed budget."""
+        return self._engine.resources(battery_fraction, charging, stale, self._budget_mj,
+                                      capacity_wh)
+
+
+def replay(text_engine, image_engine, name: str, contents: BagContents,
+           commands: Sequence[BagCommand], budget_mj: Optional[float] = None,
+           battery_timeout_s: float = DEFAULT_BATTERY_TIMEOUT_S
+           ) -> List[Optional[InferenceOutcome]]:
+    """
+    Answer ``commands`` with strategy ``name`` through a live ``CommandController``.
+
+    The controller runs on the bag's clock and takes the bag's battery readings and commands
+    in their recorded order; each command is answered as it arrives (as an idle robot
+    would). Returns each command's outcome, None where the controller did not answer it
+    (rejected: its reason is logged).
+    """
+    engine = text_engine if budget_mj is None else _FixedBudget(text_engine, budget_mj)
+    for command in [c for c in commands if c.kind == 'text'][:WARMUP_COMMANDS]:
+        text_engine.infer(command.text, text_engine.strategy(name),
+                          text_engine.resources(battery_fraction=1.0))
+    clock = ReplayClock(contents.start_ns)
+    results: Dict[int, CommandResult] = {}
+    settings = ControllerSettings(strategy=name, stale_strategy=name,
+                                  battery_timeout_s=battery_timeout_s,
+                                  max_stamp_skew_s=math.inf,
+                                  queue_size=len(commands) + 1,
+                                  stop_queue_size=len(commands) + 1,
+                                  max_image_pixels=MAX_IMAGE_PIXELS,
+                                  budget=text_engine.budget_model)
+    controller = CommandController(ControllerEngines(engine, image_engine), settings,
+                                   lambda result: results.__setitem__(result.request_id,
+                                                                      result),
+                                   lambda configuration, stamp: None, LOG, clock)
+    events = sorted([(stamp, 0, index) for index, (stamp, _) in enumerate(contents.batteries)]
+                    + [(command.timestamp_ns, 1, index)
+                       for index, command in enumerate(commands)])
+    request_ids = {}
+    for stamp, kind, index in events:
+        clock.now_ns = stamp
+        if kind == 0:
+            controller.receive_battery(contents.batteries[index][1], clock())
+            continue
+        command = commands[index]
         if command.kind == 'text':
-            outcomes.append(text_engine.infer(command.text, strategy, resources))
-        elif image_engine is not None:
-            outcomes.append(image_engine.infer(command.image, strategy, resources))
+            request_ids[index] = controller.receive_text(command.text)
         else:
-            outcomes.append(None)
+            request_ids[index] = controller.receive_image(command.image)
+        while controller.process_next(0.0):
+            pass
+    outcomes = []
+    for index in range(len(commands)):
+        result = results[request_ids[index]]
+        if result.outcome is None:
+            LOG.warning('command %d not answered with %s: %s', index, name, result.reason)
+        outcomes.append(result.outcome)
     return outcomes
 
 
@@ -449,7 +469,8 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
                       names: Optional[Sequence[str]] = None,
                       labels_by_text: Optional[Mapping[str, str]] = None,
                       budget_mj: Optional[float] = None,
-                      progress: Optional[Callable[[str, int, int], None]] = None
+                      progress: Optional[Callable[[str, int, int], None]] = None,
+                      battery_timeout_s: float = DEFAULT_BATTERY_TIMEOUT_S
                       ) -> Dict[str, object]:
     """
     Score strategies on a bag's commands; return the JSON-ready report (see the module).
@@ -475,19 +496,24 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
     for done, name in enumerate(needed):
         if progress is not None:
             progress(name, done, len(needed))
-        runs[name] = run_over_commands(text_engine, image_engine, name, commands, budget_mj)
+        runs[name] = replay(text_engine, image_engine, name, contents, commands, budget_mj,
+                            battery_timeout_s)
     if 'oracle' in names:
         runs['oracle'] = _oracle(text_engine, commands, labels, {n: runs[n] for n in statics})
     matched = match_results(commands, contents.results)
     strategies = {}
     for name in names:
         outcomes = runs[name]
-        row = summarize(outcomes, labels)
-        row['labels'] = [outcome.label for outcome in outcomes]
+        answered = [i for i, outcome in enumerate(outcomes) if outcome is not None]
+        row = summarize([outcomes[i] for i in answered], [labels[i] for i in answered])
+        row['labels'] = [outcome.label if outcome is not None else '' for outcome in outcomes]
+        row['not_answered'] = len(outcomes) - len(answered)
         row.update(_agreement(outcomes, matched))
         strategies[name] = row
     fractions = [c.battery.fraction for c in commands if not math.isnan(c.battery.fraction)]
-    budgets = [_resources(text_engine, c.battery, budget_mj).budget_mj for c in commands]
+    budgets = [budget_mj if budget_mj is not None else text_engine.resources(
+        c.battery.fraction, c.battery.charging, c.battery.stale,
+        capacity_wh=c.battery.capacity_wh).budget_mj for c in commands]
     return {
         'n': len(commands),
         'battery': float(np.mean(fractions)) if fractions else None,
@@ -511,7 +537,8 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
 def _oracle(engine, commands: Sequence[BagCommand], labels: Sequence[str],
             static_runs: Mapping[str, List[InferenceOutcome]]) -> List[InferenceOutcome]:
     """Oracle over the text commands (static runs); images keep the full network's answer."""
-    text_rows = [i for i, command in enumerate(commands) if command.kind == 'text']
+    text_rows = [i for i, command in enumerate(commands) if command.kind == 'text'
+                 and all(outcomes[i] is not None for outcomes in static_runs.values())]
     text_runs = {name: StrategyRun(name, [outcomes[i] for i in text_rows])
                  for name, outcomes in static_runs.items()}
     text_oracle = oracle_run(engine, text_runs, [labels[i] for i in text_rows]).outcomes
@@ -525,7 +552,8 @@ def _oracle(engine, commands: Sequence[BagCommand], labels: Sequence[str],
 def _agreement(outcomes: Sequence[InferenceOutcome],
                matched: Sequence[Optional[RecordedResult]]) -> Dict[str, object]:
     pairs = [(outcome.label, result.label) for outcome, result in zip(outcomes, matched)
-             if result is not None and result.status == STATUS_ANSWERED and result.label]
+             if outcome is not None and result is not None
+             and result.status == STATUS_ANSWERED and result.label]
     return {'agreement_with_recorded': (float(np.mean([a == b for a, b in pairs]))
                                         if pairs else None),
             'n_compared': len(pairs)}
