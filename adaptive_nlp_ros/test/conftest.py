@@ -15,8 +15,8 @@ Isolation: every test that takes the ``ros_domain`` fixture gets its own DDS dom
 Node processes: ``ros_domain.start_node('battery_node', parameters={...})`` runs a node
 executable of this package in another process on the test's domain (the installed
 ``lib/adaptive_nlp_ros/<executable>``, else ``python -m adaptive_nlp_ros.nodes.<executable>``),
-and ``process.stop()`` ends it with SIGINT, asserting that it exits within 2 s with status 0
-and no traceback. Processes a test leaves running are stopped (and checked) after it.
+and ``process.stop()`` ends it with SIGINT, asserting that it exits (within a hang bound)
+with status 0 and no traceback. Processes a test leaves running are stopped (and checked) after it.
 
 Waiting: never sleep for a fixed time. Wait for discovery (``wait_for_subscribers``,
 ``wait_for_publishers``) and for messages (``MessageLog.wait_for``) with a deadline; each
@@ -52,7 +52,9 @@ DOMAIN_ID_MAX = 101
 # Deadlines: discovery on these machines takes 0.6 s to 4 s; two shared cores can add more.
 DISCOVERY_TIMEOUT_S = 15.0
 MESSAGE_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 2.0
+# A hang bound, not a timing claim (bench/bench_controller.py measures the exit time): on two
+# shared cores, 2 s was seen to flake while another process loaded both.
+STOP_TIMEOUT_S = 10.0
 PACKAGE = 'adaptive_nlp_ros'
 
 
