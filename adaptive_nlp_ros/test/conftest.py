@@ -18,6 +18,11 @@ executable of this package in another process on the test's domain (the installe
 and ``process.stop()`` ends it with SIGINT, asserting that it exits within 2 s with status 0
 and no traceback. Processes a test leaves running are stopped (and checked) after it.
 
+Tools a test needs that may be absent (the ROS 2 command-line and launch tools, the rosdistro
+snapshot): ``require(found, reason)`` skips the test with the reason, or fails it where
+``ADAPTIVE_NLP_REQUIRE_TOOLS=1`` (``.ci/run`` sets it: on CI every test must run).
+``require_ros2_tools()`` is that check for ``ros2``, ``launch_test`` and launch_ros.
+
 Waiting: never sleep for a fixed time. Wait for discovery (``wait_for_subscribers``,
 ``wait_for_publishers``) and for messages (``MessageLog.wait_for``) with a deadline; each
 spins the test's executor until its condition holds and fails with a message naming what it
@@ -35,10 +40,12 @@ Example::
 
 import contextlib
 from dataclasses import dataclass, field
+import importlib.util
 import itertools
 import math
 import os
 from pathlib import Path
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +61,27 @@ DISCOVERY_TIMEOUT_S = 15.0
 MESSAGE_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 2.0
 PACKAGE = 'adaptive_nlp_ros'
+REQUIRE_TOOLS_VARIABLE = 'ADAPTIVE_NLP_REQUIRE_TOOLS'
+ROS2_TOOLS_HINT = ('bin/bootstrap installs them into .venv from ADAPTIVE_NLP_ROS2_TOOLS=DIR, '
+                   'which make sets to ../shared/ros2_tools where it exists; see README')
+
+
+def require(found: Any, reason: str) -> None:
+    """Skip the test unless ``found``; fail it instead where every test must run (CI)."""
+    if found:
+        return
+    if os.environ.get(REQUIRE_TOOLS_VARIABLE) == '1':
+        pytest.fail(f'{reason} ({REQUIRE_TOOLS_VARIABLE}=1: this test must not skip here)')
+    pytest.skip(reason)
+
+
+def require_ros2_tools() -> None:
+    """Skip (or, on CI, fail) the test unless ros2, launch_test and launch_ros are installed."""
+    missing = [name for name in ('ros2', 'launch_test') if shutil.which(name) is None]
+    missing += [name for name in ('launch_ros', 'launch_testing')
+                if importlib.util.find_spec(name) is None]
+    require(not missing, f'the ROS 2 tools are not installed ({", ".join(missing)} missing): '
+            + ROS2_TOOLS_HINT)
 
 
 def _domain_base() -> int:
