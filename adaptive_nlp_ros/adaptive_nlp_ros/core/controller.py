@@ -22,6 +22,9 @@ two callbacks given here. The contract it keeps (``DESIGN.md``):
   result's reason and configuration; fresh readings switch it back.
 * **Settings** arrive whole (``update_settings``) after ``check`` accepted them, and the
   worker applies them before its next command.
+* **Inactive** (the lifecycle node configured but not active: ``active=False``, or after
+  ``deactivate``): every command received is answered REJECTED ``inactive`` at once, and so is
+  any command still queued when the worker takes it. Only ``activate`` lets inference run.
 """
 
 from dataclasses import dataclass, field
@@ -39,8 +42,9 @@ from . import artifacts
 from .battery_tracker import BatteryInput, BatteryReading, BatteryTracker, BatteryUpdate
 from .command_queue import CommandQueue
 from .command_validation import (check_image, check_text, image_pixels, ImageInput,
-                                 REJECT_INFERENCE_ERROR, REJECT_MODEL_UNAVAILABLE, Rejection,
-                                 REJECTION_CODES, text_from_cdr)
+                                 REJECT_INACTIVE, REJECT_INFERENCE_ERROR,
+                                 REJECT_MODEL_UNAVAILABLE, Rejection, REJECTION_CODES,
+                                 text_from_cdr)
 from .controller_parameters import ControllerSettings
 from .energy_budget import EnergyBudgetModel
 from .results import InferenceOutcome
@@ -70,6 +74,9 @@ DIAGNOSTIC_ERROR = 2
 
 LOG_THROTTLE_S = 10.0
 WORKER_POLL_S = 0.1
+
+INACTIVE_REASON = ('inactive: the controller is not active (lifecycle state inactive); it answers '
+                   'commands once activated')
 
 
 @dataclass(frozen=True)
@@ -241,12 +248,13 @@ class CommandController:
     def __init__(self, engines: ControllerEngines, settings: ControllerSettings,
                  publish_result: ResultSink, publish_configuration: ConfigurationSink,
                  logger: Any = LOG, clock: Callable[[], float] = time.monotonic,
-                 log_throttle_s: float = LOG_THROTTLE_S) -> None:
+                 log_throttle_s: float = LOG_THROTTLE_S, active: bool = True) -> None:
         """
         Check the settings and build the strategies; the worker starts with ``start``.
 
         :param logger: anything with ``info``, ``warning`` and ``error`` taking one string
             (the node passes its ROS logger; repeated warnings are throttled here, per kind).
+        :param active: False: answer every command REJECTED ``inactive`` until ``activate``.
         :raises ValueError: when the settings are refused (the message says why).
         """
         self.engines = engines
@@ -282,6 +290,7 @@ class CommandController:
         self._worker: Optional[threading.Thread] = None
         self._worker_failed = ''
         self._stopping = threading.Event()
+        self._active = active
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -367,7 +376,9 @@ class CommandController:
 
     def _receive_text(self, text: str, rejection: Optional[Rejection], stamp: Any) -> int:
         command = self._receipt(KIND_TEXT, text, stamp)
-        if rejection is None:
+        if not self._active:
+            rejection = Rejection(REJECT_INACTIVE, INACTIVE_REASON)
+        elif rejection is None:
             rejection = check_text(text, self._settings.max_text_chars)
         if rejection is not None:
             self._reject(command, rejection)
@@ -379,7 +390,10 @@ class CommandController:
     def receive_image(self, image: ImageInput, stamp: Any = None) -> int:
         """Receive an image command; return its request id."""
         command = self._receipt(KIND_IMAGE, '', stamp, image.frame_id)
-        rejection = check_image(image, self._settings.max_image_pixels)
+        if not self._active:
+            rejection: Optional[Rejection] = Rejection(REJECT_INACTIVE, INACTIVE_REASON)
+        else:
+            rejection = check_image(image, self._settings.max_image_pixels)
         if rejection is None and self.engines.image is None:
             rejection = Rejection(REJECT_MODEL_UNAVAILABLE, 'the image model is not loaded ('
                                   + '; '.join(p for p in self.engines.problems
@@ -534,6 +548,9 @@ class CommandController:
 
     def _answer(self, command: Command) -> None:
         """Infer one command and publish its result (and a changed configuration)."""
+        if not self._active:
+            self._reject(command, Rejection(REJECT_INACTIVE, INACTIVE_REASON))
+            return
         self._apply(self._settings)
         reading = self.battery.reading()
         strategy = self._stale_strategy if reading.stale else self._strategy
@@ -562,6 +579,26 @@ class CommandController:
             except Exception as error:  # noqa: B902 - as for results
                 self._warn('publish_failed', f'publishing the configuration failed: {error!r}')
         self._emit(command, STATUS_ANSWERED, '', reason, configuration, outcome)
+
+    @property
+    def active(self) -> bool:
+        """Return True while commands are inferred (False: answered REJECTED ``inactive``)."""
+        return self._active
+
+    def activate(self) -> None:
+        """Infer commands from now on; start the worker the first time."""
+        self._active = True
+        if self._worker is None:
+            self.start()
+
+    def deactivate(self) -> None:
+        """
+        Stop inferring: later commands, and those still queued, are answered REJECTED ``inactive``.
+
+        The command being inferred, if any, is still answered; the worker keeps running (idle)
+        so that ``activate`` resumes at once.
+        """
+        self._active = False
 
     def start(self) -> None:
         """Start the worker thread (once)."""
@@ -621,6 +658,7 @@ class CommandController:
         answered = counts['answered']
         active = settings.stale_strategy if reading.stale else settings.strategy
         values: Dict[str, object] = {
+            'active': self._active,
             'received': counts['received'],
             'answered': answered,
             'rejected': counts['rejected'],
@@ -657,8 +695,10 @@ class CommandController:
         if self.engines.problems:
             notes.append(f'{len(self.engines.problems)} model problem(s): '
                          + '; '.join(self.engines.problems))
-        level = DIAGNOSTIC_WARN if notes else DIAGNOSTIC_OK
-        message = '; '.join([f'answering with {active}'] + notes)
+        level = DIAGNOSTIC_WARN if notes or not self._active else DIAGNOSTIC_OK
+        state = f'answering with {active}' if self._active else \
+            'inactive: every command is answered REJECTED'
+        message = '; '.join([state] + notes)
         if self._worker is not None and not self.worker_alive and not self._stopping.is_set():
             level, message = DIAGNOSTIC_ERROR, f'the worker stopped ({self._worker_failed})'
         return level, message, values
