@@ -140,16 +140,25 @@ class NodeProcess:
     """A node executable running in a subprocess, its output captured in files."""
 
     def __init__(self, command: Sequence[str], env: Mapping[str, str], log_dir: Path,
-                 name: str) -> None:
-        """Start ``command`` with ``env``; stdout and stderr go to ``log_dir/<name>.*``."""
+                 name: str, group: bool = False, stop_timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """
+        Start ``command`` with ``env``; stdout and stderr go to ``log_dir/<name>.*``.
+
+        :param group: run it in its own process group, and signal that group (``ros2
+            launch`` stops its nodes on SIGINT to its group, as Ctrl-C in a terminal does).
+        :param stop_timeout_s: how long ``stop`` waits by default.
+        """
         log_dir.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.command = list(command)
+        self.group = group
+        self.stop_timeout_s = stop_timeout_s
         self.stdout_path = log_dir / f'{name}.stdout'
         self.stderr_path = log_dir / f'{name}.stderr'
         with open(self.stdout_path, 'wb') as stdout, open(self.stderr_path, 'wb') as stderr:
             self.process = subprocess.Popen(self.command, env=dict(env), stdout=stdout,
-                                            stderr=stderr, stdin=subprocess.DEVNULL)
+                                            stderr=stderr, stdin=subprocess.DEVNULL,
+                                            start_new_session=group)
 
     @property
     def stdout(self) -> str:
@@ -179,21 +188,33 @@ class NodeProcess:
             self.kill()
             pytest.fail(f'{self.name} did not exit within {timeout_s} s\n{self.describe()}')
 
+    def send_signal(self, signal_number: int) -> None:
+        """Signal the process (its whole group when it has one)."""
+        if self.group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal_number)
+        else:
+            self.process.send_signal(signal_number)
+
     def kill(self) -> None:
-        """End the process hard (SIGKILL) if it still runs; used only after a failed stop."""
+        """End the process (and its group) hard; used only after a failed stop."""
+        if self.group:
+            self.send_signal(signal.SIGKILL)
         if self.running:
             self.process.kill()
-            self.process.wait()
+        self.process.wait()
 
-    def stop(self, timeout_s: float = STOP_TIMEOUT_S,
+    def stop(self, timeout_s: Optional[float] = None,
              signal_number: int = signal.SIGINT) -> None:
         """
         Send SIGINT (Ctrl-C, or ``signal_number``) and assert a clean end.
 
-        Clean: exits within ``timeout_s``, status 0, and no traceback on stderr.
+        Clean: exits within ``timeout_s`` (default: ``stop_timeout_s``), status 0, and no
+        traceback on stderr.
         """
+        timeout_s = self.stop_timeout_s if timeout_s is None else timeout_s
         if self.running:
-            self.process.send_signal(signal_number)
+            self.send_signal(signal_number)
             try:
                 self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
