@@ -23,9 +23,8 @@ The battery model lives in ``core.battery_model``; this file is ROS plumbing onl
 """
 
 import math
-import sys
 import time
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, NoReturn, Optional, Union
 
 from adaptive_nlp_ros.core.battery_model import (
     assess_battery, BATTERY_PARAMETERS, BatterySnapshot, BatteryUnavailableError,
@@ -36,16 +35,19 @@ from adaptive_nlp_ros.nodes.conversions import (
 from adaptive_nlp_ros.nodes.lifecycle import ManagedNode, NodeStartError
 from adaptive_nlp_ros.nodes.parameters import (
     declare_parameters, install_parameter_callbacks, ParameterDeclarationError)
+from adaptive_nlp_ros.nodes.process_exit import end_process
 from adaptive_nlp_ros.nodes.qos import OVERRIDABLE
+from adaptive_nlp_ros.nodes.shutdown import ShutdownSignals, spin_until_shutdown
 from adaptive_nlp_ros_msgs.msg import InferenceResult
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.logging import get_logger
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import InvalidQosOverridesError
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import BatteryState
 
 NODE_NAME = 'battery_node'
@@ -322,20 +324,37 @@ class BatteryNode(ManagedNode):
         self.get_logger().info(f'parameters changed: {changed}')
 
 
-def main(args: Optional[List[str]] = None) -> int:
-    """Run the battery node until Ctrl-C or shutdown; return the process exit status."""
+def run(args: Optional[List[str]] = None) -> int:
+    """
+    Run the battery node until SIGINT / SIGTERM; return the process exit status.
+
+    Signals go through ``nodes/shutdown.py`` as in the controller: under ``ros2 launch`` a
+    Ctrl-C arrives twice (the terminal's, then launch's own), and with rclpy's handlers the
+    second one hit the node while it was tearing down: "process has died ... exit code -2".
+    """
+    signals = ShutdownSignals().install()
     try:
-        with rclpy.init(args=args):
+        with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
             try:
                 node = BatteryNode()
             except (BatterySourceError, ParameterDeclarationError, NodeStartError) as error:
                 get_logger(NODE_NAME).fatal(str(error))
                 return 1
-            rclpy.spin(node)
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            try:
+                spin_until_shutdown(executor, signals)
+            finally:
+                node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     return 0
 
 
+def main(args: Optional[List[str]] = None) -> NoReturn:
+    """Run the battery node, then end the process at once (see ``nodes/process_exit.py``)."""
+    end_process(run(args))
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

@@ -8,7 +8,7 @@ and those would be lost without a word (measured before this module: after a Ctr
 burst, publishing the DROPPED results of the queued commands failed with "publisher's context
 is invalid"; the demo also printed "exception was never retrieved" from its executor).
 
-So the processes that run a controller (``controller_node``, ``adaptive-nlp demo``) init rclpy
+So the node processes (``controller_node``, ``battery_node``, ``adaptive-nlp demo``) init rclpy
 without its signal handlers (``SignalHandlerOptions.NO``) and use ``ShutdownSignals``: the
 first SIGINT or SIGTERM only sets an event. ``spin_until_shutdown`` spins the executor on a
 thread while the main thread waits for that event (or for a future), then ends the spin
