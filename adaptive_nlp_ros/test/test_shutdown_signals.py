@@ -6,7 +6,9 @@ import subprocess
 import time
 
 from adaptive_nlp_ros.nodes.shutdown import REPEAT_WINDOW_S, ShutdownSignals
+import pytest
 from sensor_msgs.msg import BatteryState
+from std_msgs.msg import String
 
 
 class Clock:
@@ -29,17 +31,20 @@ def test_a_signal_repeated_within_the_window_is_the_same_request():
     assert signals.requested.is_set() and signals.received == 'SIGINT'
 
 
-def test_a_node_given_ctrl_c_again_while_it_stops_still_exits_0(ros_domain):
+@pytest.mark.parametrize('executable, message_type, topic', [
+    ('battery_node', BatteryState, 'battery_state'), ('command_player', String, 'text_command')])
+def test_a_node_given_ctrl_c_again_while_it_stops_still_exits_0(ros_domain, executable,
+                                                                message_type, topic):
     """
     The terminal's SIGINT, then launch's forwarded one while the node is ending: status 0.
 
     SIGINT every 50 ms until the process is gone, so that one lands in its teardown (with
     rclpy's own handlers one did, under ros2 launch: "process has died ... exit code -2").
+    The controller has the same main loop (nodes/shutdown.py) and is tested in
+    test_controller_reliability.py; the player is playing its scenario here.
     """
-    process = ros_domain.start_node('battery_node')
-    log = ros_domain.collect(BatteryState, 'battery_state', 10)
-    ros_domain.wait_for_publishers(log.subscription)
-    log.wait_for(what='a BatteryState')
+    process = ros_domain.start_node(executable)
+    ros_domain.wait_for_publishers(ros_domain.collect(message_type, topic, 10).subscription)
     deadline = time.monotonic() + REPEAT_WINDOW_S
     while process.running and time.monotonic() < deadline:
         process.process.send_signal(signal.SIGINT)
