@@ -6,6 +6,11 @@ ENV_RUN := bin/env-run
 ARTIFACTS := .artifacts
 # Unique per checkout so parallel test runs on one machine do not see each other's nodes.
 TEST_DOMAIN_ID ?= $(shell echo $$(( $$(pwd | cksum | cut -d' ' -f1) % 100 + 100 )))
+# Sources of the ROS 2 command-line and launch tools that bin/bootstrap installs into .venv for
+# the tests that run them (ros2 launch, ros2 topic, launch_testing ...): ../shared/ros2_tools
+# beside this checkout when it exists (CI has it); make test ADAPTIVE_NLP_ROS2_TOOLS=DIR for others.
+ADAPTIVE_NLP_ROS2_TOOLS ?= $(if $(wildcard $(CURDIR)/../shared/ros2_tools/launch_ros),$(abspath $(CURDIR)/../shared/ros2_tools))
+export ADAPTIVE_NLP_ROS2_TOOLS
 # Extra arguments for the demo, e.g. make demo DEMO_ARGS="--strategy early_exit"
 DEMO_ARGS ?=
 # Also record the demo's run to this (new) rosbag2 folder, e.g. make demo RECORD=demo_runs/bag

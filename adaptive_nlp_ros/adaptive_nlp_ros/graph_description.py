@@ -4,8 +4,9 @@ The demo graph, described once: which nodes run, with which parameters, and the 
 Two things start this graph and both read it from here, so they cannot drift apart:
 
 * ``launch/demo.launch.py`` (for a ROS 2 install with ``launch_ros``): one ``Node`` action
-  per ``NodeDescription``, each given ``config/<executable>.yaml`` and then the description's
-  parameters, with ``LAUNCH_ARGUMENTS`` overriding the parameters they name;
+  per ``NodeDescription`` (a ``LifecycleNode`` for the managed ones), each given
+  ``config/<executable>.yaml`` and then the description's parameters, with
+  ``LAUNCH_ARGUMENTS`` overriding the parameters they name;
 * ``adaptive-nlp demo`` (pip-only, no ``launch_ros``): the same nodes in one process on a
   ``SingleThreadedExecutor``, given a parameters file built by ``parameters_file_content``
   from the same YAML files and the same description.
@@ -52,10 +53,11 @@ DEMO_PLAYER_PARAMETERS: Dict[str, Any] = {
 
 @dataclass(frozen=True)
 class NodeDescription:
-    """One node of the graph: its executable (= node name) and its parameter overrides."""
+    """One node of the graph: its executable (= node name), parameter overrides, life cycle."""
 
     executable: str
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    managed: bool = False               # a lifecycle node (with the autostart parameter)
 
     @property
     def name(self) -> str:
@@ -70,17 +72,22 @@ class NodeDescription:
 
 @dataclass(frozen=True)
 class LaunchArgument:
-    """A launch argument and the node parameter it sets ('' for the namespace)."""
+    """A launch argument and the node parameter it sets (none: the launch file reads it)."""
 
     name: str
     description: str
     executable: str = ''
     parameter: str = ''
+    default: str = ''                   # of an argument that sets no node parameter
 
 
 LAUNCH_ARGUMENTS: Tuple[LaunchArgument, ...] = (
     LaunchArgument('namespace', 'Namespace of every node (topics are relative; /diagnostics '
                    'stays absolute).'),
+    LaunchArgument('autostart', 'true: the battery and controller nodes configure and activate '
+                   'themselves; false: they start unconfigured and this launch file moves them '
+                   'to active through lifecycle events (configure, then activate).',
+                   default='true'),
     LaunchArgument('strategy', 'Controller strategy at start.', CONTROLLER_NODE, 'strategy'),
     LaunchArgument('stale_strategy', 'Controller strategy while the battery is stale.',
                    CONTROLLER_NODE, 'stale_strategy'),
@@ -108,8 +115,9 @@ def demo_graph(strategy: Optional[str] = None, scenario: Optional[str] = None,
     if scenario is not None:
         player_parameters['scenario'] = scenario
     return (
-        NodeDescription(BATTERY_NODE, {**DEMO_BATTERY_PARAMETERS, **dict(battery or {})}),
-        NodeDescription(CONTROLLER_NODE, controller_parameters),
+        NodeDescription(BATTERY_NODE, {**DEMO_BATTERY_PARAMETERS, **dict(battery or {})},
+                        managed=True),
+        NodeDescription(CONTROLLER_NODE, controller_parameters, managed=True),
         NodeDescription(COMMAND_PLAYER, player_parameters),
     )
 
@@ -118,7 +126,7 @@ def launch_argument_default(argument: LaunchArgument,
                             graph: Optional[Tuple[NodeDescription, ...]] = None) -> str:
     """Return a launch argument's default as text: the described value of its parameter."""
     if not argument.executable:
-        return ''
+        return argument.default
     for node in graph or demo_graph():
         if node.executable == argument.executable:
             value = node.parameters.get(argument.parameter, '')

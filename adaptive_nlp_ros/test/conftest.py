@@ -18,6 +18,11 @@ executable of this package in another process on the test's domain (the installe
 and ``process.stop()`` ends it with SIGINT, asserting that it exits (within a hang bound)
 with status 0 and no traceback. Processes a test leaves running are stopped (and checked) after it.
 
+Tools a test needs that may be absent (the ROS 2 command-line and launch tools, the rosdistro
+snapshot): ``require(found, reason)`` skips the test with the reason, or fails it where
+``ADAPTIVE_NLP_REQUIRE_TOOLS=1`` (``.ci/run`` sets it: on CI every test must run).
+``require_ros2_tools()`` is that check for ``ros2``, ``launch_test`` and launch_ros.
+
 Waiting: never sleep for a fixed time. Wait for discovery (``wait_for_subscribers``,
 ``wait_for_publishers``) and for messages (``MessageLog.wait_for``) with a deadline; each
 spins the test's executor until its condition holds and fails with a message naming what it
@@ -35,10 +40,12 @@ Example::
 
 import contextlib
 from dataclasses import dataclass, field
+import importlib.util
 import itertools
 import math
 import os
 from pathlib import Path
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,6 +63,27 @@ MESSAGE_TIMEOUT_S = 10.0
 # shared cores, 2 s was seen to flake while another process loaded both.
 STOP_TIMEOUT_S = 10.0
 PACKAGE = 'adaptive_nlp_ros'
+REQUIRE_TOOLS_VARIABLE = 'ADAPTIVE_NLP_REQUIRE_TOOLS'
+ROS2_TOOLS_HINT = ('bin/bootstrap installs them into .venv from ADAPTIVE_NLP_ROS2_TOOLS=DIR, '
+                   'which make sets to ../shared/ros2_tools where it exists; see README')
+
+
+def require(found: Any, reason: str) -> None:
+    """Skip the test unless ``found``; fail it instead where every test must run (CI)."""
+    if found:
+        return
+    if os.environ.get(REQUIRE_TOOLS_VARIABLE) == '1':
+        pytest.fail(f'{reason} ({REQUIRE_TOOLS_VARIABLE}=1: this test must not skip here)')
+    pytest.skip(reason)
+
+
+def require_ros2_tools() -> None:
+    """Skip (or, on CI, fail) the test unless ros2, launch_test and launch_ros are installed."""
+    missing = [name for name in ('ros2', 'launch_test') if shutil.which(name) is None]
+    missing += [name for name in ('launch_ros', 'launch_testing')
+                if importlib.util.find_spec(name) is None]
+    require(not missing, f'the ROS 2 tools are not installed ({", ".join(missing)} missing): '
+            + ROS2_TOOLS_HINT)
 
 
 def _domain_base() -> int:
@@ -114,16 +142,25 @@ class NodeProcess:
     """A node executable running in a subprocess, its output captured in files."""
 
     def __init__(self, command: Sequence[str], env: Mapping[str, str], log_dir: Path,
-                 name: str) -> None:
-        """Start ``command`` with ``env``; stdout and stderr go to ``log_dir/<name>.*``."""
+                 name: str, group: bool = False, stop_timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """
+        Start ``command`` with ``env``; stdout and stderr go to ``log_dir/<name>.*``.
+
+        :param group: run it in its own process group, and signal that group (``ros2
+            launch`` stops its nodes on SIGINT to its group, as Ctrl-C in a terminal does).
+        :param stop_timeout_s: how long ``stop`` waits by default.
+        """
         log_dir.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.command = list(command)
+        self.group = group
+        self.stop_timeout_s = stop_timeout_s
         self.stdout_path = log_dir / f'{name}.stdout'
         self.stderr_path = log_dir / f'{name}.stderr'
         with open(self.stdout_path, 'wb') as stdout, open(self.stderr_path, 'wb') as stderr:
             self.process = subprocess.Popen(self.command, env=dict(env), stdout=stdout,
-                                            stderr=stderr, stdin=subprocess.DEVNULL)
+                                            stderr=stderr, stdin=subprocess.DEVNULL,
+                                            start_new_session=group)
 
     @property
     def stdout(self) -> str:
@@ -153,21 +190,33 @@ class NodeProcess:
             self.kill()
             pytest.fail(f'{self.name} did not exit within {timeout_s} s\n{self.describe()}')
 
+    def send_signal(self, signal_number: int) -> None:
+        """Signal the process (its whole group when it has one)."""
+        if self.group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal_number)
+        else:
+            self.process.send_signal(signal_number)
+
     def kill(self) -> None:
-        """End the process hard (SIGKILL) if it still runs; used only after a failed stop."""
+        """End the process (and its group) hard; used only after a failed stop."""
+        if self.group:
+            self.send_signal(signal.SIGKILL)
         if self.running:
             self.process.kill()
-            self.process.wait()
+        self.process.wait()
 
-    def stop(self, timeout_s: float = STOP_TIMEOUT_S,
+    def stop(self, timeout_s: Optional[float] = None,
              signal_number: int = signal.SIGINT) -> None:
         """
         Send SIGINT (Ctrl-C, or ``signal_number``) and assert a clean end.
 
-        Clean: exits within ``timeout_s``, status 0, and no traceback on stderr.
+        Clean: exits within ``timeout_s`` (default: ``stop_timeout_s``), status 0, and no
+        traceback on stderr.
         """
+        timeout_s = self.stop_timeout_s if timeout_s is None else timeout_s
         if self.running:
-            self.process.send_signal(signal_number)
+            self.send_signal(signal_number)
             try:
                 self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:

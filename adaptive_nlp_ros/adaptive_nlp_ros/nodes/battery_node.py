@@ -1,38 +1,54 @@
 """
 battery_node: publishes the robot's battery as sensor_msgs/BatteryState.
 
-Topics (names relative, so a namespace applies; ``/diagnostics`` absolute):
+A ROS 2 managed (lifecycle) node (see ``nodes/lifecycle.py``): ``configure`` opens the battery
+source and creates the topics, ``activate`` starts publishing ``battery_state``, ``deactivate``
+stops it (the simulated battery goes on draining meanwhile, as a real one would), ``cleanup``
+closes the source; ``shutdown`` works from any state. With ``autostart`` (default true) it
+configures and activates itself.
 
-* publishes ``battery_state`` (``sensor_msgs/BatteryState``, reliable, depth 10) at ``rate_hz``;
+Topics (names relative, so a namespace applies; ``/diagnostics`` absolute), each with the
+standard QoS override parameters (``nodes/qos.py``):
+
+* publishes ``battery_state`` (``sensor_msgs/BatteryState``, reliable, depth 10) at ``rate_hz``
+  while active;
 * subscribes ``inference_result`` (``adaptive_nlp_ros_msgs/InferenceResult``, reliable,
-  depth 100): each result's ``energy_mj`` drains the simulated battery, closing the loop
-  between the cost of thinking and the battery the controller adapts to;
-* publishes ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray``, reliable) once a second,
-  with one status named ``battery_node``.
+  depth 100) while configured: each result's ``energy_mj`` drains the simulated battery,
+  closing the loop between the cost of thinking and the battery the controller adapts to;
+* publishes ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray``, reliable) once a second in
+  every state, with one status named ``battery_node`` (``lifecycle_state`` among its values).
 
-Parameters: ``core.battery_model.BATTERY_PARAMETERS`` (defaults in ``config/battery_node.yaml``).
-The battery model lives in ``core.battery_model``; this file is ROS plumbing only.
+Parameters: ``core.battery.battery_model.BATTERY_PARAMETERS`` (defaults in
+``config/battery_node.yaml``). The battery model lives in ``core.battery.battery_model``; this
+file is ROS plumbing only.
 """
 
 import math
-import sys
 import time
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, NoReturn, Optional, Union
 
 from adaptive_nlp_ros.core.battery.battery_model import (
-    assess_battery, BATTERY_PARAMETERS, BatterySnapshot, BatteryUnavailableError, HostBattery,
-    SimulatedBattery, SOURCE_PSUTIL, SOURCE_SIMULATED, unavailable_snapshot)
+    assess_battery, BATTERY_PARAMETERS, BatterySnapshot, BatteryUnavailableError,
+    DIAGNOSTIC_WARN, HostBattery, SimulatedBattery, SOURCE_PSUTIL, SOURCE_SIMULATED,
+    unavailable_snapshot)
 from adaptive_nlp_ros.nodes.conversions import (
-    battery_state_message, diagnostic_status_message)
+    battery_state_message, diagnostic_status, diagnostic_status_message)
+from adaptive_nlp_ros.nodes.lifecycle import ManagedNode, NodeStartError
 from adaptive_nlp_ros.nodes.parameters import (
     declare_parameters, install_parameter_callbacks, ParameterDeclarationError)
+from adaptive_nlp_ros.nodes.process_exit import end_process
+from adaptive_nlp_ros.nodes.qos import OVERRIDABLE
+from adaptive_nlp_ros.nodes.shutdown import ShutdownSignals, spin_until_shutdown
 from adaptive_nlp_ros_msgs.msg import InferenceResult
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.logging import get_logger
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import InvalidQosOverridesError
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import BatteryState
 
 NODE_NAME = 'battery_node'
@@ -47,36 +63,115 @@ class BatterySourceError(RuntimeError):
     """The configured battery source cannot be used and no fallback is allowed."""
 
 
-class BatteryNode(Node):
+class BatteryNode(ManagedNode):
     """Publishes BatteryState from a simulated or the host's battery; drains it by inference."""
 
-    def __init__(self) -> None:
-        """Declare parameters, open the battery source and start publishing."""
-        super().__init__(NODE_NAME)
+    def __init__(self, **node_options: Any) -> None:
+        """
+        Declare parameters and /diagnostics; with ``autostart``, configure and activate.
+
+        :param node_options: passed to ``rclpy.node.Node`` (context, parameter_overrides ...).
+        :raises ParameterDeclarationError: for an invalid start-up parameter value.
+        :raises BatterySourceError: (autostart) when the source cannot be used.
+        """
+        super().__init__(NODE_NAME, **node_options)
         self._values: Dict[str, Any] = declare_parameters(self, BATTERY_PARAMETERS)
-        self._battery: Union[SimulatedBattery, HostBattery] = self._open_source()
+        self._battery: Union[SimulatedBattery, HostBattery, None] = None
         self._unavailable_reason = ''
         self._results_received = 0
         self._results_invalid = 0
         self._energy_reported_mj = 0.0
         self._last_tick_s = time.monotonic()
         self._last_snapshot: Optional[BatterySnapshot] = None
-
-        self._battery_publisher = self.create_publisher(
-            BatteryState, 'battery_state',
-            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        self._battery_publisher: Optional[Any] = None
+        self._result_subscription: Optional[Any] = None
+        self._publish_timer: Optional[Any] = None
         self._diagnostics_publisher = self.create_publisher(
             DiagnosticArray, '/diagnostics',
-            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        self._result_subscription = self.create_subscription(
-            InferenceResult, 'inference_result', self._on_inference_result,
-            QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-        self._publish_timer = self.create_timer(
-            1.0 / self._values['rate_hz'], self._publish_battery_state)
+            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
+            qos_overriding_options=OVERRIDABLE)
         self._diagnostics_timer = self.create_timer(
             DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
         install_parameter_callbacks(self, BATTERY_PARAMETERS, self._on_parameters_changed)
+        if self._values['autostart']:
+            self.autostart()
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Open the battery source and create the topics (publishing starts on activate)."""
+        try:
+            self._battery = self._open_source()
+        except BatterySourceError as error:
+            return self.refuse('configure', error)
+        self._last_tick_s = time.monotonic()
+        self._last_snapshot = None
+        try:
+            self._battery_publisher = self.create_publisher(
+                BatteryState, 'battery_state',
+                QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
+                qos_overriding_options=OVERRIDABLE)
+            self._result_subscription = self.create_subscription(
+                InferenceResult, 'inference_result', self._on_inference_result,
+                QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE),
+                qos_overriding_options=OVERRIDABLE)
+        except (InvalidQosOverridesError, ParameterException, RuntimeError) as error:
+            self._release()             # rclpy's words for a QoS override it cannot use
+            return self.refuse('configure', NodeStartError(f'cannot create the topics: {error}'))
         self.get_logger().info(self._describe())
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start publishing battery_state at ``rate_hz``."""
+        self._start_publishing()
+        self.get_logger().info(f'active: publishing battery_state at {self._values["rate_hz"]} Hz')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop publishing battery_state (results still drain the simulated battery)."""
+        self._stop_publishing()
+        self.get_logger().info('inactive: battery_state not published')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Destroy the topics and close the source."""
+        self._release()
+        self.get_logger().info('unconfigured: topics destroyed, battery source closed')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """From any state: stop publishing, destroy the topics, close the source."""
+        self._release()
+        self.get_logger().info(f'finalized (from {state.label})')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """After an error in a transition: release everything and return to unconfigured."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _start_publishing(self) -> None:
+        """Create the battery_state timer at the current ``rate_hz``."""
+        self._publish_timer = self.create_timer(1.0 / self._values['rate_hz'],
+                                                self._publish_battery_state)
+
+    def _stop_publishing(self) -> None:
+        """Destroy the battery_state timer, if any."""
+        if self._publish_timer is not None:
+            self._publish_timer.cancel()
+            self.destroy_timer(self._publish_timer)
+            self._publish_timer = None
+
+    def _release(self) -> None:
+        """Stop publishing, destroy the topics and drop the battery source."""
+        self._stop_publishing()
+        if self._result_subscription is not None:
+            self.destroy_subscription(self._result_subscription)
+            self._result_subscription = None
+        if self._battery_publisher is not None:
+            self.destroy_publisher(self._battery_publisher)
+            self._battery_publisher = None
+        self._battery = None
 
     @property
     def source(self) -> str:
@@ -169,11 +264,21 @@ class BatteryNode(Node):
 
     def _publish_diagnostics(self) -> None:
         """Timer callback: publish this node's status on /diagnostics."""
+        state = self.lifecycle_state
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        if self._battery is None:
+            array.status = [diagnostic_status(
+                NODE_NAME, DIAGNOSTIC_WARN, f'{state}: no battery source open',
+                {'lifecycle_state': state}, hardware_id=self._values['serial_number'])]
+            self._diagnostics_publisher.publish(array)
+            return
         snapshot = self._last_snapshot
         assessment = assess_battery(snapshot, self._values['low_fraction'],
                                     self._unavailable_reason)
         shown = snapshot if snapshot is not None else unavailable_snapshot()
         values: Dict[str, object] = {
+            'lifecycle_state': state,
             'percentage': shown.percentage,
             'energy_wh': shown.energy_wh,
             'voltage_v': shown.voltage_v,
@@ -189,20 +294,20 @@ class BatteryNode(Node):
         if isinstance(self._battery, SimulatedBattery):
             values['energy_drained_mj'] = self._battery.inference_energy_drained_mj
             values['time_acceleration'] = self._battery.time_acceleration
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [diagnostic_status_message(
-            NODE_NAME, assessment, values, hardware_id=self._values['serial_number'])]
+        status = diagnostic_status_message(NODE_NAME, assessment, values,
+                                           hardware_id=self._values['serial_number'])
+        if state != 'active':
+            status.level = bytes([max(status.level[0], DIAGNOSTIC_WARN)])
+            status.message = f'{state}: battery_state not published; {status.message}'
+        array.status = [status]
         self._diagnostics_publisher.publish(array)
 
     def _on_parameters_changed(self, changed: Dict[str, Any]) -> None:
         """Post-set hook: apply validated parameter changes to the timer and the battery."""
         self._values.update(changed)
-        if 'rate_hz' in changed:
-            self._publish_timer.cancel()
-            self.destroy_timer(self._publish_timer)
-            self._publish_timer = self.create_timer(
-                1.0 / changed['rate_hz'], self._publish_battery_state)
+        if 'rate_hz' in changed and self._publish_timer is not None:
+            self._stop_publishing()
+            self._start_publishing()
         battery = self._battery
         if isinstance(battery, SimulatedBattery):
             # Applies from the last publication tick (at most one period early).
@@ -213,26 +318,44 @@ class BatteryNode(Node):
                 battery.charging = changed['charging']
             if 'initial_fraction' in changed:
                 battery.reset(changed['initial_fraction'])
-        elif set(changed) & set(_SIMULATION_PARAMETERS + ('charging', 'initial_fraction')):
+        elif battery is not None and \
+                set(changed) & set(_SIMULATION_PARAMETERS + ('charging', 'initial_fraction')):
             self.get_logger().warning(
                 'simulation parameters have no effect with the host battery (source psutil)')
         self.get_logger().info(f'parameters changed: {changed}')
 
 
-def main(args: Optional[List[str]] = None) -> int:
-    """Run the battery node until Ctrl-C or shutdown; return the process exit status."""
+def run(args: Optional[List[str]] = None) -> int:
+    """
+    Run the battery node until SIGINT / SIGTERM; return the process exit status.
+
+    Signals go through ``nodes/shutdown.py`` as in the controller: under ``ros2 launch`` a
+    Ctrl-C arrives twice (the terminal's, then launch's own), and with rclpy's handlers the
+    second one hit the node while it was tearing down: "process has died ... exit code -2".
+    """
+    signals = ShutdownSignals().install()
     try:
-        with rclpy.init(args=args):
+        with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
             try:
                 node = BatteryNode()
-            except (BatterySourceError, ParameterDeclarationError) as error:
+            except (BatterySourceError, ParameterDeclarationError, NodeStartError) as error:
                 get_logger(NODE_NAME).fatal(str(error))
                 return 1
-            rclpy.spin(node)
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            try:
+                spin_until_shutdown(executor, signals)
+            finally:
+                node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     return 0
 
 
+def main(args: Optional[List[str]] = None) -> NoReturn:
+    """Run the battery node, then end the process at once (see ``nodes/process_exit.py``)."""
+    end_process(run(args))
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

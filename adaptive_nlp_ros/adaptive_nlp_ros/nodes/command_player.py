@@ -10,24 +10,27 @@ Topics (names relative, so a namespace applies):
 It publishes nothing else. It waits (up to ``wait_for_controller_s``) until something
 subscribes to ``text_command`` (and to ``image_command`` when the scenario has images), then
 sends each command at its time (scaled by ``time_scale``), and exits when done unless
-``exit_when_done`` is false. Parameters: ``core.scenario.PLAYER_PARAMETERS`` (defaults in
-``config/command_player.yaml``); the scenario format is described in ``core/scenario.py``.
+``exit_when_done`` is false. Parameters: ``core.evaluation.scenario.PLAYER_PARAMETERS``
+(defaults in ``config/command_player.yaml``); the scenario format is described in
+``core/evaluation/scenario.py``.
 """
 
-import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, NoReturn, Optional
 
 from adaptive_nlp_ros.core.evaluation.scenario import (
     KIND_IMAGE, load_scenario, PLAYER_PARAMETERS, Scenario, ScenarioCommand, ScenarioError)
 from adaptive_nlp_ros.nodes.conversions import mono8_image_message
 from adaptive_nlp_ros.nodes.parameters import declare_parameters, ParameterDeclarationError
+from adaptive_nlp_ros.nodes.process_exit import end_process
+from adaptive_nlp_ros.nodes.shutdown import ShutdownSignals, spin_until_shutdown
 import rclpy
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -151,22 +154,29 @@ class CommandPlayerNode(Node):
         return bool(self._values['exit_when_done'])
 
 
-def main(args: Optional[List[str]] = None) -> int:
-    """Play the scenario; return 0 when played (or on Ctrl-C), 1 when it could not be."""
+def run(args: Optional[List[str]] = None) -> int:
+    """
+    Play the scenario; return 0 when played (or on Ctrl-C), 1 when it could not be.
+
+    Signals go through ``nodes/shutdown.py``, so that the second SIGINT ``ros2 launch`` sends
+    after a Ctrl-C does not kill the player while it ends (exit code -2 with rclpy's handlers).
+    """
+    signals = ShutdownSignals().install()
     try:
-        with rclpy.init(args=args):
+        with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
             try:
                 node = CommandPlayerNode()
             except (ScenarioError, ParameterDeclarationError) as error:
                 get_logger(NODE_NAME).fatal(str(error))
                 return 1
             try:
-                rclpy.spin_until_future_complete(node, node.finished)
+                if _spin(node, signals, node.finished):
+                    return 0
                 status = node.finished.result() if node.finished.done() else PLAYED_OK
                 if status == PLAYED_OK:
                     node.wait_for_delivery()
                 if status == PLAYED_OK and not node.exit_when_done:
-                    rclpy.spin(node)
+                    _spin(node, signals)
                 return status
             finally:
                 node.destroy_node()
@@ -175,5 +185,17 @@ def main(args: Optional[List[str]] = None) -> int:
     return 0
 
 
+def _spin(node: Node, signals: ShutdownSignals, done: Optional[Future] = None) -> bool:
+    """Spin ``node`` on a fresh executor until a signal (True) or ``done`` completes."""
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    return spin_until_shutdown(executor, signals, done)
+
+
+def main(args: Optional[List[str]] = None) -> NoReturn:
+    """Play, then end the process at once (see ``nodes/process_exit.py``)."""
+    end_process(run(args))
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

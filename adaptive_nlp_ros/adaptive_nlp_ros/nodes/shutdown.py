@@ -8,7 +8,7 @@ and those would be lost without a word (measured before this module: after a Ctr
 burst, publishing the DROPPED results of the queued commands failed with "publisher's context
 is invalid"; the demo also printed "exception was never retrieved" from its executor).
 
-So the processes that run a controller (``controller_node``, ``adaptive-nlp demo``) init rclpy
+So the node processes (``controller_node``, ``battery_node``, ``adaptive-nlp demo``) init rclpy
 without its signal handlers (``SignalHandlerOptions.NO``) and use ``ShutdownSignals``: the
 first SIGINT or SIGTERM only sets an event. ``spin_until_shutdown`` spins the executor on a
 thread while the main thread waits for that event (or for a future), then ends the spin
@@ -18,13 +18,19 @@ acknowledged), shuts the context down, and ends the process.
 
 Exit status: 0 for SIGINT and SIGTERM alike. A signal that asks for shutdown is the normal way
 a node ends (``ros2 launch`` sends SIGINT, then SIGTERM, and reports any other status as the
-process having died); 130/143 would mark every orderly stop as a failure. A second signal
-while shutting down ends the process at once with status 1 (the user insists; something hung).
+process having died); 130/143 would mark every orderly stop as a failure. A further signal
+more than ``REPEAT_WINDOW_S`` after the first ends the process at once with status 1 (the user
+insists, or a launcher escalates to SIGTERM: something hung). One within that window is the
+same request: Ctrl-C in a terminal signals the whole foreground process group, and ``ros2
+launch`` (like ``ros2 run``) then forwards a SIGINT of its own to each node (measured: the
+forwarded one arrived while the controller was still answering its queue, and the node that
+took it as insisting exited 1, which launch reported as "process has died").
 """
 
 import signal
 import threading
-from typing import Any, Optional
+import time
+from typing import Any, Callable, Optional
 
 from adaptive_nlp_ros.nodes.process_exit import end_process
 from rclpy.executors import ExternalShutdownException
@@ -33,15 +39,18 @@ SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 WAIT_POLL_S = 0.05
 SPIN_JOIN_TIMEOUT_S = 1.0
 INSISTED_STATUS = 1
+REPEAT_WINDOW_S = 2.0
 
 
 class ShutdownSignals:
     """SIGINT and SIGTERM as an event the main thread waits for (install from the main thread)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         """Create the event; ``install`` routes the signals to it."""
         self.requested = threading.Event()
         self.received = ''
+        self._clock = clock
+        self._first_s = 0.0
 
     def install(self) -> 'ShutdownSignals':
         """Route SIGINT and SIGTERM here; return self."""
@@ -50,9 +59,12 @@ class ShutdownSignals:
         return self
 
     def _on_signal(self, number: int, frame: Any) -> None:
-        """Record the first signal; end the process at once on a second one."""
+        """Record the first signal; end the process at once on one after the repeat window."""
         if self.requested.is_set():
-            end_process(INSISTED_STATUS)
+            if self._clock() - self._first_s > REPEAT_WINDOW_S:
+                end_process(INSISTED_STATUS)
+            return
+        self._first_s = self._clock()
         self.received = signal.Signals(number).name
         self.requested.set()
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import math
 from typing import Optional
 
+from adaptive_nlp_ros.core.node_lifecycle import AUTOSTART
 from adaptive_nlp_ros.core.parameter_spec import ParameterSpec
 
 # The values of sensor_msgs/BatteryState's POWER_SUPPLY_STATUS_* constants (kept here so that
@@ -115,6 +116,7 @@ BATTERY_PARAMETERS = (
     ParameterSpec('charge_power_w', 60.0,
                   'Simulated: power the charger pushes into the battery while charging (W).',
                   min_value=0.0, max_value=1.0e5),
+    AUTOSTART,
 )
 
 

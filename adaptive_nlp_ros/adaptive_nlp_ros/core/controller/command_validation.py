@@ -12,7 +12,9 @@ Image commands are ``sensor_msgs/Image`` ``mono8``, any size: one byte per pixel
 must be exactly ``step x height`` bytes.
 
 Every refusal is a ``Rejection``: a short code (counted in diagnostics as ``rejected_<code>``)
-and a reason sentence (the ``reason`` of the REJECTED ``InferenceResult``).
+and a reason sentence (the ``reason`` of the REJECTED ``InferenceResult``). Three codes are
+not about the input: ``model_unavailable``, ``inference_error`` and ``inactive`` (a controller
+that is not active answers every command with it; see ``core.controller``).
 """
 
 from dataclasses import dataclass
@@ -31,9 +33,11 @@ REJECT_IMAGE_TOO_LARGE = 'image_too_large'
 REJECT_IMAGE_LAYOUT = 'image_layout'
 REJECT_MODEL_UNAVAILABLE = 'model_unavailable'
 REJECT_INFERENCE_ERROR = 'inference_error'
+REJECT_INACTIVE = 'inactive'
 REJECTION_CODES = (REJECT_EMPTY_TEXT, REJECT_TEXT_TOO_LONG, REJECT_NOT_UTF8, REJECT_MALFORMED,
                    REJECT_IMAGE_ENCODING, REJECT_IMAGE_EMPTY, REJECT_IMAGE_TOO_LARGE,
-                   REJECT_IMAGE_LAYOUT, REJECT_MODEL_UNAVAILABLE, REJECT_INFERENCE_ERROR)
+                   REJECT_IMAGE_LAYOUT, REJECT_MODEL_UNAVAILABLE, REJECT_INFERENCE_ERROR,
+                   REJECT_INACTIVE)
 
 SUPPORTED_IMAGE_ENCODINGS = ('mono8',)
 

@@ -20,6 +20,9 @@ two callbacks given here. The contract it keeps (the README's "ROS interface"):
 * **Stale battery.** Without a good ``BatteryState`` for ``battery_timeout_s`` the worker
   answers with ``stale_strategy``, treats the battery as unknown, and says so in every
   result's reason and configuration; fresh readings switch it back.
+* **Inactive** (the lifecycle node configured but not active: ``active=False``, or after
+  ``deactivate``): every command received is answered REJECTED ``inactive`` at once, and so is
+  any command still queued when the worker takes it. Only ``activate`` lets inference run.
 * **Settings** arrive whole (``update_settings``) after ``check`` accepted them, and the
   worker applies them before its next command.
 """
@@ -51,7 +54,7 @@ class CommandController:
     def __init__(self, engines: ControllerEngines, settings: ControllerSettings,
                  publish_result: ResultSink, publish_configuration: ConfigurationSink,
                  logger: Any = LOG, clock: Callable[[], float] = time.monotonic,
-                 log_throttle_s: float = LOG_THROTTLE_S) -> None:
+                 log_throttle_s: float = LOG_THROTTLE_S, active: bool = True) -> None:
         """
         Check the settings and build the strategies; the worker starts with ``start``.
 
@@ -59,9 +62,11 @@ class CommandController:
             (the node passes its ROS logger; repeated warnings are throttled here, per kind).
         :param clock: monotonic seconds for receipt times, latencies and battery staleness
             (bag replay passes the bag's clock).
+        :param active: False: answer every command REJECTED ``inactive`` until ``activate``.
         :raises ValueError: when the settings are refused (the message says why).
         """
         self.engines = engines
+        self._active = active
         self._logger = logger
         self._log = ThrottledLog(logger, log_throttle_s, clock)
         self.selection = StrategySelection(engines, logger)
@@ -76,10 +81,11 @@ class CommandController:
                                       clock)
         self.ledger = ResultLedger(publish_result, clock, self._log)
         self.intake = CommandIntake(engines, self.ledger, self.queue, lambda: self._settings,
-                                    self._log, self._reject, self._drop)
+                                    self._log, self._reject, self._drop, lambda: self._active)
         self.worker = InferenceWorker(engines, self.queue, self.selection, self.battery,
                                       self.ledger, lambda: self._settings,
-                                      publish_configuration, self._log, logger, self._reject)
+                                      publish_configuration, self._log, logger, self._reject,
+                                      lambda: self._active)
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -177,6 +183,26 @@ class CommandController:
         :return: False when there was none.
         """
         return self.worker.process_next(timeout_s)
+
+    @property
+    def active(self) -> bool:
+        """Return True while commands are inferred (False: answered REJECTED ``inactive``)."""
+        return self._active
+
+    def activate(self) -> None:
+        """Infer commands from now on; start the worker the first time."""
+        self._active = True
+        if not self.worker.started:
+            self.start()
+
+    def deactivate(self) -> None:
+        """
+        Stop inferring: later commands, and those still queued, are answered REJECTED ``inactive``.
+
+        The command being inferred, if any, is still answered; the worker keeps running (idle)
+        so that ``activate`` resumes at once.
+        """
+        self._active = False
 
     def start(self) -> None:
         """Start the worker thread (once)."""

@@ -8,15 +8,16 @@ their defaults equal the strategy classes' own defaults (a test checks that too)
 parameters carry ``EnergyBudgetModel``'s field names.
 
 Which parameters change at run time: all but the read-only ones (``artifacts_dir``,
-``threads``, ``image_qos``). A change is validated first (range and type by the spec;
-strategy names and settings by building the strategy, see ``CommandController.check``)
-and takes effect on the next command.
+``threads``, ``image_qos``, ``autostart``). A change is validated first (range and type by
+the spec; strategy names and settings by building the strategy, see
+``CommandController.check``) and takes effect on the next command.
 """
 
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Mapping, Tuple
 
 from ..battery.energy_budget import EnergyBudgetModel
+from ..node_lifecycle import AUTOSTART
 from ..parameter_spec import ParameterSpec, spec_defaults
 
 IMAGE_QOS_RELIABLE = 'reliable'
@@ -63,6 +64,7 @@ GENERAL_PARAMETERS = (
     ParameterSpec('image_qos', IMAGE_QOS_RELIABLE,
                   'Reliability of the image_command subscription.',
                   choices=(IMAGE_QOS_RELIABLE, IMAGE_QOS_BEST_EFFORT), read_only=True),
+    AUTOSTART,
 )
 
 BUDGET_PARAMETERS = (

@@ -23,6 +23,7 @@ def controller_status(controller) -> Tuple[int, str, Dict[str, object]]:
     counts = controller.counts()
     active = settings.stale_strategy if reading.stale else settings.strategy
     values: Dict[str, object] = {
+        'active': controller.active,
         'received': counts['received'],
         'answered': counts['answered'],
         'rejected': counts['rejected'],
@@ -58,8 +59,10 @@ def controller_status(controller) -> Tuple[int, str, Dict[str, object]]:
                      + ')')
     if engines.problems:
         notes.append(f'{len(engines.problems)} model problem(s): ' + '; '.join(engines.problems))
-    level = DIAGNOSTIC_WARN if notes else DIAGNOSTIC_OK
-    message = '; '.join([f'answering with {active}'] + notes)
+    level = DIAGNOSTIC_WARN if notes or not controller.active else DIAGNOSTIC_OK
+    state = (f'answering with {active}' if controller.active
+             else 'inactive: every command is answered REJECTED')
+    message = '; '.join([state] + notes)
     if worker.started and not worker.alive and not worker.stopping:
         level, message = DIAGNOSTIC_ERROR, f'the worker stopped ({worker.failed})'
     return level, message, values

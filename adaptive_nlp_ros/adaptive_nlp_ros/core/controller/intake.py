@@ -12,10 +12,12 @@ from typing import Any, Callable, Optional, Tuple
 
 from .command_queue import CommandQueue
 from .command_validation import (check_image, check_text, image_pixels, ImageInput,
-                                 REJECT_MODEL_UNAVAILABLE, Rejection, text_from_cdr)
+                                 REJECT_INACTIVE, REJECT_MODEL_UNAVAILABLE, Rejection,
+                                 text_from_cdr)
 from .ledger import ResultLedger
 from .log_throttle import ThrottledLog
-from .records import Command, DROP_QUEUE_FULL, DROP_SHUTDOWN, KIND_IMAGE, KIND_TEXT
+from .records import (Command, DROP_QUEUE_FULL, DROP_SHUTDOWN, INACTIVE_REASON, KIND_IMAGE,
+                      KIND_TEXT)
 
 Unanswered = Callable[[Command, str, str], None]      # (command, code, reason)
 
@@ -25,11 +27,12 @@ class CommandIntake:
 
     def __init__(self, engines: Any, ledger: ResultLedger, queue: CommandQueue,
                  settings: Callable[[], Any], log: ThrottledLog, reject: Callable,
-                 drop: Unanswered) -> None:
+                 drop: Unanswered, active: Callable[[], bool]) -> None:
         """
         Wire the receipt to the controller's parts.
 
         :param settings: returns the settings in force (limits apply from the next receipt).
+        :param active: False while the lifecycle node is inactive: every command is rejected.
         :param reject: answers a command REJECTED with a ``Rejection``.
         :param drop: answers a command DROPPED with a code and a reason.
         """
@@ -40,6 +43,7 @@ class CommandIntake:
         self._log = log
         self._reject = reject
         self._drop = drop
+        self._active = active
 
     def receive_text_payload(self, payload: bytes, stamp: Any = None) -> int:
         """Receive a serialized ``std_msgs/String``; return its request id."""
@@ -52,7 +56,9 @@ class CommandIntake:
 
     def _receive_text(self, text: str, rejection: Optional[Rejection], stamp: Any) -> int:
         command = self._ledger.receipt(KIND_TEXT, text, stamp)
-        if rejection is None:
+        if not self._active():
+            rejection = Rejection(REJECT_INACTIVE, INACTIVE_REASON)
+        elif rejection is None:
             rejection = check_text(text, self._settings().max_text_chars)
         if rejection is not None:
             self._reject(command, rejection)
@@ -64,7 +70,10 @@ class CommandIntake:
     def receive_image(self, image: ImageInput, stamp: Any = None) -> int:
         """Receive an image command; return its request id."""
         command = self._ledger.receipt(KIND_IMAGE, '', stamp, image.frame_id)
-        rejection = check_image(image, self._settings().max_image_pixels)
+        if not self._active():
+            rejection: Optional[Rejection] = Rejection(REJECT_INACTIVE, INACTIVE_REASON)
+        else:
+            rejection = check_image(image, self._settings().max_image_pixels)
         if rejection is None and self._engines.image is None:
             rejection = Rejection(REJECT_MODEL_UNAVAILABLE, 'the image model is not loaded ('
                                   + '; '.join(p for p in self._engines.problems

@@ -28,6 +28,9 @@ KIND_TEXT = 'text'
 KIND_IMAGE = 'image'
 INPUT_TEXT_CHARS = 200               # InferenceResult.input_text keeps this many characters
 
+INACTIVE_REASON = ('inactive: the controller is not active (lifecycle state inactive); it answers '
+                   'commands once activated')
+
 DIAGNOSTIC_OK = 0
 DIAGNOSTIC_WARN = 1
 DIAGNOSTIC_ERROR = 2

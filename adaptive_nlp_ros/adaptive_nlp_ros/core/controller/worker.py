@@ -13,10 +13,10 @@ from typing import Any, Callable, List, Optional
 
 from .battery_tracker import BatteryTracker
 from .command_queue import CommandQueue
-from .command_validation import REJECT_INFERENCE_ERROR, Rejection
+from .command_validation import REJECT_INACTIVE, REJECT_INFERENCE_ERROR, Rejection
 from .ledger import ResultLedger
 from .log_throttle import ThrottledLog
-from .records import Command, Configuration, KIND_TEXT, STATUS_ANSWERED
+from .records import Command, Configuration, INACTIVE_REASON, KIND_TEXT, STATUS_ANSWERED
 from .strategy_selection import StrategySelection
 
 WORKER_POLL_S = 0.1
@@ -29,8 +29,13 @@ class InferenceWorker:
     def __init__(self, engines: Any, queue: CommandQueue, selection: StrategySelection,
                  battery: BatteryTracker, ledger: ResultLedger, settings: Callable[[], Any],
                  publish_configuration: ConfigurationSink, log: ThrottledLog, logger: Any,
-                 reject: Callable[[Command, Rejection], None]) -> None:
-        """Wire the worker to the controller's parts; ``start`` starts the thread."""
+                 reject: Callable[[Command, Rejection], None],
+                 active: Callable[[], bool]) -> None:
+        """
+        Wire the worker to the controller's parts; ``start`` starts the thread.
+
+        :param active: False while inactive: a queued command is answered REJECTED.
+        """
         self._engines = engines
         self._queue = queue
         self._selection = selection
@@ -41,6 +46,7 @@ class InferenceWorker:
         self._log = log
         self._logger = logger
         self._reject = reject
+        self._active = active
         self._last_configuration: Optional[Configuration] = None
         self.in_progress = 0
         self.failed = ''
@@ -65,6 +71,9 @@ class InferenceWorker:
 
     def _answer(self, command: Command) -> None:
         """Infer one command and publish its result (and a changed configuration)."""
+        if not self._active():
+            self._reject(command, Rejection(REJECT_INACTIVE, INACTIVE_REASON))
+            return
         self._selection.apply(self._settings())
         reading = self._battery.reading()
         strategy = self._selection.for_command(command.kind, reading.stale)
