@@ -189,12 +189,15 @@ def cmd_pareto(args) -> int:
 # -- corpus ------------------------------------------------------------------------------
 
 def cmd_corpus(args) -> int:
-    """Regenerate the shipped robot-command corpus (seeded)."""
-    from adaptive_nlp_ros.corpus.corpus_generator import label_count_table, write_corpus
+    """Regenerate the shipped robot-command corpus (seeded) into a folder."""
+    from adaptive_nlp_ros.corpus.generator import count_table, update_doc, write_corpus
 
     out = pathlib.Path(args.out)
     counts = write_corpus(out, seed=args.seed)
-    print(label_count_table(out))
+    print(count_table(out), end='')
+    if args.doc:
+        update_doc(pathlib.Path(args.doc), out)
+        print(f'updated {args.doc}')
     print(f'written {counts}')
     return 0
 
@@ -290,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     corpus = commands.add_parser('corpus', help='regenerate the shipped corpus')
     corpus.add_argument('--out', required=True)
     corpus.add_argument('--seed', type=int, default=13)
+    corpus.add_argument('--doc', help='refresh the count table of this CORPUS.md')
     corpus.set_defaults(handler=cmd_corpus)
 
     demo = commands.add_parser('demo', help='battery + player + controller with a live view')
