@@ -13,8 +13,8 @@ import random
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .templates import SPEED_WORDS, TEMPLATES, WORDS
-from .vocabulary import Person, person, pick, RENDERED
+from .templates import ARGUMENT_WORDS, TEMPLATES, WORDS
+from .vocabulary import CROWDS, Person, person, pick, RENDERED
 
 ROLES = ('object', 'person', 'location', 'destination', 'direction', 'distance', 'angle',
          'speed', 'content')
@@ -26,6 +26,7 @@ FAMILIES = {'object': 'object', 'person': 'person', 'location': 'place',
 MASS_NOUNS = frozenset({'water', 'coffee', 'tea', 'mail', 'medicine', 'soap', 'tape',
                         'paper towels', 'hand cream', 'coffee pods'})
 _SLOT = re.compile(r'\{([^{}]+)\}')
+_NO_ARTICLE = re.compile(r"^\S+'s |^[a-z]+ (\d+|[A-Z]|two|three|four)$")
 
 
 @dataclass
@@ -50,18 +51,73 @@ class Antecedent:
 
 # -- connectors, request forms, fillers (training, held out) ------------------------------------
 
+# Each is (training, held out); the training side grew after the held-out family was frozen
+# (issue 12), so that no connector or request form is known to the model by heart.
 CONNECTORS = ((' and ', ' then ', ', then ', ' and then ', ', ', ', and after that ',
-               '. Then ', ', and then ', ' and also ', ', next '),
+               '. Then ', ', and then ', ' and also ', ', next ', ', and when you are finished, ',
+               ' and after you finish, ', ', and when that is finished, ', '. After that, ',
+               ', after that ', ' and next ', '. Next, ', '. Also, ', ', also ',
+               ' and finally ', ', finally, ', '. Lastly, ', ', and lastly ', ' then also ',
+               ' and right after that ', '. When you have done that, ', ' and please ',
+               ', and as soon as that is finished, ', ', and then please ', '; then ', '; ',
+               ' and after that, ', ' after that ', ' and subsequently ', ', then after that, ',
+               ' and when you have finished ', '. Please ', ' plus '),
               ('; next, ', ', and once that is done, ', ' and afterwards ', ', after which ',
                '. Once done, '))
 WRAPPERS = (('please ', 'can you ', 'could you ', 'I need you to ', 'would you ',
-             'go ahead and ', 'I want you to ', 'now ', 'okay, '),
+             'go ahead and ', 'I want you to ', 'now ', 'okay, ', 'could you please ',
+             'can you please ', 'will you ', 'will you please ', 'I would like you to ',
+             'please go ahead and ', 'you should ', 'you need to ', 'you have to ', 'try to ',
+             'make sure to ', 'remember to ', 'it would be great if you could ',
+             'if possible, ', 'as soon as you can, ', 'just ', 'please just ', 'go on and ',
+             'help me out and ', "let's ", 'your next task is to ', 'your job is to ',
+             'would it be possible to ', 'quickly ', 'could you quickly ', 'can I ask you to ',
+             'are you able to ', 'is it possible for you to ', 'I want you to go and ',
+             'when you are free, ', 'first, ', 'first of all, '),
             ('do me a favor and ', 'would you please ', "I'd like you to ", 'kindly ',
              'when you get a chance, ', 'be a dear and '))
-VOCATIVES = (('hey robot, ', 'robot, ', 'Rosie, ', 'hey buddy, ', 'hey, '),
+VOCATIVES = (('hey robot, ', 'robot, ', 'Rosie, ', 'hey buddy, ', 'hey, ', 'okay robot, ',
+              'hey Rosie, ', 'excuse me, robot, ', 'excuse me, ', 'yo robot, ', 'hi robot, ',
+              'hello robot, ', 'Max, ', 'hey Max, ', 'TIAGo, ', 'Pepper, ', 'hey you, ',
+              'robot: ', 'assistant, ', 'hey helper, ', 'buddy, ', 'Rosie ', 'hi there, '),
              ('hey there robot, ', 'Robbie, ', 'listen, '))
-FILLERS = (('um ', 'uh ', 'okay so ', 'so ', 'hmm ', 'alright '), ('er ', 'well ', 'like '))
-TRAILERS = ((' please', ' now', ' thanks', ' right away'), (' if you can', ' when you can'))
+FILLERS = (('um ', 'uh ', 'okay so ', 'so ', 'hmm ', 'alright ', 'ah ', 'uhm ', 'right, ',
+            'ok ', 'okay ', 'you know ', 'actually ', 'so yeah ', 'hmm okay ', 'basically ',
+            'I mean ', 'oh ', 'oh and ', 'now then ', 'yeah ', 'yes ', 'right so ', 'mm '),
+           ('er ', 'well ', 'like '))
+TRAILERS = ((' please', ' now', ' thanks', ' right away', ' for me', ' as soon as possible',
+             ' thank you', ' asap', ' quickly', ' okay', ' if possible', ' please and thank you',
+             ' right now', ' at once', ', thanks', ' if you would', " if you don't mind",
+             ' when you are ready', ' immediately', ' pronto', ' real quick', ' for me please',
+             ', thank you'),
+            (' if you can', ' when you can'))
+# Training only: what people say around a command, outside every action (data/ANNOTATION.md).
+STATEMENTS = ('it is getting late, ', 'the guests are here, ', 'my hands are full, ',
+              'I am in the kitchen, ', 'we have a visitor, ', 'if you are not busy, ',
+              'if you have time, ', "it's urgent, ", 'quick one, ', 'one more thing, ',
+              'new task: ', 'next task: ', 'here is what I need: ', 'attention, ',
+              'ok here we go, ', 'alright here is the plan: ', 'I have a job for you. ',
+              'the meeting is over. ', 'your battery looks fine. ', 'good, ', 'great, ',
+              'that is all for now. ', 'sorry, ', 'okay, one more: ', 'I am back. ')
+# Training only: more ways one action follows another (weights added to NEXT's), so that a
+# greeting, a question or a stop can open a longer command.
+TRAINING_NEXT: Dict[str, Dict[str, float]] = {
+    'greet': {'navigate': 1, 'bring': 0.7, 'pick': 0.5, 'move': 0.3, 'dock': 0.3,
+              'status': 0.3},
+    'stop': {'cancel': 0.7, 'greet': 0.2},
+    'dock': {'greet': 0.3},
+    'status': {'pick': 0.3, 'find': 0.3, 'bring': 0.3, 'status': 0.3},
+    'report': {'greet': 0.2},
+    'navigate': {'greet': 0.3},
+    'cancel': {'status': 0.3, 'greet': 0.2},
+    'follow': {'dock': 0.3},
+}
+# How often a command gets each form, per side; the held-out rates are the ones it was
+# generated with.
+FORM_RATES = {False: {'filler': 0.2, 'vocative': 0.2, 'wrap': 0.35, 'connector_filler': 0.1,
+                      'trailer': 0.15, 'statement': 0.08},
+              True: {'filler': 0.12, 'vocative': 0.15, 'wrap': 0.3, 'connector_filler': 0.06,
+                     'trailer': 0.1, 'statement': 0.0}}
 HOMOPHONES = {'to': ('too',), 'there': ('their',), 'your': ('ur', "you're"), 'for': ('four',),
               'right': ('write',), 'know': ('no',)}
 KEYBOARD_NEIGHBOURS = {'a': 'sq', 'e': 'wr', 'i': 'uo', 'o': 'ip', 'u': 'yi', 's': 'ad',
@@ -110,12 +166,11 @@ class Composer:
     def _word(self, pool: str) -> str:
         """Draw a vocabulary word; ``pool!`` draws held-out words only (held-out templates)."""
         only_held = pool.endswith('!')
-        training, held = WORDS[pool.rstrip('!')]
-        return pick((training, held), self.rng, self.held_out, 1.0 if only_held else 0.5)
+        return pick(WORDS[pool.rstrip('!')], self.rng, self.held_out, 1.0 if only_held else 0.5)
 
     def _value(self, pool: str) -> str:
-        if pool in SPEED_WORDS:
-            return pick(SPEED_WORDS[pool], self.rng, self.held_out)
+        if pool in ARGUMENT_WORDS:
+            return pick(ARGUMENT_WORDS[pool], self.rng, self.held_out)
         if pool == 'named_room':
             owner = RENDERED['name'](self.rng, self.held_out)
             return f"{owner}'s {RENDERED['room'](self.rng, self.held_out)}"
@@ -124,6 +179,8 @@ class Composer:
     def _person(self, pool: str) -> Person:
         if pool == 'me':
             return Person('', 'me', '')
+        if pool == 'crowd':
+            return Person('', pick(CROWDS, self.rng, self.held_out), 'them')
         if pool == 'person_desc':
             while True:
                 drawn = person(self.rng, self.held_out, allow_me=False)
@@ -133,6 +190,8 @@ class Composer:
 
     @staticmethod
     def _article(word: str, value: str) -> str:
+        if _NO_ARTICLE.search(value) and (word == 'a' or word.endswith('the')):
+            return '' if word == 'a' else word[:-3].rstrip()   # "Anna's mug", "bay 4"
         if word != 'a':
             return word
         last = value.split()[-1]
@@ -198,8 +257,9 @@ class Composer:
                 antecedents.append(Antecedent(len(pieces) - 1, 'person', drawn.pronoun))
             return
         value = self._value(pool or DEFAULT_POOLS[role])
+        article = self._article(article, value) if article else ''
         if article:
-            pieces.append(Piece(self._article(article, value) + ' ', index))
+            pieces.append(Piece(article + ' ', index))
         pieces.append(Piece(value, index, role))
         if family == 'object':
             plural = value.split()[-1].endswith('s') and value not in MASS_NOUNS
@@ -215,17 +275,33 @@ class Composer:
         count = self.rng.choices(ACTION_COUNTS, ACTION_WEIGHTS)[0]
         sequence = [first]
         while len(sequence) < count:
-            options = {intent: weight for intent, weight in NEXT.get(sequence[-1], {}).items()
-                       if any(not t.startswith('= ') for t in self.templates[intent])}
+            if self.held_out:
+                options = {intent: weight for intent, weight in NEXT.get(sequence[-1], {}).items()
+                           if any(not t.startswith('= ') for t in self.templates[intent])}
+            else:
+                options = dict(NEXT.get(sequence[-1], {}))
+                options.update(TRAINING_NEXT.get(sequence[-1], {}))
             if not options:
                 break
             names, weights = zip(*options.items())
             sequence.append(self.rng.choices(names, weights)[0])
         return sequence
 
-    def _template(self, intent: str, alone: bool, followed_by: Optional[str]) -> str:
+    def _template(self, intent: str, position: int, count: int,
+                  followed_by: Optional[str]) -> str:
+        """
+        Choose an action template for ``position`` of ``count`` actions.
+
+        A complete utterance (``= ``) stands alone in the held-out family; in training it may
+        also open a command (``hi, ...``, ``where are you? ...``) or close it with a greeting
+        (``..., good night``).
+        """
+        if self.held_out or count == 1:
+            utterance_ok = count == 1
+        else:
+            utterance_ok = position == 0 or (position == count - 1 and intent == 'greet')
         candidates = [t for t in self.templates[intent]
-                      if (alone or not t.startswith('= '))
+                      if (utterance_ok or not t.startswith('= '))
                       and (not t.startswith('+ ') or followed_by in ('place', 'bring'))]
         return self.rng.choice(candidates)
 
@@ -239,25 +315,32 @@ class Composer:
         templates = []
         for index, intent in enumerate(sequence):
             following = sequence[index + 1] if index + 1 < len(sequence) else None
-            templates.append(self._template(intent, len(sequence) == 1, following))
-        if len(sequence) == 1 and templates[0].startswith('= '):
+            templates.append(self._template(intent, index, len(sequence), following))
+        rates = FORM_RATES[self.held_out]
+        if templates[0].startswith('= '):
             wrap = False
         else:
-            wrap = rng.random() < 0.3
-        if rng.random() < 0.12:
+            wrap = rng.random() < rates['wrap']
+        if not self.held_out and rng.random() < rates['statement']:
+            pieces.append(Piece(rng.choice(STATEMENTS)))
+        if rng.random() < rates['filler']:
             pieces.append(Piece(rng.choice(FILLERS[side])))
-        if rng.random() < 0.15:
+        if rng.random() < rates['vocative']:
             pieces.append(Piece(rng.choice(VOCATIVES[side])))
         if wrap:
             pieces.append(Piece(rng.choice(WRAPPERS[side])))
         for index, (intent, template) in enumerate(zip(sequence, templates)):
-            if index:
+            if index and templates[index - 1].startswith('= '):     # training only
+                question = self._is_question(templates[index - 1].lstrip('= '))
+                pieces.append(Piece(rng.choice(('? ', '? ', ', ') if question
+                                               else (', ', '. ', '! '))))
+            elif index:
                 connector = rng.choice(CONNECTORS[side])
-                if rng.random() < 0.06:
+                if rng.random() < rates['connector_filler']:
                     connector += rng.choice(FILLERS[side])
                 pieces.append(Piece(connector))
             self.render(intent, template, index, pieces, antecedents)
-        if not templates[-1].startswith('= ') and rng.random() < 0.1:
+        if not templates[-1].startswith('= ') and rng.random() < rates['trailer']:
             pieces.append(Piece(rng.choice(TRAILERS[side])))
         return pieces, sequence
 

@@ -25,10 +25,12 @@ import random
 import re
 from typing import Dict, Iterable, List, Optional, Sequence, Set
 
-from .composer import add_noise, annotate, Composer
-from .markup import INTENTS, read_markup
-from .templates import TEMPLATES
-from .vocabulary import ALL_POOLS, check_pools
+from . import legacy
+from .composer import (add_noise, annotate, Composer, CONNECTORS, FILLERS, TRAILERS,
+                       VOCATIVES, WRAPPERS)
+from ..core.markup import INTENTS, read_markup
+from .templates import template_lines, ADDED_TRAINING, TEMPLATES, VERBS
+from .vocabulary import ALL_POOLS, check_pools, training_only
 
 DEFAULT_SEED = 13
 DATA_DIR = pathlib.Path(__file__).resolve().parents[1] / 'data'
@@ -50,13 +52,37 @@ def normalize(text: str) -> str:
 
 
 def check_templates() -> None:
-    """Raise ValueError for a template in both halves, or a value in both halves of a pool."""
+    """
+    Raise ValueError where training could learn the held-out family by heart.
+
+    No template may be in both halves, no value in both halves of a pool, and no training
+    template added after the held-out family was frozen (``ADDED_TRAINING``), nor a
+    training-only verb, may use a held-out verb the original training templates never did.
+    """
     for intent in INTENTS:
         training, held = TEMPLATES[intent]
         shared = sorted(set(training) & set(held))
         if shared:
             raise ValueError(f'{intent}: templates both in training and held out: {shared}')
     check_pools(ALL_POOLS)
+    added = {line for block in ADDED_TRAINING.values() for line in template_lines(block)}
+    original = ' | '.join(_literal_words(line) for pair in TEMPLATES.values()
+                          for line in pair[0] if line not in added)
+    held_verbs = {verb for pool in VERBS.values() for verb in pool[1]
+                  if not _has_phrase(original, verb)}
+    for text in sorted(added) + [verb for pool in VERBS.values() for verb in training_only(pool)]:
+        leaked = sorted(verb for verb in held_verbs if _has_phrase(_literal_words(text), verb))
+        if leaked:
+            raise ValueError(f'training template {text!r} uses held-out verbs {leaked}')
+
+
+def _literal_words(template: str) -> str:
+    """Return a template's own words, lowercase, with its slots as ``|``."""
+    return ' '.join(re.sub(r'\{[^{}]*\}', ' | ', template.lower().lstrip('=+ ')).split())
+
+
+def _has_phrase(text: str, phrase: str) -> bool:
+    return re.search(r'(?<!\w)' + re.escape(phrase) + r'(?!\w)', text) is not None
 
 
 def handwritten(data_dir: pathlib.Path = DATA_DIR) -> List[Dict[str, object]]:
@@ -66,12 +92,39 @@ def handwritten(data_dir: pathlib.Path = DATA_DIR) -> List[Dict[str, object]]:
 
 
 def legacy_texts(data_dir: pathlib.Path = DATA_DIR) -> Iterable[str]:
-    """Yield the texts of the legacy (label-only) test files, which generation must avoid."""
-    folder = data_dir / LEGACY_DIR
-    for path in sorted(folder.glob('*.jsonl')) if folder.is_dir() else ():
-        for line in path.read_text(encoding='utf-8').splitlines():
-            if line.strip():
-                yield json.loads(line)['text']
+    """Yield the texts of the legacy (label-only) test file, which generation must avoid."""
+    path = data_dir / LEGACY_DIR / legacy.LEGACY_FILE
+    for line in path.read_text(encoding='utf-8').splitlines() if path.is_file() else ():
+        if line.strip():
+            yield json.loads(line)['text']
+
+
+def held_out_phrases() -> Set[str]:
+    """
+    Return the phrases of the held-out family that the training templates never use.
+
+    Held-out verbs, the literal words of held-out templates, held-out connectors, request
+    forms, vocatives, fillers and trailers, and held-out slot values; a training line that
+    contains one (as whole words, any case) would show the model part of the held-out family.
+    """
+    training = ' | '.join(_literal_words(line) for pair in TEMPLATES.values()
+                          for line in pair[0])
+    phrases = {verb for pool in VERBS.values() for verb in pool[1]}
+    for pair in TEMPLATES.values():
+        for line in pair[1]:
+            phrases.update(chunk for chunk in _literal_words(line).split(' | ')
+                           if len(chunk.split()) > 1 or len(chunk) >= 5)
+    phrases = {phrase for phrase in phrases if phrase and not _has_phrase(training, phrase)}
+    for forms in (CONNECTORS, WRAPPERS, VOCATIVES, FILLERS, TRAILERS):
+        phrases.update(form.strip(' ,.;').lower() for form in forms[1])
+    phrases.update(value.lower() for pool in ALL_POOLS for value in pool[1])
+    return {phrase for phrase in phrases if phrase}
+
+
+def uses_any(text: str, phrases: Iterable[str]) -> bool:
+    """Return True when ``text`` contains one of ``phrases`` as whole words, any case."""
+    lowered = ' '.join(text.lower().split())
+    return any(_has_phrase(lowered, phrase) for phrase in phrases)
 
 
 def _sample(intent: str, count: int, composer: Composer, taken: Set[str]
@@ -104,15 +157,23 @@ def generate(seed: int = DEFAULT_SEED, data_dir: pathlib.Path = DATA_DIR
     taken.update(normalize(text) for text in legacy_texts(data_dir))
     splits: Dict[str, List[Dict[str, object]]] = {'train': [], 'dev': [],
                                                   'test_generated': []}
+    # The held-out family first: what training draws can never change it.
+    for intent in INTENTS:
+        composer = Composer(random.Random(f'{seed}:test:{intent}'), held_out=True)
+        splits['test_generated'] += [dict(record, source='generated') for record in _sample(
+            intent, TEST_SIZES[intent], composer, taken)]
     for intent in INTENTS:
         composer = Composer(random.Random(f'{seed}:train:{intent}'), held_out=False)
         records = _sample(intent, TRAIN_SIZES[intent] + DEV_SIZES[intent], composer, taken)
         splits['dev'] += records[:DEV_SIZES[intent]]
         splits['train'] += records[DEV_SIZES[intent]:]
-    for intent in INTENTS:
-        composer = Composer(random.Random(f'{seed}:test:{intent}'), held_out=True)
-        splits['test_generated'] += [dict(record, source='generated') for record in _sample(
-            intent, TEST_SIZES[intent], composer, taken)]
+    phrases = held_out_phrases()
+    for record in legacy.relabelled_training(data_dir / LEGACY_DIR,
+                                             lambda text: not uses_any(text, phrases)):
+        key = normalize(record['text'])
+        if key and key not in taken:
+            taken.add(key)
+            splits['train'].append(record)
     for name, records in splits.items():
         random.Random(f'{seed}:shuffle:{name}').shuffle(records)
     splits['handwritten'] = manual
@@ -163,16 +224,20 @@ def count_table(out_dir: pathlib.Path) -> str:
         cells = []
         for records in files.values():
             first = sum(1 for r in records if r['label'] == intent)
-            every = sum(1 for r in records for a in r['actions'] if a['intent'] == intent)
+            every = sum(1 for r in records for a in r.get('actions', [])
+                        if a['intent'] == intent)
             cells.append(f'{first} / {every}')
         rows.append(f'| {intent} | ' + ' | '.join(cells) + ' |')
     rows.append('| **commands** | ' + ' | '.join(f'**{len(r)}**' for r in files.values())
                 + ' |')
     for count in (1, 2, 3, 4):
         rows.append(f'| {count} action(s) | ' + ' | '.join(
-            str(sum(1 for r in records if len(r['actions']) == count))
+            str(sum(1 for r in records if len(r.get('actions', [])) == count))
             for records in files.values()) + ' |')
-    pronouns = [sum(1 for r in records for a in r['actions'] for g in a['arguments']
+    rows.append('| label only (legacy) | ' + ' | '.join(
+        str(sum(1 for r in records if 'actions' not in r)) for records in files.values())
+        + ' |')
+    pronouns = [sum(1 for r in records for a in r.get('actions', []) for g in a['arguments']
                     if 'value' in g) for records in files.values()]
     rows.append('| pronoun arguments | ' + ' | '.join(map(str, pronouns)) + ' |')
     return '\n'.join(rows) + '\n'
@@ -189,7 +254,8 @@ def update_doc(doc: pathlib.Path, out_dir: pathlib.Path) -> None:
 def role_counts(records: Iterable[Dict[str, object]]) -> Dict[str, int]:
     """Count arguments per role."""
     return dict(sorted(collections.Counter(
-        g['role'] for r in records for a in r['actions'] for g in a['arguments']).items()))
+        g['role'] for r in records for a in r.get('actions', [])
+        for g in a['arguments']).items()))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
