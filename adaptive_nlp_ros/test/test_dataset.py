@@ -77,3 +77,64 @@ def test_single_label_is_refused(tmp_path):
         json.dumps({'text': 'on', 'label': 'a'}), json.dumps({'text': 'on!', 'label': 'a'})]))
     with pytest.raises(DatasetError, match='at least 2 labels'):
         check_label_coverage(train, [])
+
+
+TEXT = 'take the cup and bring it to Anna'
+GOOD_ACTIONS = [
+    {'intent': 'pick', 'start': 0, 'end': 12,
+     'arguments': [{'role': 'object', 'start': 9, 'end': 12}]},
+    {'intent': 'bring', 'arguments': [{'role': 'object', 'start': 23, 'end': 25,
+                                       'value': 'cup'},
+                                      {'role': 'person', 'start': 29, 'end': 33}]}]
+
+
+def test_actions_are_read_with_spans_referents_and_the_label(tmp_path):
+    path = _write(tmp_path / 'ok.jsonl', [json.dumps({'text': TEXT, 'actions': GOOD_ACTIONS}),
+                                          json.dumps({'text': 'stop', 'label': 'stop'})])
+    dataset = load_dataset(path)
+    assert dataset.labels == ['pick', 'stop'] and dataset.structured
+    pick, bring = dataset.actions[0]
+    assert (pick.start, pick.end, pick.arguments[0].value) == (0, 12, 'cup')
+    it = bring.arguments[0]
+    assert (it.value, it.resolved, TEXT[it.start:it.end]) == ('cup', True, 'it')
+    assert bring.start == -1 and dataset.actions[1] is None
+
+
+def _with(change):
+    actions = json.loads(json.dumps(GOOD_ACTIONS))
+    change(actions)
+    return actions
+
+
+@pytest.mark.parametrize('actions, label, reason', [
+    (_with(lambda a: a[1]['arguments'][1].update(end=40)), None, 'out of range'),
+    (_with(lambda a: a[1]['arguments'][1].update(start=30)), None, 'cuts a word'),
+    (_with(lambda a: a[1]['arguments'][1].update(start=28)), None, 'misaligned'),
+    (_with(lambda a: a[1]['arguments'][0].update(start=22, end=25)), None, 'misaligned'),
+    (_with(lambda a: a[1]['arguments'].append({'role': 'object', 'start': 29, 'end': 33})),
+     None, 'overlaps'),
+    (_with(lambda a: a[0]['arguments'][0].update(role='thing')), None, "unknown role 'thing'"),
+    (_with(lambda a: a[0].update(intent='')), None, '"intent" must be'),
+    (GOOD_ACTIONS, 'bring', 'is not the first action'),
+    ([], None, 'non-empty list'),
+])
+def test_a_malformed_action_is_refused_with_the_line_and_the_reason(tmp_path, actions, label,
+                                                                     reason):
+    record = {'text': TEXT, 'actions': actions}
+    if label:
+        record['label'] = label
+    path = _write(tmp_path / 'bad.jsonl', [json.dumps({'text': 'stop', 'label': 'stop'}),
+                                           json.dumps(record)])
+    with pytest.raises(DatasetError, match=r'bad.jsonl:2: .*' + reason):
+        load_dataset(path)
+
+
+def test_later_intents_must_be_learnable(tmp_path):
+    train = load_dataset(_write(tmp_path / 'train.jsonl', [
+        json.dumps({'text': TEXT, 'actions': GOOD_ACTIONS})] * 2 + [
+        json.dumps({'text': 'stop now', 'label': 'stop'})] * 2))
+    assert check_label_coverage(train, []) == ['bring', 'pick', 'stop']
+    dev = load_dataset(_write(tmp_path / 'dev.jsonl', [json.dumps(
+        {'text': 'stop and dance', 'actions': [{'intent': 'stop'}, {'intent': 'dance'}]})]))
+    with pytest.raises(DatasetError, match="intent 'dance' has no examples"):
+        check_label_coverage(train, [dev])

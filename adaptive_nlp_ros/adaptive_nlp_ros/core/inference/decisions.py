@@ -48,17 +48,31 @@ class Progress:
     segments: Tuple[SegmentRecord, ...] = field(default_factory=tuple)
     refinements: int = 0
     safety_probability: float = math.nan  # latest exit's probability of the safety label
+    parse_confidence: float = math.nan   # latest exit's parse: its weakest part (NaN: none)
 
     def after(self, segment: SegmentRecord, layers_done: int, label: str, confidence: float,
-              extra_energy_mj: float = 0.0,
-              safety_probability: float = math.nan) -> 'Progress':
+              extra_energy_mj: float = 0.0, safety_probability: float = math.nan,
+              parse_confidence: float = math.nan) -> 'Progress':
         """Progress once ``segment`` has run and its exit head answered."""
         return replace(self, layers_done=layers_done, label=label, confidence=confidence,
                        energy_spent_mj=self.energy_spent_mj + segment.energy_mj
                        + extra_energy_mj,
                        segments=self.segments + (segment,),
                        refinements=self.refinements + int(segment.refined),
-                       safety_probability=safety_probability)
+                       safety_probability=safety_probability,
+                       parse_confidence=parse_confidence)
+
+    @property
+    def whole_confidence(self) -> float:
+        """
+        Return how sure the whole answer is: the label's confidence, or the parse's if lower.
+
+        What a confidence exit compares with its threshold: a command leaves early only
+        when its label and every action and span of its parse are sure enough.
+        """
+        if math.isnan(self.parse_confidence):
+            return self.confidence
+        return min(self.confidence, self.parse_confidence)
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from .cost_profile import CostProfile
-from .decisions import (DecisionState, InputSummary, Rerun, ResourceState, RunLayers,
-                        RunVariant)
+from .decisions import DecisionState, InputSummary, Rerun, ResourceState, RunLayers, RunVariant
 from .input_complexity import complexity_features, DEFAULT_WEIGHTS
+from .parse import decode, ParsedCommand, single_action, TokenView
 from .results import InferenceOutcome, SegmentRecord
 from .segment_loop import answer_one, answer_together, InputRun
 from .strategies import create_strategy, Strategy
@@ -59,6 +59,7 @@ class PreparedText:
     batch: TokenBatch
     summary: InputSummary
     cheap_probabilities: Optional[np.ndarray]
+    view: Optional[TokenView] = None     # piece offsets and words, for decoding the parse
 
 
 class TextEngine:
@@ -148,6 +149,7 @@ class TextEngine:
     def prepare(self, text: str) -> PreparedText:
         """Tokenize, run the TF-IDF model once, and summarize the input's complexity."""
         encoding = self.models.tokenizer.encoding(text)
+        view = TokenView(text, encoding.offsets[1:-1], encoding.word_ids[1:-1])
         ids = torch.tensor([encoding.ids], dtype=torch.long)
         batch = TokenBatch(ids, torch.ones_like(ids, dtype=torch.bool))
         probabilities = None
@@ -163,7 +165,7 @@ class TextEngine:
                                features.score(self.complexity_weights), cheap_label,
                                cheap_confidence, possible_safety,
                                gate_features(features, probabilities))
-        return PreparedText(text, batch, summary, probabilities)
+        return PreparedText(text, batch, summary, probabilities, view)
 
     def safety_check(self, text: str) -> SafetyCheck:
         """
@@ -245,6 +247,7 @@ class TextEngine:
     def _outcome(self, run: InputRun) -> InferenceOutcome:
         """Return the result object of a finished run."""
         labels, scores = self.top_k(run.probabilities)
+        parse = run.parse or single_action(labels[0], scores[0])
         progress = run.progress
         resources = run.state.resources
         embedded = any(segment.layers for segment in progress.segments)
@@ -260,7 +263,7 @@ class TextEngine:
             battery_fraction=resources.battery_fraction, energy_budget_mj=resources.budget_mj,
             battery_stale=resources.battery_stale, refined=progress.refinements > 0,
             energy_mj=energy, decision_ms=run.decision_s * 1e3, input_kind='text',
-            reason='; '.join(run.reasons))
+            reason='; '.join(run.reasons), actions=list(parse.actions))
 
     # -- costs --------------------------------------------------------------------------
 
@@ -337,18 +340,31 @@ class TextSegments:
                 for row, run in enumerate(runs):
                     tokens = run.item.batch.input_ids.shape[1]
                     run.hidden[layer] = hidden[row:row + 1, :tokens]
-            probabilities = (self.models.heads.probabilities(last_layer, hidden,
-                                                             batch.token_mask)
-                             if read_exit else None)
+            probabilities = tags = None
+            if read_exit:
+                heads = self.models.heads
+                probabilities = heads.probabilities(last_layer, hidden, batch.token_mask)
+                if heads.structured:
+                    tags = heads.token_probabilities(last_layer, hidden)
         layers = tuple(range(first_layer, last_layer + 1))
         for row, run in enumerate(runs):
             tokens = run.state.command.tokens
             segment = SegmentRecord(layers, mode_precision(mode), mode_backend(mode),
                                     engine.layers_energy_mj(first_layer, len(layers), mode,
                                                             tokens), refined)
-            run.record(segment, last_layer,
-                       probabilities[row] if probabilities is not None else None,
-                       engine.head_energy_mj(tokens) if read_exit else 0.0)
+            row_probabilities = probabilities[row] if probabilities is not None else None
+            parse = (self._parse(run, row_probabilities, [part[row] for part in tags])
+                     if tags is not None else None)
+            run.record(segment, last_layer, row_probabilities,
+                       engine.head_energy_mj(tokens) if read_exit else 0.0, parse)
+
+    def _parse(self, run: InputRun, probabilities: torch.Tensor, tags) -> ParsedCommand:
+        """Decode one input's actions from its exit's token tags ([CLS] and [SEP] cut off)."""
+        pieces = run.item.batch.input_ids.shape[1]
+        segment, roles, intents = (part[1:pieces - 1].numpy() for part in tags)
+        best, index = torch.max(probabilities, dim=-1)
+        return decode(run.item.view, segment, roles, intents, self.models.heads.scheme,
+                      self.labels[int(index)], float(best))
 
     def _run_variant(self, runs: List[InputRun], action: RunVariant) -> None:
         """Run a whole pool variant for a group of inputs (reported in segments of 2 layers)."""

@@ -1,15 +1,21 @@
 """
-Exit heads: a small classifier after every encoder layer, with calibrated confidences.
+Exit heads: after every encoder layer, a sentence classifier and a token tagger, calibrated.
 
-Each head mean-pools the hidden state over real tokens (as all-MiniLM-L6-v2 was trained to
-be pooled) and maps it through a two-layer classifier. One temperature per head, fitted on
-dev, turns its logits into calibrated probabilities.
+The sentence head mean-pools the hidden state over real tokens (as all-MiniLM-L6-v2 was
+trained to be pooled) and maps it through a two-layer classifier: the label (the first
+action's intent). The token head maps every word piece's hidden state to the three tag
+distributions of ``parse.TagScheme`` (action segments, argument roles, intents), which
+``parse.decode`` turns into actions. One temperature per head and per tag group, fitted on
+dev, turns logits into calibrated probabilities. Artifacts trained on label-only data have
+no token heads (``structured`` is False): their commands parse as one action.
 """
 
 import pathlib
-from typing import List, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
+
+from .parse import TagScheme
 
 
 def mean_pool(hidden: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
@@ -20,20 +26,30 @@ def mean_pool(hidden: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
+TokenProbabilities = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]   # segment, role, intent
+
+
 class ExitHeads(torch.nn.Module):
-    """One classifier per layer; ``temperatures`` hold the per-head calibration."""
+    """Per layer a sentence head and (structured) a token head, with their temperatures."""
 
     def __init__(self, num_layers: int, hidden_size: int, labels: Sequence[str],
-                 inner_size: int = 256, dropout: float = 0.1):
+                 inner_size: int = 256, dropout: float = 0.1,
+                 scheme: Optional[TagScheme] = None):
         super().__init__()
         self.labels: List[str] = list(labels)
         self.inner_size = inner_size
+        self.scheme = scheme
         self.heads = torch.nn.ModuleList(
             torch.nn.Sequential(torch.nn.Dropout(dropout),
                                 torch.nn.Linear(hidden_size, inner_size), torch.nn.Tanh(),
                                 torch.nn.Linear(inner_size, len(self.labels)))
             for _ in range(num_layers))
+        width = scheme.width if scheme is not None else 1
+        self.token_heads = torch.nn.ModuleList(
+            torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(hidden_size, width))
+            for _ in range(num_layers if scheme is not None else 0))
         self.register_buffer('temperatures', torch.ones(num_layers))
+        self.register_buffer('token_temperatures', torch.ones(num_layers, 3))
         self._inference_weights = None
 
     @property
@@ -41,9 +57,18 @@ class ExitHeads(torch.nn.Module):
         """Return the number of heads (one per encoder layer)."""
         return len(self.heads)
 
+    @property
+    def structured(self) -> bool:
+        """Return True when these heads tag tokens (trained on lines with actions)."""
+        return self.scheme is not None
+
     def logits(self, layer: int, hidden: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
-        """Uncalibrated logits of the head after ``layer`` (1-based)."""
+        """Uncalibrated logits of the sentence head after ``layer`` (1-based)."""
         return self.heads[layer - 1](mean_pool(hidden, token_mask))
+
+    def token_logits(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
+        """Uncalibrated token logits [batch, tokens, scheme.width] after ``layer``."""
+        return self.token_heads[layer - 1](hidden)
 
     def probabilities(self, layer: int, hidden: torch.Tensor,
                       token_mask: torch.Tensor) -> torch.Tensor:
@@ -56,17 +81,33 @@ class ExitHeads(torch.nn.Module):
         if self.training:
             logits = self.logits(layer, hidden, token_mask)
             return torch.softmax(logits / self.temperatures[layer - 1], dim=-1)
-        if self._inference_weights is None:
-            # Views, not copies: later in-place updates (calibration) show through.
-            self._inference_weights = tuple(
-                (head[1].weight, head[1].bias, head[3].weight, head[3].bias,
-                 self.temperatures[index]) for index, head in enumerate(self.heads))
-        inner_weight, inner_bias, out_weight, out_bias, temperature = (
-            self._inference_weights[layer - 1])
+        weights = self._weights(layer)
         inner = torch.tanh(torch.nn.functional.linear(mean_pool(hidden, token_mask),
-                                                      inner_weight, inner_bias))
-        logits = torch.nn.functional.linear(inner, out_weight, out_bias)
-        return torch.softmax(logits / temperature, dim=-1)
+                                                      weights[0], weights[1]))
+        logits = torch.nn.functional.linear(inner, weights[2], weights[3])
+        return torch.softmax(logits / weights[4], dim=-1)
+
+    def token_probabilities(self, layer: int, hidden: torch.Tensor) -> TokenProbabilities:
+        """Return calibrated (segment, role, intent) probabilities, each [batch, tokens, n]."""
+        weights = self._weights(layer)
+        logits = torch.nn.functional.linear(hidden, weights[5], weights[6])
+        temperatures = weights[7]
+        return tuple(torch.softmax(logits[..., part] / temperatures[index], dim=-1)
+                     for index, part in enumerate(self.scheme.slices()))
+
+    def _weights(self, layer: int):
+        """Return views of one layer's weights for functional calls (in-place updates show)."""
+        if self._inference_weights is None:
+            rows = []
+            for index, head in enumerate(self.heads):
+                row = (head[1].weight, head[1].bias, head[3].weight, head[3].bias,
+                       self.temperatures[index])
+                if self.structured:
+                    token = self.token_heads[index][1]
+                    row += (token.weight, token.bias, self.token_temperatures[index])
+                rows.append(row)
+            self._inference_weights = tuple(rows)
+        return self._inference_weights[layer - 1]
 
     def train(self, mode: bool = True) -> 'ExitHeads':
         """Switch mode; the functional weights are re-taken at the next eval-mode call."""
@@ -74,9 +115,10 @@ class ExitHeads(torch.nn.Module):
         return super().train(mode)
 
     def save(self, path: pathlib.Path) -> None:
-        """Write weights, temperatures and label names to one file."""
+        """Write weights, temperatures, label names and the tag scheme to one file."""
         torch.save({'labels': self.labels, 'inner_size': self.inner_size,
                     'hidden_size': self.heads[0][1].in_features,
+                    'intents': list(self.scheme.intents) if self.scheme else None,
                     'state_dict': self.state_dict()}, str(path))
 
     @classmethod
@@ -84,7 +126,9 @@ class ExitHeads(torch.nn.Module):
         """Read heads written by ``save`` (weights only: no code is unpickled)."""
         saved = torch.load(str(path), map_location='cpu', weights_only=True)
         num_layers = int(saved['state_dict']['temperatures'].shape[0])
+        intents = saved.get('intents')
         heads = cls(num_layers, int(saved['hidden_size']), saved['labels'],
-                    inner_size=int(saved['inner_size']))
+                    inner_size=int(saved['inner_size']),
+                    scheme=TagScheme(tuple(intents)) if intents else None)
         heads.load_state_dict(saved['state_dict'])      # copies in place: views stay valid
         return heads.eval()

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import math
 from typing import List, Tuple
 
+from .parse import ParsedAction
+
 PRECISIONS = ('fp32', 'bf16', 'int8', 'int4')
 BACKENDS = ('torch', 'onnxruntime', 'numpy')
 
@@ -47,6 +49,7 @@ class InferenceOutcome:
     decision_ms: float = 0.0         # time the strategy spent deciding
     input_kind: str = 'text'
     reason: str = ''
+    actions: List[ParsedAction] = field(default_factory=list)   # text only: what it means
 
     @property
     def segment_precisions(self) -> List[str]:

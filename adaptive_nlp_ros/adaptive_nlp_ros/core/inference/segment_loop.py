@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 import torch
 
 from .decisions import Action, Answer, DecisionState, Progress, Rerun, RunLayers, RunVariant
+from .parse import ParsedCommand
 from .results import SegmentRecord
 from .strategies.base import Strategy
 
@@ -68,6 +69,7 @@ class InputRun:
         self.safety_index = safety_index
         self.hidden: Dict[int, torch.Tensor] = {}    # layer -> state after it (0: the input)
         self.probabilities: Optional[torch.Tensor] = None
+        self.parse: Optional[ParsedCommand] = None     # the latest exit's parse (text)
         self.variant = ''
         self.decision_s = 0.0
         self._rounds = 0
@@ -104,18 +106,23 @@ class InputRun:
         return action
 
     def record(self, segment: SegmentRecord, layers_done: int,
-               probabilities: Optional[torch.Tensor], head_energy_mj: float = 0.0) -> None:
+               probabilities: Optional[torch.Tensor], head_energy_mj: float = 0.0,
+               parse: Optional[ParsedCommand] = None) -> None:
         """Note a segment that ran and, when its exit was read, what the exit said."""
         progress = self.state.progress
         label, confidence, safety = progress.label, progress.confidence, math.nan
+        parse_confidence = progress.parse_confidence
         if probabilities is not None:
             self.probabilities = probabilities
             best, index = torch.max(probabilities, dim=-1)
             label, confidence = self.labels[int(index)], float(best)
             if self.safety_index is not None:
                 safety = float(probabilities[self.safety_index])
+            self.parse = parse
+            parse_confidence = parse.confidence if parse is not None else math.nan
         self.state = replace(self.state, progress=progress.after(
-            segment, layers_done, label, confidence, head_energy_mj, safety))
+            segment, layers_done, label, confidence, head_energy_mj, safety,
+            parse_confidence))
 
 
 def answer_one(network: SegmentedNetwork, run: InputRun) -> InputRun:

@@ -83,6 +83,10 @@ class CommandTokenizer:
             ids = self._tokenizer.encode(texts[0]).ids
             input_ids = torch.tensor([ids], dtype=torch.long)
             return TokenBatch(input_ids, torch.ones_like(input_ids, dtype=torch.bool))
+        return self.encode_with_offsets(texts)[0]
+
+    def encode_with_offsets(self, texts: Sequence[str]):
+        """Return the batch and each text's ``Encoding`` (piece offsets, words, specials)."""
         encodings = self._tokenizer.encode_batch(list(texts))
         longest = max(len(encoding.ids) for encoding in encodings)
         input_ids = torch.zeros((len(texts), longest), dtype=torch.long)
@@ -90,7 +94,7 @@ class CommandTokenizer:
         for row, encoding in enumerate(encodings):
             input_ids[row, :len(encoding.ids)] = torch.tensor(encoding.ids, dtype=torch.long)
             token_mask[row, :len(encoding.ids)] = True
-        return TokenBatch(input_ids, token_mask)
+        return TokenBatch(input_ids, token_mask), encodings
 
     def encoding(self, text: str):
         """Return the tokenizers ``Encoding`` of one text (ids and word pieces)."""

@@ -1,26 +1,57 @@
-"""Labelled command datasets: JSONL files of ``{"text": ..., "label": ...}`` with any label set."""
+"""
+Labelled command datasets: JSONL lines of ``{"text", "label"}``, optionally with ``actions``.
+
+Any label set works. A line may also carry the command's structure::
+
+    {"text": "take the cup and bring it to Anna", "label": "pick",
+     "actions": [{"intent": "pick", "arguments": [{"role": "object", "start": 9, "end": 12}]},
+                 {"intent": "bring", "arguments": [
+                     {"role": "object", "start": 23, "end": 25, "value": "cup"},
+                     {"role": "person", "start": 29, "end": 33}]}]}
+
+``value`` only where it differs from the span's text (a pronoun's referent); an action's own
+``start``/``end`` (where its words are) are optional and, where given, train the action
+segmentation. ``label`` may be left out when actions are given (it is the first action's
+intent); given, it must be. Lines without actions train the label only. A malformed line
+is refused with the file, the line and the reason, before anything is trained.
+"""
 
 from dataclasses import dataclass, field
 import json
 import pathlib
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ..inference.parse import ParsedAction, ParsedArgument, ROLES
 
 
 class DatasetError(ValueError):
     """A dataset file that cannot be used, with the file and line that say why."""
 
 
+Actions = Tuple[ParsedAction, ...]
+
+
 @dataclass
 class Dataset:
-    """Texts and their labels, in file order; ``sources`` is optional per-line provenance."""
+    """Texts, labels and (where given) actions, in file order; ``sources`` per line."""
 
     texts: List[str]
     labels: List[str]
     sources: List[str] = field(default_factory=list)
     path: Optional[pathlib.Path] = None
+    actions: List[Optional[Actions]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.actions:
+            self.actions = [None] * len(self.texts)
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @property
+    def structured(self) -> bool:
+        """Return True when any line carries actions."""
+        return any(actions is not None for actions in self.actions)
 
     def label_counts(self) -> Dict[str, int]:
         """Examples per label, sorted by label."""
@@ -29,11 +60,94 @@ class Dataset:
             counts[label] = counts.get(label, 0) + 1
         return dict(sorted(counts.items()))
 
+    def rows(self, rows: Sequence[int]) -> 'Dataset':
+        """Return the lines at ``rows``, in that order."""
+        return Dataset([self.texts[i] for i in rows], [self.labels[i] for i in rows],
+                       [self.sources[i] for i in rows] if self.sources else [], self.path,
+                       [self.actions[i] for i in rows])
+
     def subset(self, source: str) -> 'Dataset':
         """Only the lines whose ``source`` field equals ``source``."""
-        rows = [i for i, line_source in enumerate(self.sources) if line_source == source]
-        return Dataset([self.texts[i] for i in rows], [self.labels[i] for i in rows],
-                       [source] * len(rows), self.path)
+        return self.rows([i for i, line_source in enumerate(self.sources)
+                          if line_source == source])
+
+
+def _span(text: str, item: Dict[str, Any], what: str) -> Tuple[int, int]:
+    """Check a span's offsets: integers, inside the text, on word boundaries, no outer space."""
+    start, end = item.get('start'), item.get('end')
+    if not isinstance(start, int) or not isinstance(end, int) or isinstance(
+            start, bool) or isinstance(end, bool):
+        raise ValueError(f'{what}: "start" and "end" must be integers')
+    if not 0 <= start < end <= len(text):
+        raise ValueError(f'{what}: span {start}..{end} out of range (text has {len(text)} '
+                         'characters)')
+    piece = text[start:end]
+    if piece != piece.strip():
+        raise ValueError(f'{what}: span {start}..{end} ({piece!r}) is misaligned: it starts or '
+                         'ends with a space')
+    if (start > 0 and text[start - 1].isalnum() and piece[0].isalnum()) or (
+            end < len(text) and text[end].isalnum() and piece[-1].isalnum()):
+        raise ValueError(f'{what}: span {start}..{end} ({piece!r}) is misaligned: it cuts a '
+                         'word')
+    return start, end
+
+
+def parse_actions(text: str, raw: Any) -> Actions:
+    """Return the actions of one line; ValueError says what is wrong with them."""
+    if not isinstance(raw, list) or not raw:
+        raise ValueError('"actions" must be a non-empty list')
+    actions = []
+    taken: List[Tuple[int, int]] = []
+    for number, item in enumerate(raw, start=1):
+        if not isinstance(item, dict):
+            raise ValueError(f'action {number} must be an object')
+        intent = item.get('intent')
+        if not isinstance(intent, str) or not intent.strip():
+            raise ValueError(f'action {number}: "intent" must be a non-empty string')
+        start = end = -1
+        if 'start' in item or 'end' in item:
+            start, end = _span(text, item, f'action {number}')
+        arguments = []
+        raw_arguments = item.get('arguments', [])
+        if not isinstance(raw_arguments, list):
+            raise ValueError(f'action {number}: "arguments" must be a list')
+        for index, argument in enumerate(raw_arguments, start=1):
+            what = f'action {number} argument {index}'
+            if not isinstance(argument, dict):
+                raise ValueError(f'{what} must be an object')
+            role = argument.get('role')
+            if role not in ROLES:
+                raise ValueError(f'{what}: unknown role {role!r}; roles: {", ".join(ROLES)}')
+            a_start, a_end = _span(text, argument, what)
+            for other_start, other_end in taken:
+                if a_start < other_end and other_start < a_end:
+                    raise ValueError(f'{what}: span {a_start}..{a_end} overlaps another '
+                                     f'argument ({other_start}..{other_end})')
+            taken.append((a_start, a_end))
+            value = argument.get('value', text[a_start:a_end])
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f'{what}: "value" must be a non-empty string')
+            arguments.append(ParsedArgument(role, value, a_start, a_end, 1.0,
+                                            'value' in argument))
+        actions.append(ParsedAction(intent.strip(), 1.0, tuple(arguments), start, end))
+    return tuple(actions)
+
+
+def actions_json(text: str, actions: Actions) -> List[Dict[str, Any]]:
+    """Return actions in the training format (the inverse of ``parse_actions``)."""
+    out = []
+    for action in actions:
+        item: Dict[str, Any] = {'intent': action.intent, 'arguments': []}
+        if action.start >= 0:
+            item.update(start=action.start, end=action.end)
+        for argument in action.arguments:
+            entry: Dict[str, Any] = {'role': argument.role, 'start': argument.start,
+                                     'end': argument.end}
+            if argument.value != text[argument.start:argument.end]:
+                entry['value'] = argument.value
+            item['arguments'].append(entry)
+        out.append(item)
+    return out
 
 
 def load_dataset(path: pathlib.Path, require_labels: bool = True) -> Dataset:
@@ -46,14 +160,12 @@ def load_dataset(path: pathlib.Path, require_labels: bool = True) -> Dataset:
     path = pathlib.Path(path)
     if not path.is_file():
         raise DatasetError(f'{path}: no such dataset file')
-    texts: List[str] = []
-    labels: List[str] = []
-    sources: List[str] = []
     with path.open(encoding='utf-8') as stream:
         try:
             lines = list(stream)
         except UnicodeDecodeError as error:
             raise DatasetError(f'{path}: not UTF-8 text ({error})') from None
+    dataset = Dataset([], [], [], path, [])
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -69,17 +181,29 @@ def load_dataset(path: pathlib.Path, require_labels: bool = True) -> Dataset:
         text = record['text']
         if not isinstance(text, str) or not text.strip():
             raise DatasetError(f'{path}:{number}: "text" must be a non-empty string')
+        actions = None
+        if record.get('actions') is not None:
+            try:
+                actions = parse_actions(text, record['actions'])
+            except ValueError as error:
+                raise DatasetError(f'{path}:{number}: {error}') from None
         label = record.get('label')
+        if label is None and actions:
+            label = actions[0].intent
         if label is None and require_labels:
             raise DatasetError(f'{path}:{number}: missing field "label"')
         if label is not None and (not isinstance(label, str) or not label.strip()):
             raise DatasetError(f'{path}:{number}: "label" must be a non-empty string')
-        texts.append(text)
-        labels.append(label.strip() if label else '')
-        sources.append(str(record.get('source', '')))
-    if not texts:
+        if actions and label.strip() != actions[0].intent:
+            raise DatasetError(f'{path}:{number}: "label" {label!r} is not the first '
+                               f"action's intent {actions[0].intent!r}")
+        dataset.texts.append(text)
+        dataset.labels.append(label.strip() if label else '')
+        dataset.sources.append(str(record.get('source', '')))
+        dataset.actions.append(actions)
+    if not dataset.texts:
         raise DatasetError(f'{path}: no examples')
-    return Dataset(texts, labels, sources, path)
+    return dataset
 
 
 def check_label_coverage(train: Dataset, others: Sequence[Dataset],
@@ -88,7 +212,8 @@ def check_label_coverage(train: Dataset, others: Sequence[Dataset],
     Return the sorted label set of ``train``, refusing labels that cannot be learned.
 
     A label seen in another split but never in train, or with fewer than
-    ``minimum_per_label`` training examples, is an error that names it.
+    ``minimum_per_label`` training examples, is an error that names it. The intents of later
+    actions count as labels too: each must occur in train (as a label or an intent).
     """
     counts = train.label_counts()
     if len(counts) < 2:
@@ -97,8 +222,15 @@ def check_label_coverage(train: Dataset, others: Sequence[Dataset],
         if count < minimum_per_label:
             raise DatasetError(f'{train.path}: label {label!r} has {count} example(s); '
                                f'at least {minimum_per_label} are needed to learn it')
-    for other in others:
+    intents = {action.intent for actions in train.actions if actions for action in actions}
+    known = set(counts) | intents
+    for other in [train] + list(others):
         for label in sorted(set(other.labels) - set(counts) - {''}):
             raise DatasetError(f'{other.path}: label {label!r} has no examples in '
                                f'{train.path}')
-    return sorted(counts)
+        for actions in other.actions:
+            for action in actions or ():
+                if action.intent not in known:
+                    raise DatasetError(f'{other.path}: intent {action.intent!r} has no '
+                                       f'examples in {train.path}')
+    return sorted(known)

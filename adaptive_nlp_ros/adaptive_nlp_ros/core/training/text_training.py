@@ -1,11 +1,14 @@
 """
-Fine-tuning the backbone jointly with an exit head after every layer.
+Fine-tuning the backbone jointly with the exit heads after every layer.
 
 One loss for all exits, each weighted by its depth (as PABEE trains its internal
 classifiers), so early layers learn to answer easy commands on their own while the last
-layer stays as accurate as a plainly fine-tuned model. The word-embedding table (half of
-the model's parameters) stays frozen: it keeps the pretrained vocabulary intact for words
-the corpus never shows, and it halves the optimizer's work on a 2-core machine.
+layer stays as accurate as a plainly fine-tuned model. Each exit's loss is its sentence
+cross-entropy plus, where lines carry actions, the cross-entropy of its three token tag
+groups (action segments, argument roles, intents: ``structure_targets``) over the pieces
+that have a target. The word-embedding table (half of the model's parameters) stays frozen:
+it keeps the pretrained vocabulary intact for words the corpus never shows, and it halves
+the optimizer's work on a 2-core machine.
 """
 
 from dataclasses import dataclass
@@ -16,7 +19,9 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from .calibration import expected_calibration_error, fit_temperature
+from .structure_targets import batch_targets, IGNORE
 from ..inference.exit_heads import ExitHeads
+from ..inference.parse import ParsedAction, TagScheme
 from ..inference.text_backbone import CommandTokenizer
 
 LOG = logging.getLogger(__name__)
@@ -34,6 +39,7 @@ class FineTuneSettings:
     weight_decay: float = 0.01
     freeze_word_embeddings: bool = True
     label_smoothing: float = 0.1
+    token_loss_weight: float = 1.0       # each tag group's loss against the sentence loss
     seed: int = 13
 
 
@@ -54,23 +60,57 @@ def _length_bucketed_batches(lengths: Sequence[int], batch_size: int,
 def all_exit_logits(library_model: torch.nn.Module, heads: ExitHeads,
                     tokenizer: CommandTokenizer, texts: Sequence[str]) -> List[torch.Tensor]:
     """Logits of every exit for a batch of texts, via the library's forward pass."""
-    batch = tokenizer.encode(texts)
+    return all_exit_outputs(library_model, heads, tokenizer, texts)[0]
+
+
+def all_exit_outputs(library_model: torch.nn.Module, heads: ExitHeads,
+                     tokenizer: CommandTokenizer, texts: Sequence[str]):
+    """
+    Return every exit's sentence and token logits, and each text's encoding.
+
+    Via the library's forward pass; the token logits are None for heads without token heads.
+    """
+    batch, encodings = tokenizer.encode_with_offsets(texts)
     output = library_model(input_ids=batch.input_ids,
                            attention_mask=batch.token_mask.long(),
                            output_hidden_states=True)
-    return [heads.logits(layer, hidden, batch.token_mask)
-            for layer, hidden in enumerate(output.hidden_states[1:], start=1)]
+    hidden_states = output.hidden_states[1:]
+    sentence = [heads.logits(layer, hidden, batch.token_mask)
+                for layer, hidden in enumerate(hidden_states, start=1)]
+    tokens = ([heads.token_logits(layer, hidden)
+               for layer, hidden in enumerate(hidden_states, start=1)]
+              if heads.structured else None)
+    return sentence, tokens, encodings
+
+
+def token_loss(logits: torch.Tensor, targets: torch.Tensor, scheme: TagScheme) -> torch.Tensor:
+    """Sum over the three tag groups of the mean cross-entropy of the pieces with a target."""
+    total = logits.new_zeros(())
+    for group, part in enumerate(scheme.slices()):
+        wanted = targets[..., group]
+        if bool((wanted != IGNORE).any()):
+            total = total + torch.nn.functional.cross_entropy(
+                logits[..., part].reshape(-1, part.stop - part.start), wanted.reshape(-1),
+                ignore_index=IGNORE)
+    return total
 
 
 def fine_tune(library_model: torch.nn.Module, tokenizer: CommandTokenizer,
               texts: Sequence[str], label_ids: Sequence[int], labels: Sequence[str],
               settings: FineTuneSettings = FineTuneSettings(),
-              progress: Optional[Callable[[int, int, float], None]] = None) -> ExitHeads:
-    """Fine-tune ``library_model`` in place with exit heads; return the (uncalibrated) heads."""
+              progress: Optional[Callable[[int, int, float], None]] = None,
+              actions: Optional[Sequence[Optional[Sequence[ParsedAction]]]] = None,
+              scheme: Optional[TagScheme] = None) -> ExitHeads:
+    """
+    Fine-tune ``library_model`` in place with exit heads; return the (uncalibrated) heads.
+
+    :param actions: each text's actions (None where a line has none); with a ``scheme``,
+        the heads get token heads trained on them.
+    """
     torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
     config = library_model.config
-    heads = ExitHeads(config.num_hidden_layers, config.hidden_size, labels)
+    heads = ExitHeads(config.num_hidden_layers, config.hidden_size, labels, scheme=scheme)
     library_model.embeddings.word_embeddings.weight.requires_grad_(
         not settings.freeze_word_embeddings)
     backbone_parameters = [p for p in library_model.parameters() if p.requires_grad]
@@ -94,12 +134,19 @@ def fine_tune(library_model: torch.nn.Module, tokenizer: CommandTokenizer,
     step = 0
     for _ in range(settings.epochs):
         for batch_rows in _length_bucketed_batches(lengths, settings.batch_size, rng):
-            exit_logits = all_exit_logits(library_model, heads, tokenizer,
-                                          [texts[i] for i in batch_rows])
-            batch_targets = targets[batch_rows]
+            exit_logits, token_logits, encodings = all_exit_outputs(
+                library_model, heads, tokenizer, [texts[i] for i in batch_rows])
+            sentence_targets = targets[batch_rows]
             loss = sum(weight * torch.nn.functional.cross_entropy(
-                logits, batch_targets, label_smoothing=settings.label_smoothing)
+                logits, sentence_targets, label_smoothing=settings.label_smoothing)
                        for weight, logits in zip(depth_weights, exit_logits))
+            if token_logits is not None:
+                tags = torch.from_numpy(batch_targets(
+                    encodings, [actions[i] for i in batch_rows], scheme,
+                    token_logits[0].shape[1]))
+                loss = loss + settings.token_loss_weight * sum(
+                    weight * token_loss(logits, tags, scheme)
+                    for weight, logits in zip(depth_weights, token_logits))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(backbone_parameters, 1.0)
@@ -122,6 +169,42 @@ def exit_logits_dataset(library_model: torch.nn.Module, heads: ExitHeads,
                                              texts[start:start + batch_size]))
                  for start in range(0, len(texts), batch_size)]
     return torch.cat(per_batch, dim=1)
+
+
+@torch.no_grad()
+def calibrate_token_heads(library_model: torch.nn.Module, heads: ExitHeads,
+                          tokenizer: CommandTokenizer, texts: Sequence[str],
+                          actions: Sequence[Optional[Sequence[ParsedAction]]],
+                          batch_size: int = 64) -> List[Dict[str, float]]:
+    """Fit one temperature per exit and tag group on dev pieces; return accuracy per exit."""
+    scheme = heads.scheme
+    collected: List[List[List[torch.Tensor]]] = [[[], [], []] for _ in range(heads.num_layers)]
+    wanted: List[List[torch.Tensor]] = [[], [], []]
+    for start in range(0, len(texts), batch_size):
+        chunk = list(range(start, min(len(texts), start + batch_size)))
+        _, token_logits, encodings = all_exit_outputs(library_model, heads, tokenizer,
+                                                      [texts[i] for i in chunk])
+        tags = torch.from_numpy(batch_targets(encodings, [actions[i] for i in chunk], scheme,
+                                              token_logits[0].shape[1]))
+        for group, part in enumerate(scheme.slices()):
+            keep = tags[..., group] != IGNORE
+            wanted[group].append(tags[..., group][keep])
+            for layer, logits in enumerate(token_logits):
+                collected[layer][group].append(logits[..., part][keep])
+    report = []
+    for layer in range(heads.num_layers):
+        row: Dict[str, float] = {'layer': layer + 1}
+        for group, name in enumerate(('segment', 'role', 'intent')):
+            targets = torch.cat(wanted[group])
+            logits = torch.cat(collected[layer][group])
+            if not len(targets):
+                continue
+            temperature = fit_temperature(logits, targets)
+            heads.token_temperatures[layer, group] = temperature
+            row[f'{name}_accuracy'] = float((logits.argmax(-1) == targets).float().mean())
+            row[f'{name}_temperature'] = temperature
+        report.append(row)
+    return report
 
 
 def calibrate(heads: ExitHeads, dev_logits: torch.Tensor,

@@ -22,7 +22,8 @@ import torch
 from .calibration import expected_calibration_error, fit_temperature
 from .dataset import check_label_coverage, Dataset, load_dataset
 from .image_training import train_branchynet
-from .text_training import calibrate, exit_logits_dataset, fine_tune, FineTuneSettings
+from .text_training import (calibrate, calibrate_token_heads, exit_logits_dataset, fine_tune,
+                            FineTuneSettings)
 from .. import artifacts
 from ..battery.energy_budget import EnergyBudgetModel
 from ..battery.power_model import PowerModel
@@ -30,6 +31,7 @@ from ..inference.exit_heads import ExitHeads
 from ..inference.image_branchynet import BranchyNetClassifier
 from ..inference.input_complexity import complexity_features
 from ..inference.onnx_layers import export_layer, OrtEncoderLayer
+from ..inference.parse import TagScheme
 from ..inference.profiling import profile_image, profile_machine
 from ..inference.strategies.moe_gate import fit_gate, gate_features
 from ..inference.strategy_context import StrategyContext
@@ -72,12 +74,7 @@ def _split_dev(train: Dataset, fraction: float, seed: int) -> Tuple[Dataset, Dat
         take = max(1, int(round(len(rows) * fraction))) if len(rows) > 2 else 0
         dev_rows.extend(rows[:take])
     keep = sorted(set(range(len(train))) - set(dev_rows))
-    dev_rows.sort()
-
-    def pick(rows):
-        return Dataset([train.texts[i] for i in rows], [train.labels[i] for i in rows],
-                       [], train.path)
-    return pick(keep), pick(dev_rows)
+    return train.rows(keep), train.rows(sorted(dev_rows))
 
 
 def exit_probabilities(encoder: SegmentedEncoder, heads: ExitHeads,
@@ -176,12 +173,17 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
     pretrained = pretrained_backbone_path()
     library_model = load_library_model(pretrained)
     tokenizer = CommandTokenizer(pretrained / 'tokenizer.json')
+    scheme = TagScheme(tuple(labels)) if train_set.structured else None
     heads = fine_tune(library_model, tokenizer, train_set.texts, train_ids, labels,
                       settings.fine_tune,
-                      lambda done, total, loss: step('fine-tune', done, total))
+                      lambda done, total, loss: step('fine-tune', done, total),
+                      train_set.actions, scheme)
     step('calibrate')
     dev_logits = exit_logits_dataset(library_model, heads, tokenizer, dev_set.texts)
     exit_report = calibrate(heads, dev_logits, dev_ids)
+    token_report = (calibrate_token_heads(library_model, heads, tokenizer, dev_set.texts,
+                                          dev_set.actions)
+                    if heads.structured and dev_set.structured else [])
     backbone_dir = staging / artifacts.BACKBONE_DIR
     library_model.save_pretrained(str(backbone_dir))
     shutil.copy(pretrained / 'tokenizer.json', backbone_dir / 'tokenizer.json')
@@ -266,6 +268,7 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
         'train': str(train_path), 'dev': str(dev_path) if dev_path else 'held out of train',
         'train_size': len(train_set), 'dev_size': len(dev_set), 'labels': labels,
         'label_counts': train_set.label_counts(), 'exits': exit_report,
+        'token_exits': token_report, 'structured': heads.structured,
         'pool': pool_table['variants'], 'mode_fidelity': fidelity,
         'safety_label': safety_label, 'safety_threshold': pool_table['safety_threshold'],
         'image': image_report, 'settings': asdict(settings),

@@ -1,7 +1,8 @@
 """
-``early_exit``: leave at the first layer that is confident enough.
+``early_exit``: leave at the first layer whose whole answer is sure enough.
 
-The exit threshold (a calibrated probability) loosens as the battery falls.
+Sure means the label's calibrated confidence and its parse's (every action and every span:
+``Progress.whole_confidence``) both reach the threshold, which loosens as the battery falls.
 
 Bounds as settings: the threshold at full and at empty battery, the minimum and maximum exit
 layer, and the execution mode every layer runs in (``auto``: the cheapest mode whose dev
@@ -48,8 +49,8 @@ class EarlyExit(Strategy):
             return RunLayers(self.min_layer, self.mode, f'layers 1-{self.min_layer} in '
                              f'{self.mode}')
         threshold = self.confidence_threshold(state.resources)
-        if progress.confidence >= threshold:
-            return Answer(f'exit after {done}: confidence {progress.confidence:.2f} >= '
+        if progress.whole_confidence >= threshold:
+            return Answer(f'exit after {done}: confidence {progress.whole_confidence:.2f} >= '
                           f'{threshold:.2f}')
         if done >= self.max_layer:
             return Answer(f'exit after {done}: last allowed layer')

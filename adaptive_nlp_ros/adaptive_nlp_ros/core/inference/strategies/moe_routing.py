@@ -42,10 +42,10 @@ class MoeRouting(Strategy):
         if done >= num_layers:
             return Answer(f'all {num_layers} layers ran')
         threshold = self.confidence_threshold(state.resources)
-        if done and progress.confidence >= threshold:
-            return Answer(f'exit after {done}: confidence {progress.confidence:.2f} >= '
+        if done and progress.whole_confidence >= threshold:
+            return Answer(f'exit after {done}: confidence {progress.whole_confidence:.2f} >= '
                           f'{threshold:.2f}')
-        need = (1.0 - progress.confidence) if done else state.command.complexity
+        need = (1.0 - progress.whole_confidence) if done else state.command.complexity
         tokens = state.command.tokens
         count = min(self.segment_layers, num_layers - done)
         first = done + 1

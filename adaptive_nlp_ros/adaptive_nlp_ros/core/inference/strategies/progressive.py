@@ -42,14 +42,14 @@ class Progressive(Strategy):
         if progress.layers_done == 0:
             return RunLayers(num_layers, self.cheap.mode, f'cheap pass: {self.cheap.mode}')
         threshold = self.confidence_threshold(state.resources)
-        if progress.confidence >= threshold:
+        if progress.whole_confidence >= threshold:
             return Answer(('refined ' if progress.refinements else 'cheap pass ')
-                          + f'confident: {progress.confidence:.2f} >= {threshold:.2f}')
+                          + f'confident: {progress.whole_confidence:.2f} >= {threshold:.2f}')
         if not self.refiners:
-            return Answer(f'{progress.confidence:.2f} < {threshold:.2f}, but no mode is more '
-                          f'faithful than {self.cheap.mode}')
+            return Answer(f'{progress.whole_confidence:.2f} < {threshold:.2f}, but no mode is '
+                          f'more faithful than {self.cheap.mode}')
         if progress.refinements >= self.settings['max_refinements']:
-            return Answer(f'still {progress.confidence:.2f} < {threshold:.2f} after '
+            return Answer(f'still {progress.whole_confidence:.2f} < {threshold:.2f} after '
                           f'{progress.refinements} refinement(s)')
         count = min(num_layers, self.segment_layers * (progress.refinements + 1))
         first = num_layers - count + 1
@@ -59,7 +59,7 @@ class Progressive(Strategy):
             cost = option.energy_mj(first, count, tokens) + head
             if cost <= state.remaining_budget_mj:
                 return Rerun(first, count, option.mode,
-                             f'{progress.confidence:.2f} < {threshold:.2f}: re-run '
+                             f'{progress.whole_confidence:.2f} < {threshold:.2f}: re-run '
                              f'L{first}-{num_layers} in {option.mode} ({cost:.2f} mJ)')
-        return Answer(f'{progress.confidence:.2f} < {threshold:.2f} but no refinement fits '
+        return Answer(f'{progress.whole_confidence:.2f} < {threshold:.2f} but no refinement fits '
                       f'{state.remaining_budget_mj:.2f} mJ')

@@ -42,9 +42,9 @@ class SegmentPrecision(Strategy):
             return Answer(f'all {num_layers} layers ran')
         if done and self.settings['early_exit']:
             threshold = self.confidence_threshold(state.resources)
-            if state.progress.confidence >= threshold:
+            if state.progress.whole_confidence >= threshold:
                 return Answer(f'exit after {done}: confidence '
-                              f'{state.progress.confidence:.2f} >= {threshold:.2f}')
+                              f'{state.progress.whole_confidence:.2f} >= {threshold:.2f}')
         tokens = state.command.tokens
         count = min(self.segment_layers, num_layers - done)
         first = done + 1

@@ -1,0 +1,290 @@
+"""
+What a text command means: ordered actions with typed arguments, decoded from token tags.
+
+The token heads read every word piece and give three distributions (``TagScheme``): where
+actions begin and continue (``O``, ``B``, ``I``), which argument role a piece belongs to
+(``O``, ``B-role``, ``I-role``), and the intent of the action a piece belongs to. ``decode``
+turns them into actions, at word level (a word takes the tags of its first piece):
+
+1. actions are runs of words tagged ``B``/``I`` (a ``B`` starts a new one); the first action's
+   intent is the sentence head's label (so ``label`` is always the first action's intent),
+   the others' the mean of their pieces' intent distributions;
+2. arguments are runs tagged ``B-role``/``I-role`` of one role, each given to the action that
+   holds its first word (or the one before it);
+3. a pronoun (``it``, ``them``, ``him``, ``her``, ``there`` ...) takes the nearest earlier
+   argument of a compatible role as its referent: its value is the referent's text, its span
+   the pronoun's, ``resolved`` is true;
+4. neighbouring actions of one intent, one of them without arguments, are one action
+   (``_merge_repeats``);
+5. ``out_of_scope``, or no action found, is one action with no arguments (the label's).
+
+Confidences are calibrated probabilities: an action's is its intent probability (the
+sentence head's for the first), a span's is the **lowest** calibrated probability of the
+tags that make it (its ``B`` and every ``I``), so a span is only as sure as its least sure
+word; the whole parse is as sure as its weakest part (``ParsedCommand.confidence``).
+"""
+
+from dataclasses import dataclass, field
+import math
+import re
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+ROLES = ('object', 'person', 'location', 'destination', 'direction', 'distance', 'angle',
+         'speed', 'content')
+SEGMENT_TAGS = ('O', 'B', 'I')
+OUT_OF_SCOPE = 'out_of_scope'
+# Pronouns and what they may stand for (the role families of their referents).
+PRONOUNS = {
+    'it': ('object',), 'that': ('object',), 'this': ('object',), 'that one': ('object',),
+    'this one': ('object',), 'them': ('object', 'person'), 'those': ('object',),
+    'these': ('object',), 'him': ('person',), 'her': ('person',),
+    'there': ('location', 'destination'),
+}
+_FAMILY = {'location': 'place', 'destination': 'place', 'object': 'object',
+           'person': 'person'}
+
+
+@dataclass(frozen=True)
+class ParsedArgument:
+    """One argument: role, value, span (end exclusive) in the command text, confidence."""
+
+    role: str
+    value: str
+    start: int
+    end: int
+    confidence: float = 1.0
+    resolved: bool = False               # a pronoun; ``value`` is its referent's text
+
+
+@dataclass(frozen=True)
+class ParsedAction:
+    """One action: its intent, calibrated confidence, arguments and span."""
+
+    intent: str
+    confidence: float
+    arguments: Tuple[ParsedArgument, ...] = ()
+    start: int = -1
+    end: int = -1
+
+
+@dataclass(frozen=True)
+class ParsedCommand:
+    """A command's ordered actions; ``confidence`` is the weakest part's."""
+
+    actions: Tuple[ParsedAction, ...]
+    confidence: float = math.nan
+
+    @property
+    def label(self) -> str:
+        """Return the first action's intent."""
+        return self.actions[0].intent if self.actions else ''
+
+
+@dataclass(frozen=True)
+class TagScheme:
+    """The token heads' outputs: segment tags, role tags, then one column per intent."""
+
+    intents: Tuple[str, ...]
+    roles: Tuple[str, ...] = ROLES
+
+    @property
+    def role_tags(self) -> Tuple[str, ...]:
+        """Return ``O``, then ``B-role`` and ``I-role`` for each role."""
+        return ('O',) + tuple(f'{prefix}-{role}' for role in self.roles
+                              for prefix in ('B', 'I'))
+
+    @property
+    def width(self) -> int:
+        """Return the number of outputs of a token head."""
+        return len(SEGMENT_TAGS) + len(self.role_tags) + len(self.intents)
+
+    def slices(self) -> Tuple[slice, slice, slice]:
+        """Return where the segment, role and intent columns are."""
+        segment = len(SEGMENT_TAGS)
+        roles = segment + len(self.role_tags)
+        return slice(0, segment), slice(segment, roles), slice(roles, self.width)
+
+
+@dataclass
+class TokenView:
+    """The word pieces of one command: character offsets and the word each piece is in."""
+
+    text: str
+    offsets: Sequence[Tuple[int, int]]   # per piece (special tokens excluded)
+    words: Sequence[int]                 # word index per piece
+    _starts: List[int] = field(default_factory=list)
+
+    def word_starts(self) -> List[int]:
+        """Return the index of each word's first piece."""
+        if not self._starts:
+            previous = None
+            for index, word in enumerate(self.words):
+                if word != previous:
+                    self._starts.append(index)
+                previous = word
+        return self._starts
+
+
+def single_action(label: str, confidence: float) -> ParsedCommand:
+    """Return the parse of a command understood as one action without arguments."""
+    return ParsedCommand((ParsedAction(label, confidence),), confidence)
+
+
+def decode(view: TokenView, segment: np.ndarray, roles: np.ndarray, intents: np.ndarray,
+           scheme: TagScheme, label: str, label_confidence: float) -> ParsedCommand:
+    """
+    Decode calibrated token distributions into actions (see the module).
+
+    :param segment: [pieces, 3] segment-tag probabilities.
+    :param roles: [pieces, 1 + 2 x roles] role-tag probabilities.
+    :param intents: [pieces, intents] intent probabilities.
+    """
+    if label == OUT_OF_SCOPE or not len(view.offsets):
+        return single_action(label, label_confidence)
+    starts = view.word_starts()
+    ends = starts[1:] + [len(view.offsets)]
+    segment_tag = segment[starts].argmax(axis=1)
+    role_tag = roles[starts].argmax(axis=1)
+    segment_p = segment[starts, segment_tag]
+    role_p = roles[starts, role_tag]
+
+    actions: List[List[int]] = []          # word indices per action
+    for word, tag in enumerate(segment_tag):
+        starts_new = tag == 1 or (tag == 2 and (not actions or actions[-1][-1] != word - 1))
+        if starts_new:
+            actions.append([word])
+        elif tag == 2:
+            actions[-1].append(word)
+    if not actions:
+        return single_action(label, label_confidence)
+
+    spans: List[Tuple[int, int, str, float]] = []    # first word, last word, role, confidence
+    open_role: Optional[str] = None
+    for word, tag in enumerate(role_tag):
+        name = scheme.role_tags[tag]
+        if name == 'O':
+            open_role = None
+            continue
+        prefix, role = name.split('-', 1)
+        if prefix == 'I' and open_role == role and spans:
+            first, _, _, confidence = spans[-1]
+            spans[-1] = (first, word, role, min(confidence, float(role_p[word])))
+        else:
+            spans.append((word, word, role, float(role_p[word])))
+        open_role = role
+
+    def char_span(first_word: int, last_word: int) -> Tuple[int, int]:
+        return view.offsets[starts[first_word]][0], view.offsets[ends[last_word] - 1][1]
+
+    action_args: List[List[ParsedArgument]] = [[] for _ in actions]
+    decoded: List[ParsedArgument] = []
+    for first, last, role, confidence in spans:
+        start, end = char_span(first, last)
+        argument = _resolve(ParsedArgument(role, view.text[start:end], start, end, confidence),
+                            decoded)
+        decoded.append(argument)
+        holder = 0
+        for index, words in enumerate(actions):
+            if words[0] <= first:
+                holder = index
+        action_args[holder].append(argument)
+
+    parsed = []
+    for index, words in enumerate(actions):
+        start, end = char_span(words[0], words[-1])
+        if index == 0:
+            intent, confidence = label, label_confidence
+        else:
+            pieces = [piece for word in words for piece in range(starts[word], ends[word])]
+            mean = intents[pieces].mean(axis=0)
+            best = int(mean.argmax())
+            intent, confidence = scheme.intents[best], float(mean[best])
+        action_confidence = min([confidence] + [float(segment_p[w]) for w in words])
+        parsed.append(ParsedAction(intent, action_confidence, tuple(action_args[index]),
+                                   start, end))
+    parsed = _merge_repeats(parsed)
+    weakest = min([label_confidence] + [a.confidence for a in parsed]
+                  + [g.confidence for a in parsed for g in a.arguments])
+    return ParsedCommand(tuple(parsed), weakest)
+
+
+def _merge_repeats(actions: List[ParsedAction]) -> List[ParsedAction]:
+    """
+    Merge neighbouring actions of one intent where either has no argument.
+
+    A request form split off as its own segment (``do me a favor and | hand the basket to
+    Ben``) or one request said in two verbs (``head back to base and recharge``) decodes as
+    the same intent twice, once bare; a robot gains nothing from doing it twice.
+    """
+    merged: List[ParsedAction] = []
+    for action in actions:
+        previous = merged[-1] if merged else None
+        if previous is not None and previous.intent == action.intent and (
+                not previous.arguments or not action.arguments):
+            merged[-1] = ParsedAction(previous.intent, min(previous.confidence,
+                                                           action.confidence),
+                                      previous.arguments + action.arguments,
+                                      previous.start, action.end)
+        else:
+            merged.append(action)
+    return merged
+
+
+def _resolve(argument: ParsedArgument, earlier: Sequence[ParsedArgument]) -> ParsedArgument:
+    """Give a pronoun its referent: the nearest earlier argument of a compatible role."""
+    word = ' '.join(argument.value.lower().split())
+    families = PRONOUNS.get(word)
+    if not families:
+        return argument
+    wanted = {_FAMILY.get(argument.role, argument.role)} if argument.role in _FAMILY else set()
+    wanted &= {_FAMILY.get(role, role) for role in families}
+    for candidate in reversed(earlier):
+        if candidate.resolved or candidate.value.lower() in PRONOUNS:
+            continue
+        if _FAMILY.get(candidate.role) in wanted:
+            return ParsedArgument(argument.role, candidate.value, argument.start, argument.end,
+                                  argument.confidence, True)
+    return argument
+
+
+def describe(actions: Sequence[ParsedAction], text: str = '') -> str:
+    """
+    Return actions compactly, as the demo and the docs write them.
+
+    ``navigate(destination=kitchen); bring(object=red cup [it], person=Anna)``: a resolved
+    pronoun shows its referent and, in brackets, the word of ``text`` it stood for.
+    """
+    parts = []
+    for action in actions:
+        arguments = []
+        for argument in action.arguments:
+            shown = f'{argument.role}={argument.value}'
+            if argument.resolved:
+                word = text[argument.start:argument.end] if 0 <= argument.start < len(text) \
+                    else 'pronoun'
+                shown += f' [{word}]'
+            arguments.append(shown)
+        parts.append(f'{action.intent}({", ".join(arguments)})')
+    return '; '.join(parts)
+
+
+def comparable(value: str) -> str:
+    """Return a value as argument matching compares it: lowercase, no articles, one space."""
+    words = [word for word in re.split(r'\s+', value.lower().strip())
+             if word not in ('the', 'a', 'an')]
+    return ' '.join(words)
+
+
+def argument_matches(predicted: str, gold: str, slack_chars: int = 25) -> bool:
+    """
+    Return True when a predicted value counts as the gold one.
+
+    The predicted value, lowercased and without articles, must contain the gold value as
+    whole words and be at most ``slack_chars`` characters longer.
+    """
+    predicted, gold = comparable(predicted), comparable(gold)
+    if not gold or len(predicted) > len(gold) + slack_chars:
+        return False
+    return re.search(r'(?<!\w)' + re.escape(gold) + r'(?!\w)', predicted) is not None

@@ -1,0 +1,132 @@
+"""Decoding token tags into actions, resolving pronouns, and scoring parses (no model)."""
+
+import math
+
+from adaptive_nlp_ros.core.evaluation.structure_metrics import (argument_counts, confusion,
+                                                                structure_summary)
+from adaptive_nlp_ros.core.inference.parse import (argument_matches, decode, ParsedAction,
+                                                   ParsedArgument, TagScheme, TokenView)
+import numpy as np
+import pytest
+
+INTENTS = ('bring', 'navigate', 'out_of_scope', 'pick', 'stop')
+SCHEME = TagScheme(INTENTS)
+
+
+def tags_for(words, segment, roles, intents, sure=0.9):
+    """Build one-piece-per-word inputs with the given tags and probability ``sure``."""
+    text = ' '.join(words)
+    offsets, position = [], 0
+    for word in words:
+        offsets.append((position, position + len(word)))
+        position += len(word) + 1
+    view = TokenView(text, offsets, list(range(len(words))))
+    others = (1 - sure)
+
+    def one_hot(columns, names, index):
+        rows = np.full((len(words), len(names)), others / (len(names) - 1))
+        for row, name in enumerate(columns):
+            rows[row, index(name)] = sure
+        return rows
+    seg = one_hot(segment, ('O', 'B', 'I'), ('O', 'B', 'I').index)
+    role = one_hot(roles, SCHEME.role_tags, SCHEME.role_tags.index)
+    intent = one_hot(intents, INTENTS, INTENTS.index)
+    return view, seg, role, intent
+
+
+def test_two_actions_with_a_pronoun_resolved_to_the_object():
+    words = ['take', 'the', 'red', 'cup', 'and', 'bring', 'it', 'to', 'Anna']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'I', 'I', 'O', 'B', 'I', 'I', 'I'],
+        ['O', 'O', 'B-object', 'I-object', 'O', 'O', 'B-object', 'O', 'B-person'],
+        ['pick'] * 5 + ['bring'] * 4)
+    parse = decode(view, seg, role, intent, SCHEME, 'pick', 0.95)
+    assert [action.intent for action in parse.actions] == ['pick', 'bring']
+    pick, bring = parse.actions
+    assert [(a.role, a.value) for a in pick.arguments] == [('object', 'red cup')]
+    it, anna = bring.arguments
+    assert (it.role, it.value, it.resolved) == ('object', 'red cup', True)
+    assert view.text[it.start:it.end] == 'it'
+    assert (anna.role, anna.value, anna.resolved) == ('person', 'Anna', False)
+    assert (pick.start, pick.end) == (0, len('take the red cup'))
+    assert parse.label == 'pick'
+    assert parse.confidence == pytest.approx(0.9)      # the weakest part
+
+
+def test_the_first_intent_is_the_sentence_heads_label():
+    words = ['stop', 'and', 'turn']
+    view, seg, role, intent = tags_for(words, ['B', 'O', 'B'], ['O', 'O', 'O'],
+                                       ['bring', 'bring', 'navigate'])
+    parse = decode(view, seg, role, intent, SCHEME, 'stop', 0.7)
+    assert [a.intent for a in parse.actions] == ['stop', 'navigate']
+    assert parse.actions[0].confidence == pytest.approx(0.7)
+
+
+def test_out_of_scope_and_untagged_text_are_one_action_without_arguments():
+    words = ['what', 'is', 'the', 'capital', 'of', 'peru']
+    view, seg, role, intent = tags_for(words, ['B'] + ['I'] * 5,
+                                       ['O', 'O', 'O', 'B-object', 'O', 'B-location'],
+                                       ['pick'] * 6)
+    parse = decode(view, seg, role, intent, SCHEME, 'out_of_scope', 0.8)
+    assert len(parse.actions) == 1 and parse.actions[0].intent == 'out_of_scope'
+    assert parse.actions[0].arguments == ()
+    view, seg, role, intent = tags_for(['hmm'], ['O'], ['O'], ['pick'])
+    parse = decode(view, seg, role, intent, SCHEME, 'stop', 0.6)
+    assert [(a.intent, a.arguments) for a in parse.actions] == [('stop', ())]
+
+
+def test_a_pronoun_without_a_compatible_referent_stays_unresolved():
+    words = ['put', 'it', 'there']
+    view, seg, role, intent = tags_for(words, ['B', 'I', 'I'],
+                                       ['O', 'B-object', 'B-destination'], ['pick'] * 3)
+    parse = decode(view, seg, role, intent, SCHEME, 'pick', 0.9)
+    assert [(a.value, a.resolved) for a in parse.actions[0].arguments] == [
+        ('it', False), ('there', False)]
+
+
+def test_there_refers_to_the_last_place_and_spans_stay_inside_the_text():
+    words = ['go', 'to', 'the', 'lab', 'and', 'wait', 'there']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'I', 'I', 'O', 'B', 'I'],
+        ['O', 'O', 'O', 'B-destination', 'O', 'O', 'B-destination'],
+        ['navigate'] * 7)
+    parse = decode(view, seg, role, intent, SCHEME, 'navigate', 0.9)
+    there = parse.actions[1].arguments[0]
+    assert (there.value, there.resolved) == ('lab', True)
+    for action in parse.actions:
+        for argument in action.arguments:
+            assert 0 <= argument.start < argument.end <= len(view.text)
+
+
+def test_argument_matching_rule():
+    assert argument_matches('the red cup', 'red cup')
+    assert argument_matches('Red Cup', 'red cup')
+    assert not argument_matches('red', 'red cup')
+    assert not argument_matches('redcup', 'red cup')
+    assert argument_matches('person wearing a blue shirt', 'person wearing a blue shirt')
+    assert not argument_matches('x' * 30 + ' cup', 'cup')            # too much longer
+
+
+def _action(intent, *arguments):
+    return ParsedAction(intent, 1.0, tuple(ParsedArgument(role, value, 0, 1)
+                                           for role, value in arguments))
+
+
+def test_structure_metrics_count_by_position_intent_and_role():
+    gold = [(_action('pick', ('object', 'cup'), ('location', 'table')),
+             _action('bring', ('object', 'cup'), ('person', 'Anna')))]
+    right = [(_action('pick', ('object', 'the cup'), ('location', 'table')),
+              _action('bring', ('object', 'cup'), ('person', 'Anna')))]
+    assert argument_counts(right[0], gold[0]) == (4, 4, 4)
+    wrong_intent = [(_action('pick', ('object', 'cup')),
+                     _action('place', ('object', 'cup'), ('person', 'Anna')))]
+    summary = structure_summary(wrong_intent, gold)
+    assert summary['sequence_exact'] == 0.0
+    assert summary['argument_precision'] == pytest.approx(1 / 3)
+    assert summary['argument_recall'] == pytest.approx(1 / 4)
+    assert summary['argument_f1'] == pytest.approx(2 * (1 / 3) * (1 / 4) / (1 / 3 + 1 / 4))
+    assert structure_summary(right, gold)['argument_f1'] == 1.0
+    assert structure_summary(right, [None]) == {}
+    assert confusion(['pick', 'bring', 'pick'], ['pick', 'pick', '']) == {
+        'pick': {'bring': 1, 'pick': 1}}
+    assert math.isclose(structure_summary(right, gold)['sequence_exact'], 1.0)
