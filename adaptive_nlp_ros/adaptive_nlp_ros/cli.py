@@ -138,27 +138,88 @@ def cmd_evaluate(args) -> int:
         LOG.warning('labels %s are not in the trained label set %s: those commands can only '
                     'count as wrong', unknown, engine.models.labels)
     check_strategies(engine, args.strategy)
+    runs = {}
     with progress_display() as progress:
         result = evaluate(engine, dataset, args.strategy, args.battery, args.budget_mj,
-                          step_reporter(progress))
+                          step_reporter(progress), runs)
     text = json.dumps(result, indent=2) + '\n'
     pathlib.Path(args.json).write_text(text)
     _print_results_table(result)
+    _print_confusion(result)
     print(f'written {args.json}')
+    if args.predictions:
+        for path in _write_predictions(pathlib.Path(args.predictions), dataset, runs):
+            print(f'written {path}')
     return 0
+
+
+def _write_predictions(path: pathlib.Path, dataset, runs) -> List[pathlib.Path]:
+    """Write one JSONL of parses per strategy (the given file when there is one strategy)."""
+    from adaptive_nlp_ros.core.evaluation.evaluation import prediction_record
+
+    written = []
+    for name, run in runs.items():
+        target = path if len(runs) == 1 else path.with_name(
+            f'{path.stem}.{name.replace(":", "_")}{path.suffix}')
+        with target.open('w', encoding='utf-8') as stream:
+            for text, outcome in zip(dataset.texts, run.outcomes):
+                stream.write(json.dumps(prediction_record(text, outcome),
+                                        ensure_ascii=False) + '\n')
+        written.append(target)
+    return written
+
+
+def _print_confusion(result) -> None:
+    """Print the commands each label lost, and to what, for the first strategy reported."""
+    name, row = next(iter(result['strategies'].items()))
+    mistakes = [(gold, guess, count) for gold, guesses in row.get('confusion', {}).items()
+                for guess, count in guesses.items() if guess != gold]
+    if not mistakes:
+        return
+    print(f'{name}: commands answered with another label (gold -> answered: count)')
+    for gold, guess, count in sorted(mistakes, key=lambda item: -item[2])[:20]:
+        print(f'  {gold:>14} -> {guess:<14} {count}')
 
 
 def _print_results_table(result) -> None:
     print(f'n={result["n"]}  battery={result["battery"]}  budget={result["budget_mj"]:.2f} mJ '
           '(energy: estimate)')
-    print(f'{"strategy":<28}{"accuracy":>9}{"mean_ms":>9}{"p95_ms":>8}{"energy_mj":>10}'
-          f'{"layers":>7}{"stop_recall":>12}')
+    structured = any('sequence_exact' in row for row in result['strategies'].values())
+    print(f'{"strategy":<28}{"accuracy":>9}' + (f'{"seq_exact":>10}{"arg_f1":>8}'
+                                                if structured else '')
+          + f'{"mean_ms":>9}{"p95_ms":>8}{"energy_mj":>10}{"layers":>7}{"stop_recall":>12}')
     for name, row in result['strategies'].items():
         accuracy = '-' if row['accuracy'] is None else f'{row["accuracy"]:.3f}'
         stop = row['per_label_recall'].get('stop')
-        print(f'{name:<28}{accuracy:>9}{row["mean_latency_ms"]:>9.3f}'
+        structure = ''
+        if structured:
+            f1 = row.get('argument_f1')
+            structure = (f'{row.get("sequence_exact", 0.0):>10.3f}'
+                         f'{"-" if f1 is None else f"{f1:.3f}":>8}')
+        print(f'{name:<28}{accuracy:>9}{structure}{row["mean_latency_ms"]:>9.3f}'
               f'{row["p95_latency_ms"]:>8.2f}{row["mean_energy_mj"]:>10.2f}'
               f'{row["mean_layers"]:>7.2f}{"-" if stop is None else f"{stop:.3f}":>12}')
+
+
+# -- parse -------------------------------------------------------------------------------
+
+def cmd_parse(args) -> int:
+    """Print what one command means: its actions and arguments, as JSON."""
+    from adaptive_nlp_ros.core.evaluation.evaluation import prediction_record
+    from adaptive_nlp_ros.core.inference.engine import load_text_engine
+
+    engine = load_text_engine(artifacts_dir(args.artifacts), threads=args.threads)
+    check_strategies(engine, [args.strategy])
+    if args.strategy == 'oracle':
+        raise CommandError('oracle needs the true label: it cannot parse a new command')
+    if not args.text.strip():
+        raise CommandError('the command text is empty')
+    outcome = engine.infer(args.text, engine.strategy(args.strategy),
+                           engine.resources(battery_fraction=args.battery))
+    record = prediction_record(args.text, outcome)
+    record['reason'] = outcome.reason
+    print(json.dumps(record, indent=2, ensure_ascii=False))
+    return 0
 
 
 # -- pareto ------------------------------------------------------------------------------
@@ -277,8 +338,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('--budget-mj', type=float,
                           help='explicit per-command budget instead of the battery model')
     evaluate.add_argument('--json', required=True, help='output JSON file')
+    evaluate.add_argument('--predictions', help="also write each command's parse as JSONL "
+                          '(P.<strategy>.jsonl when several strategies run)')
     threads_option(evaluate)
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    parse = commands.add_parser('parse', help='print the actions and arguments of one command')
+    parse.add_argument('text', help='the command, e.g. "take the cup and bring it to Anna"')
+    artifacts_option(parse)
+    parse.add_argument('--strategy', default='full')
+    parse.add_argument('--battery', type=float, default=1.0)
+    threads_option(parse)
+    parse.set_defaults(handler=cmd_parse)
 
     pareto = commands.add_parser('pareto', help='accuracy against energy, to a PNG')
     pareto.add_argument('--data', required=True)

@@ -12,6 +12,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from .structure_metrics import Actions, confusion, structure_summary
 from ..inference.engine import TextEngine
 from ..inference.results import InferenceOutcome
 from ..inference.strategies import strategy_names
@@ -30,8 +31,14 @@ class StrategyRun:
     outcomes: List[InferenceOutcome]
 
 
-def summarize(outcomes: Sequence[InferenceOutcome], labels: Sequence[str]) -> Dict[str, object]:
-    """Metrics of one strategy; accuracy and recall are None where no labels are known."""
+def summarize(outcomes: Sequence[InferenceOutcome], labels: Sequence[str],
+              actions: Optional[Sequence[Optional[Actions]]] = None) -> Dict[str, object]:
+    """
+    Metrics of one strategy; accuracy and recall are None where no labels are known.
+
+    ``accuracy`` is the first action's (the label's). Where ``actions`` (gold) are given,
+    the structure metrics of ``structure_metrics`` are added.
+    """
     known = [i for i, label in enumerate(labels) if label]
     latencies = np.array([outcome.latency_ms for outcome in outcomes]) if outcomes else (
         np.zeros(1))
@@ -56,6 +63,9 @@ def summarize(outcomes: Sequence[InferenceOutcome], labels: Sequence[str]) -> Di
         rows = [i for i in known if labels[i] == label]
         recall[label] = float(np.mean([outcomes[i].label == label for i in rows]))
     summary['per_label_recall'] = recall
+    summary['confusion'] = confusion([outcome.label for outcome in outcomes], labels)
+    if actions is not None:
+        summary.update(structure_summary([outcome.actions for outcome in outcomes], actions))
     return summary
 
 
@@ -89,9 +99,13 @@ def oracle_run(engine: TextEngine, static_runs: Dict[str, StrategyRun],
 
 def evaluate(engine: TextEngine, dataset: Dataset, names: Optional[Sequence[str]] = None,
              battery: float = 1.0, budget_mj: Optional[float] = None,
-             progress: Optional[Callable[[str, int, int], None]] = None
-             ) -> Dict[str, object]:
-    """Every requested strategy (default: all, baselines included) over ``dataset``."""
+             progress: Optional[Callable[[str, int, int], None]] = None,
+             runs_out: Optional[Dict[str, StrategyRun]] = None) -> Dict[str, object]:
+    """
+    Every requested strategy (default: all, baselines included) over ``dataset``.
+
+    :param runs_out: filled with each requested strategy's outcomes, in dataset order.
+    """
     all_names = strategy_names(engine.context)
     names = list(names) if names else all_names
     statics = [name for name in all_names if name.startswith(STATIC_PREFIX)]
@@ -105,6 +119,8 @@ def evaluate(engine: TextEngine, dataset: Dataset, names: Optional[Sequence[str]
         runs[name] = run_strategy(engine, name, dataset.texts, battery, budget_mj)
     if 'oracle' in names:
         runs['oracle'] = oracle_run(engine, {n: runs[n] for n in statics}, dataset.labels)
+    if runs_out is not None:
+        runs_out.update({name: runs[name] for name in names})
     return {
         'n': len(dataset),
         'battery': battery,
@@ -112,7 +128,8 @@ def evaluate(engine: TextEngine, dataset: Dataset, names: Optional[Sequence[str]
             battery_fraction=battery).budget_mj,
         'energy_note': 'energy_mj is an estimate: profiled cost of the segments that ran '
                        '(CPU time x power model unless RAPL was read)',
-        'strategies': {name: summarize(runs[name].outcomes, dataset.labels)
+        'strategies': {name: summarize(runs[name].outcomes, dataset.labels,
+                                       dataset.actions if dataset.structured else None)
                        for name in names},
     }
 
@@ -120,3 +137,19 @@ def evaluate(engine: TextEngine, dataset: Dataset, names: Optional[Sequence[str]
 def finite_or_none(value: float) -> Optional[float]:
     """JSON-safe number (NaN and infinities become null)."""
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def prediction_record(text: str, outcome: InferenceOutcome) -> Dict[str, object]:
+    """Return one line of ``evaluate --predictions``: the parse of one command."""
+    return {
+        'text': text, 'label': outcome.label, 'confidence': outcome.confidence,
+        'actions': [{'intent': action.intent, 'confidence': action.confidence,
+                     'arguments': [{'role': argument.role, 'value': argument.value,
+                                    'start': argument.start, 'end': argument.end,
+                                    'confidence': argument.confidence,
+                                    'resolved': argument.resolved}
+                                   for argument in action.arguments]}
+                    for action in outcome.actions],
+        'strategy': outcome.strategy, 'exit_layer': outcome.exit_layer,
+        'latency_ms': outcome.latency_ms,
+    }
