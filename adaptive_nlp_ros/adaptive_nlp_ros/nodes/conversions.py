@@ -1,12 +1,13 @@
 """Conversions between core objects and ROS messages: the one place that knows both sides."""
 
-from typing import Mapping
+from typing import Mapping, Sequence, Tuple
 
 from adaptive_nlp_ros.core.battery.battery_model import (BatteryAssessment, BatterySnapshot,
                                                          POWER_SUPPLY_TECHNOLOGIES)
 from adaptive_nlp_ros.core.controller.records import CommandResult, Configuration, STATUS_NAMES
 from adaptive_nlp_ros.core.evaluation.demo_report import ResultRow
-from adaptive_nlp_ros_msgs.msg import ChosenConfiguration, InferenceResult
+from adaptive_nlp_ros.core.inference.parse import ParsedAction, ParsedArgument
+from adaptive_nlp_ros_msgs.msg import Action, Argument, ChosenConfiguration, InferenceResult
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 import numpy as np
@@ -119,6 +120,20 @@ def chosen_configuration_message(configuration: Configuration, stamp: Time,
     return message
 
 
+def action_message(action: ParsedAction) -> Action:
+    """Return the ``Action`` message of a parsed action (offsets clamped to uint32)."""
+    message = Action()
+    message.intent = action.intent
+    message.confidence = float(action.confidence)
+    message.arguments = [Argument(role=argument.role, value=argument.value,
+                                  start=max(0, int(argument.start)),
+                                  end=max(0, int(argument.end)),
+                                  confidence=float(argument.confidence),
+                                  resolved=bool(argument.resolved))
+                         for argument in action.arguments]
+    return message
+
+
 def inference_result_message(result: CommandResult) -> InferenceResult:
     """Return the ``InferenceResult`` of a core result; the stamp is its receive stamp."""
     message = InferenceResult()
@@ -139,6 +154,7 @@ def inference_result_message(result: CommandResult) -> InferenceResult:
         message.top_scores = [float(score) for score in outcome.top_scores]
         message.energy_mj = float(outcome.energy_mj)
         message.refined = bool(outcome.refined)
+        message.actions = [action_message(action) for action in outcome.actions]
     message.latency_ms = float(result.latency_ms)
     message.reason = result.reason
     return message
@@ -158,4 +174,12 @@ def result_row(message: InferenceResult, time_s: float) -> ResultRow:
         battery_fraction=float(configuration.battery_fraction),
         battery_stale=bool(configuration.battery_stale), latency_ms=float(message.latency_ms),
         energy_mj=float(message.energy_mj), refined=bool(message.refined),
-        reason=message.reason)
+        reason=message.reason, actions=parsed_actions(message.actions))
+
+
+def parsed_actions(messages: Sequence[Action]) -> Tuple[ParsedAction, ...]:
+    """Return the core actions of ``Action`` messages (the inverse of ``action_message``)."""
+    return tuple(ParsedAction(message.intent, float(message.confidence), tuple(
+        ParsedArgument(argument.role, argument.value, int(argument.start), int(argument.end),
+                       float(argument.confidence), bool(argument.resolved))
+        for argument in message.arguments)) for message in messages)

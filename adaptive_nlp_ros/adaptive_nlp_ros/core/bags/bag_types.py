@@ -19,7 +19,8 @@ from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 from rosbags.typesys.store import Typestore
 
 MESSAGES_PACKAGE = 'adaptive_nlp_ros_msgs'
-PROJECT_MESSAGES = (f'{MESSAGES_PACKAGE}/msg/ChosenConfiguration',
+PROJECT_MESSAGES = (f'{MESSAGES_PACKAGE}/msg/Argument', f'{MESSAGES_PACKAGE}/msg/Action',
+                    f'{MESSAGES_PACKAGE}/msg/ChosenConfiguration',
                     f'{MESSAGES_PACKAGE}/msg/InferenceResult')
 
 # The type names the project's topics carry (the README's "ROS interface").

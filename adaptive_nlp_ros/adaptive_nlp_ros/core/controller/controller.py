@@ -79,7 +79,8 @@ class CommandController:
                                                          settings.stop_queue_size)
         self.battery = BatteryTracker(settings.battery_timeout_s, settings.max_stamp_skew_s,
                                       clock)
-        self.ledger = ResultLedger(publish_result, clock, self._log)
+        self.ledger = ResultLedger(publish_result, clock, self._log,
+                                   lambda: self._settings.max_text_chars)
         self.intake = CommandIntake(engines, self.ledger, self.queue, lambda: self._settings,
                                     self._log, self._reject, self._drop, lambda: self._active)
         self.worker = InferenceWorker(engines, self.queue, self.selection, self.battery,

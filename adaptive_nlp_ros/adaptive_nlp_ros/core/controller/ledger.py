@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Optional
 
 from .command_validation import REJECTION_CODES
 from .log_throttle import ThrottledLog
-from .records import (Command, CommandResult, Configuration, DROP_CODES, INPUT_TEXT_CHARS,
+from .records import (Command, CommandResult, Configuration, DROP_CODES,
                       STATUS_ANSWERED, STATUS_NAMES)
 from ..inference.results import InferenceOutcome
 
@@ -25,9 +25,15 @@ class ResultLedger:
     """Request ids, results and counters (thread-safe: receipt and worker threads use it)."""
 
     def __init__(self, publish_result: ResultSink, clock: Callable[[], float],
-                 log: ThrottledLog) -> None:
-        """Count from zero; ``publish_result`` sends each result out."""
+                 log: ThrottledLog, text_limit: Callable[[], int]) -> None:
+        """
+        Count from zero; ``publish_result`` sends each result out.
+
+        :param text_limit: the characters of a command a result echoes (``max_text_chars``:
+            the whole command, so that every span of its actions indexes the echoed text).
+        """
         self._publish_result = publish_result
+        self._text_limit = text_limit
         self._clock = clock
         self._log = log
         self._ids = itertools.count(1)
@@ -61,7 +67,7 @@ class ResultLedger:
             latency_ms = (self._clock() - command.received_s) * 1e3
             result = CommandResult(
                 request_id=command.request_id, input_kind=command.kind,
-                input_text=command.text[:INPUT_TEXT_CHARS], status=status, code=code,
+                input_text=command.text[:self._text_limit()], status=status, code=code,
                 reason=reason, configuration=configuration, latency_ms=latency_ms,
                 stamp=command.stamp, frame_id=command.frame_id, outcome=outcome,
                 priority=command.priority)

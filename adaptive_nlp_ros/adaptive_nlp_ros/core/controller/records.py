@@ -26,7 +26,8 @@ DROP_CODES = (DROP_QUEUE_FULL, DROP_SHUTDOWN)
 
 KIND_TEXT = 'text'
 KIND_IMAGE = 'image'
-INPUT_TEXT_CHARS = 200               # InferenceResult.input_text keeps this many characters
+# Results before actions echoed only this many characters (bag replay still matches them).
+LEGACY_INPUT_TEXT_CHARS = 200
 
 INACTIVE_REASON = ('inactive: the controller is not active (lifecycle state inactive); it answers '
                    'commands once activated')
@@ -89,7 +90,7 @@ class CommandResult:
 
     request_id: int
     input_kind: str
-    input_text: str                      # first INPUT_TEXT_CHARS characters; '' for images
+    input_text: str                      # the command (up to max_text_chars); '' for images
     status: int                          # STATUS_*
     code: str                            # rejection / drop code; '' when answered
     reason: str
