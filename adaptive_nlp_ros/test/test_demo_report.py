@@ -81,3 +81,34 @@ def test_empty_record_still_reports(tmp_path):
     assert 'n/a' in path.read_text()
     assert not (tmp_path / 'report.png').exists()
     assert math.isnan(summarize(RunRecord())['accuracy'])
+
+
+def test_parses_are_shown_and_scored_against_the_scenario(tmp_path):
+    from adaptive_nlp_ros.core.inference.parse import ParsedAction, ParsedArgument
+
+    scenario = parse_scenario({'commands': [
+        {'parse': '{pick grab the [cup](object)} and {bring bring [it](object=cup) to '
+                  '[Anna](person)}'},
+        {'parse': '{navigate go to the [lab](destination)}'}]})
+    record = RunRecord('parsed')
+    for index, command in enumerate(scenario.commands):
+        record.add_played(0.5 * index, command)
+    first, second = (command.text for command in scenario.commands)
+    right = row(1, text=first, label='pick')
+    right.actions = (ParsedAction('pick', 0.9, (ParsedArgument('object', 'cup', 9, 12),)),
+                     ParsedAction('bring', 0.8, (
+                         ParsedArgument('object', 'cup', 23, 25, 0.9, True),
+                         ParsedArgument('person', 'Anna', 29, 33))))
+    wrong = row(2, text=second, label='navigate')
+    wrong.actions = (ParsedAction('navigate', 0.9, (ParsedArgument('destination', 'lobby',
+                                                                   10, 15),)),)
+    record.add_result(right)
+    record.add_result(wrong)
+    line = result_line(right)
+    assert '=> pick(object=cup); bring(object=cup [it], person=Anna)' in line
+    summary = summarize(record)
+    assert summary['parsed'] == 2 and summary['sequence_exact'] == 1.0
+    assert math.isclose(summary['argument_f1'], 3 / 4)   # 3 of 4 predicted, 3 of 4 gold
+    text = write_report(record, tmp_path).read_text()
+    assert '1.000 / 0.750 over 2' in text
+    assert 'bring(object=cup [it], person=Anna)' in text

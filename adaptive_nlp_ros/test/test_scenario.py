@@ -8,8 +8,7 @@ from adaptive_nlp_ros.core.evaluation.scenario import (
 import numpy as np
 import pytest
 
-LABELS = {'stop', 'move', 'navigate', 'dock', 'pick', 'place', 'bring', 'follow', 'find',
-          'speed', 'status', 'cancel', 'greet', 'out_of_scope'}
+from adaptive_nlp_ros.core.markup import INTENTS
 
 
 def test_timing_labels_and_images():
@@ -30,6 +29,21 @@ def test_timing_labels_and_images():
     assert scenario.commands[3].pixels.dtype == np.uint8
     assert scenario.commands[4].expected_label == ''
     assert scenario.duration_s == 5.5 and scenario.count(KIND_IMAGE) == 2
+
+
+def test_a_parse_entry_gives_the_text_label_and_actions():
+    scenario = parse_scenario({'commands': [
+        {'parse': '{navigate go to the [lab](destination)} and {pick grab the [cup](object)} '
+                  'and {place put [it](object=cup) on the [desk](destination)}'}]})
+    command = scenario.commands[0]
+    assert command.kind == KIND_TEXT
+    assert command.text == 'go to the lab and grab the cup and put it on the desk'
+    assert command.expected_label == 'navigate'
+    assert [action.intent for action in command.expected_actions] == ['navigate', 'pick',
+                                                                      'place']
+    pronoun = command.expected_actions[2].arguments[0]
+    assert (pronoun.value, pronoun.resolved) == ('cup', True)
+    assert command.text[pronoun.start:pronoun.end] == 'it'
 
 
 def test_digits_match_the_image_models_mapping():
@@ -55,6 +69,11 @@ def test_digits_match_the_image_models_mapping():
     ({'commands': [{'image': {'pixels': [[0, 1], [2]]}}]}, '0..255'),
     ({'commands': [{'image': 'cat.png'}]}, 'digit: INDEX'),
     ({'commands': [{'text': 5}]}, 'must be a string'),
+    ({'commands': [{'text': 'a', 'parse': '{stop a}'}]}, 'exactly one of'),
+    ({'commands': [{'parse': 'go to the [lab](destination)'}]}, 'outside every action'),
+    ({'commands': [{'parse': '{fly go up}'}]}, 'unknown intent'),
+    ({'commands': [{'parse': '{stop stop}', 'label': 'cancel'}]}, 'not the first intent'),
+    ({'commands': [{'parse': ['{stop stop}']}]}, 'parse must be a string'),
 ])
 def test_bad_scenarios_are_refused_with_the_entry_named(document, words):
     with pytest.raises(ScenarioError, match=words):
@@ -77,7 +96,10 @@ def test_the_shipped_demo_scenario():
     assert 45.0 <= scenario.duration_s <= 75.0
     labels = Counter(command.expected_label for command in scenario.commands
                      if command.kind == KIND_TEXT)
-    assert set(labels) == LABELS                   # every intent appears, all labelled
+    assert set(labels) == set(INTENTS)             # every intent appears, all labelled
+    texts = [command for command in scenario.commands if command.kind == KIND_TEXT]
+    assert all(command.expected_actions for command in texts)        # every text is parsed
+    assert sum(1 for command in texts if len(command.expected_actions) > 1) >= 5
     assert labels['stop'] >= 4
     assert 3 <= scenario.count(KIND_IMAGE) <= 10
     assert all(command.expected_label.startswith('digit_') for command in scenario.commands

@@ -22,6 +22,8 @@ import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .scenario import KIND_IMAGE, KIND_TEXT, ScenarioCommand
+from .structure_metrics import structure_summary
+from ..inference.parse import describe, ParsedAction
 
 STATUS_ANSWERED = 'answered'
 BATTERY_BANDS = ((0.75, 1.0), (0.5, 0.75), (0.25, 0.5), (0.0, 0.25))
@@ -51,6 +53,8 @@ class ResultRow:
     refined: bool = False
     reason: str = ''
     expected: str = ''                   # the scenario's label, once matched
+    actions: Tuple[ParsedAction, ...] = ()            # the parse (text results)
+    expected_actions: Tuple[ParsedAction, ...] = ()   # the scenario's, once matched
 
     @property
     def correct(self) -> Optional[bool]:
@@ -111,8 +115,10 @@ class RunRecord:
             for row, command in zip(rows, played):
                 if kind == KIND_TEXT and row.text != command.text[:len(row.text)]:
                     row.expected = ''
+                    row.expected_actions = ()
                     continue
                 row.expected = command.expected_label
+                row.expected_actions = command.expected_actions
                 matched += 1
         return matched
 
@@ -157,10 +163,13 @@ def result_line(row: ResultRow) -> str:
     verdict = '' if row.correct is None else (' ok' if row.correct else f' WRONG '
                                               f'(expected {row.expected})')
     threshold = '' if math.isnan(row.threshold) else f' thr {row.threshold:.2f}'
-    return (f'#{row.request_id:<4} {row.time_s:6.1f}s {battery}  {shown!r:40} -> '
+    line = (f'#{row.request_id:<4} {row.time_s:6.1f}s {battery}  {shown!r:40} -> '
             f'{row.label:<12} {row.confidence:4.2f}{verdict:4}  {row.strategy}: '
             f'{configuration_label(row)}{threshold}  {row.latency_ms:6.1f} ms  '
             f'~{row.energy_mj:6.2f} mJ (est.)')
+    if row.actions:
+        line += '\n' + ' ' * 6 + '=> ' + describe(row.actions, row.text)
+    return line
 
 
 def _band(fraction: float) -> str:
@@ -179,6 +188,10 @@ def _accuracy(rows: Sequence[ResultRow]) -> Tuple[int, int]:
     return sum(1 for verdict in verdicts if verdict), len(verdicts)
 
 
+def _number(value: Optional[float]) -> float:
+    return math.nan if value is None else float(value)
+
+
 def _ratio(correct: int, total: int) -> str:
     return f'{correct}/{total} = {correct / total:.3f}' if total else 'n/a'
 
@@ -191,6 +204,9 @@ def summarize(record: RunRecord) -> Dict[str, object]:
     answered = [row for row in results if row.status == STATUS_ANSWERED]
     latencies = sorted(row.latency_ms for row in answered)
     stops = [row for row in results if row.expected == 'stop']
+    parsed = [row for row in results if row.expected_actions]
+    structure = structure_summary([row.actions for row in parsed],
+                                  [row.expected_actions for row in parsed])
     return {
         'played': len(record.played),
         'results': len(results),
@@ -202,6 +218,9 @@ def summarize(record: RunRecord) -> Dict[str, object]:
         'accuracy': correct / labelled if labelled else math.nan,
         'stops': len(stops),
         'stops_answered_stop': sum(1 for row in stops if row.correct),
+        'parsed': len(parsed),
+        'sequence_exact': structure.get('sequence_exact', math.nan),
+        'argument_f1': _number(structure.get('argument_f1')),
         'energy_mj': sum(row.energy_mj for row in results),
         'median_latency_ms': statistics.median(latencies) if latencies else math.nan,
         'p95_latency_ms': latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
@@ -227,6 +246,14 @@ def write_report(record: RunRecord, directory: pathlib.Path) -> pathlib.Path:
     return path
 
 
+def _structure(summary: Dict[str, object]) -> str:
+    if not summary['parsed']:
+        return 'n/a (the scenario gives no parse)'
+    f1 = summary['argument_f1']
+    return (f'{summary["sequence_exact"]:.3f} / '
+            f'{"n/a" if math.isnan(f1) else format(f1, ".3f")} over {summary["parsed"]}')
+
+
 def report_markdown(record: RunRecord, plot_name: Optional[str] = 'report.png') -> str:
     """Return the markdown report of a run."""
     summary = summarize(record)
@@ -250,6 +277,8 @@ def report_markdown(record: RunRecord, plot_name: Optional[str] = 'report.png') 
         f'{_ratio(summary["correct"], summary["labelled"])} |',
         f'| stop commands answered `stop` | {summary["stops_answered_stop"]} of '
         f'{summary["stops"]} |',
+        f'| commands with an expected parse: sequence exact / argument F1 | '
+        f'{_structure(summary)} |',
         f'| estimated energy, total | {summary["energy_mj"]:.1f} mJ |',
         f'| latency, median / p95 | {summary["median_latency_ms"]:.1f} / '
         f'{summary["p95_latency_ms"]:.1f} ms |',
@@ -282,9 +311,9 @@ def report_markdown(record: RunRecord, plot_name: Optional[str] = 'report.png') 
         lines.append(f'| {strategy} | {label} | {len(rows)} | {_ratio(*_accuracy(rows))} | '
                      f'{statistics.fmean(row.energy_mj for row in rows):.2f} |')
     lines += ['', '## Every result', '',
-              '| id | t (s) | battery | command | expected | answer | confidence | '
+              '| id | t (s) | battery | command | expected | answer | confidence | actions | '
               'configuration | latency (ms) | energy (mJ, est.) |',
-              '|---|---|---|---|---|---|---|---|---|---|']
+              '|---|---|---|---|---|---|---|---|---|---|---|']
     for row in sorted(record.results, key=lambda row: row.request_id):
         shown = (row.text if row.kind == KIND_TEXT else '[image]').replace('|', '\\|')
         answer = row.label if row.status == STATUS_ANSWERED else row.status
@@ -293,6 +322,7 @@ def report_markdown(record: RunRecord, plot_name: Optional[str] = 'report.png') 
             f'{100 * row.battery_fraction:.0f} %'
         lines.append(f'| {row.request_id} | {row.time_s:.1f} | {battery} | {shown[:80]} | '
                      f'{row.expected} | {answer}{mark} | {row.confidence:.2f} | '
+                     f'{describe(row.actions, row.text).replace("|", "/")} | '
                      f'{row.strategy}: {configuration_label(row)} | {row.latency_ms:.1f} | '
                      f'{row.energy_mj:.2f} |')
     return '\n'.join(lines) + '\n'

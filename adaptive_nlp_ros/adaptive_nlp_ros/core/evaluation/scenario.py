@@ -1,5 +1,5 @@
 """
-Scenario files: timed text and image commands, with the labels they should get.
+Scenario files: timed text and image commands, with the labels (and parses) they should get.
 
 A scenario is YAML::
 
@@ -9,6 +9,9 @@ A scenario is YAML::
     commands:
       - text: go to the kitchen
         label: navigate                 # optional expected label
+      - parse: "{navigate go to the [lab](destination)} and {pick grab the [cup](object)}"
+                                        # instead of text: the command in the bracket
+                                        # notation (core/markup.py), its expected actions
       - text: stop!
         label: stop
         after_s: 0.3                    # gap before this command (default interval_s)
@@ -33,7 +36,10 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 import yaml
 
+from ..inference.parse import ParsedAction
+from ..markup import MarkupError, parse_line
 from ..parameter_spec import ParameterSpec
+from ..training.dataset import parse_actions
 
 DEFAULT_INTERVAL_S = 0.75
 KIND_TEXT = 'text'
@@ -57,6 +63,7 @@ class ScenarioCommand:
     pixels: Optional[np.ndarray] = None  # images: height x width uint8
     expected_label: str = ''             # '' when the scenario gives none
     source: str = ''                     # images: where the pixels came from
+    expected_actions: Tuple[ParsedAction, ...] = ()   # from a ``parse`` entry
 
     def describe(self) -> str:
         """Return the command in a few words (text, or the image's source)."""
@@ -142,11 +149,11 @@ def parse_scenario(document: Any, path: Optional[pathlib.Path] = None) -> Scenar
         label = f'{where}: command {index}'
         if not isinstance(entry, dict):
             raise ScenarioError(f'{label}: expected a mapping, got {entry!r}')
-        unknown = set(entry) - {'text', 'image', 'label', 'after_s', 'at_s'}
+        unknown = set(entry) - {'text', 'parse', 'image', 'label', 'after_s', 'at_s'}
         if unknown:
             raise ScenarioError(f'{label}: unknown keys {sorted(unknown)}')
-        if ('text' in entry) == ('image' in entry):
-            raise ScenarioError(f'{label}: give exactly one of "text" and "image"')
+        if sum(key in entry for key in ('text', 'parse', 'image')) != 1:
+            raise ScenarioError(f'{label}: give exactly one of "text", "parse" and "image"')
         if 'at_s' in entry and 'after_s' in entry:
             raise ScenarioError(f'{label}: give at most one of "at_s" and "after_s"')
         if 'at_s' in entry:
@@ -162,7 +169,12 @@ def parse_scenario(document: Any, path: Optional[pathlib.Path] = None) -> Scenar
         expected = entry.get('label', '')
         if not isinstance(expected, str):
             raise ScenarioError(f'{label}: label must be a string, got {expected!r}')
-        if 'text' in entry:
+        if 'parse' in entry:
+            text, actions = _parsed(entry['parse'], expected, label)
+            commands.append(ScenarioCommand(index, at_s, KIND_TEXT, text=text,
+                                            expected_label=actions[0].intent,
+                                            expected_actions=actions))
+        elif 'text' in entry:
             if not isinstance(entry['text'], str):
                 raise ScenarioError(f'{label}: text must be a string, got {entry["text"]!r}')
             commands.append(ScenarioCommand(index, at_s, KIND_TEXT, text=entry['text'],
@@ -174,6 +186,21 @@ def parse_scenario(document: Any, path: Optional[pathlib.Path] = None) -> Scenar
                                             source=source))
     return Scenario(str(document.get('name', path.stem if path else 'scenario')),
                     str(document.get('description', '')), tuple(commands), path)
+
+
+def _parsed(markup: Any, expected: str, label: str) -> Tuple[str, Tuple[ParsedAction, ...]]:
+    """Return the text and the actions of a ``parse`` entry (bracket notation)."""
+    if not isinstance(markup, str):
+        raise ScenarioError(f'{label}: parse must be a string, got {markup!r}')
+    try:
+        record = parse_line(markup.strip())
+        actions = parse_actions(str(record['text']), record['actions'])
+    except (MarkupError, ValueError) as error:
+        raise ScenarioError(f'{label}: parse: {error}') from None
+    if expected and expected != actions[0].intent:
+        raise ScenarioError(f'{label}: label {expected!r} is not the first intent of the '
+                            f'parse ({actions[0].intent!r})')
+    return str(record['text']), actions
 
 
 def _number(value: Any, label: str) -> float:
