@@ -106,3 +106,29 @@ def test_full_runs_as_the_reference_without_the_safety_path(text_engine, flagged
         assert 'safety override' not in outcome.reason
         assert {segment.precision for segment in outcome.segments} == {'fp32'}
         assert not outcome.refined and math.isnan(outcome.confidence_threshold)
+
+
+def test_a_stop_later_in_a_command_is_flagged_too(text_engine, test_split, corpus_dir):
+    """
+    The check sees a stop in any action, not only the first.
+
+    The label model scores the first action; the stop detector scores "any action is a stop".
+    Over the test split, every command the label model alone would flag is still flagged, and
+    so are more of the commands that hold a stop (first or later).
+    """
+    from adaptive_nlp_ros.core.inference.engine import safety_score
+
+    models = text_engine.models
+    assert models.stop_detector is not None
+    index = models.labels.index(models.safety_label)
+    holding, by_label, by_both = 0, 0, 0
+    for text, label, actions in zip(test_split.texts, test_split.labels, test_split.actions):
+        first = models.tfidf.probabilities(text)[index]
+        both = safety_score(text, first, models.stop_detector)
+        assert both >= first
+        assert text_engine.safety_check(text).possible == (both >= models.safety_threshold)
+        if label == 'stop' or any(action.intent == 'stop' for action in actions or ()):
+            holding += 1
+            by_label += first >= models.safety_threshold
+            by_both += both >= models.safety_threshold
+    assert holding >= 100 and by_both > by_label, (holding, by_label, by_both)

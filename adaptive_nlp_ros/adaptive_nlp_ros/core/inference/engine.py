@@ -33,6 +33,7 @@ from .strategies.safety_path import SafetyPath
 from .strategy_context import StrategyContext
 from .text_backbone import TokenBatch
 from .text_models import TextModels
+from .tfidf_classifier import TfidfClassifier
 from .variant_pool import mode_backend, mode_precision, TFIDF_VARIANT
 from ..battery.energy_budget import EnergyBudgetModel
 
@@ -41,6 +42,21 @@ SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 of the exact safet
 SAFETY_FAST_FIDELITY = 0.99         # dev agreement with fp32 of the fast safety pass
 CHEAP_MEMO_SIZE = 512               # texts whose TF-IDF probabilities are remembered
 VARIANT_SEGMENT_LAYERS = 2          # how a whole-variant run is reported: segments of 2 layers
+
+
+def safety_score(text: str, first_action_probability: float,
+                 stop_detector: Optional[TfidfClassifier]) -> float:
+    """
+    How likely a command holds a ``stop``: the larger of two TF-IDF probabilities.
+
+    The label model scores the first action only; in "stop, forget the delivery" or "go to the
+    door, no wait, stop" its probability of ``stop`` is small. The detector (trained on whether
+    any action is a stop) sees those; either one flags the command.
+    """
+    score = float(first_action_probability)
+    if stop_detector is not None:
+        score = max(score, float(stop_detector.probabilities(text)[-1]))
+    return score
 
 
 @dataclass(frozen=True)
@@ -159,7 +175,7 @@ class TextEngine:
             best = int(probabilities.argmax())
             cheap_label, cheap_confidence = self._labels[best], float(probabilities[best])
             if self.safety_override:
-                possible_safety = self._safety_check(probabilities).possible
+                possible_safety = self._safety_check(text, probabilities).possible
         features = complexity_features(text, encoding.tokens[1:-1], probabilities)
         summary = InputSummary('text', len(encoding.ids),
                                features.score(self.complexity_weights), cheap_label,
@@ -180,7 +196,7 @@ class TextEngine:
             return SafetyCheck(False, 0.0)
         if self.models.tfidf is None:
             return SafetyCheck(True, 0.0)
-        return self._safety_check(self._cheap_probabilities(text))
+        return self._safety_check(text, self._cheap_probabilities(text))
 
     def _cheap_probabilities(self, text: str) -> np.ndarray:
         """
@@ -201,9 +217,10 @@ class TextEngine:
                 self._cheap_memo.popitem(last=False)
         return probabilities
 
-    def _safety_check(self, probabilities: np.ndarray) -> SafetyCheck:
-        """Return the verdict of the TF-IDF probabilities on the safety label."""
-        score = float(probabilities[self._labels.index(self.models.safety_label)])
+    def _safety_check(self, text: str, probabilities: np.ndarray) -> SafetyCheck:
+        """Return the verdict of the TF-IDF models on the safety label (see ``safety_score``)."""
+        score = safety_score(text, probabilities[self._labels.index(self.models.safety_label)],
+                             self.models.stop_detector)
         return SafetyCheck(score >= self.models.safety_threshold, score)
 
     # -- inference ----------------------------------------------------------------------

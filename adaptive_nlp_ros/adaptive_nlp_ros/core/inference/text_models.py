@@ -50,6 +50,8 @@ class TextModels:
     safety_label: Optional[str]
     safety_threshold: float
     problems: List[str] = field(default_factory=list)
+    # TF-IDF: does the command hold a safety action anywhere (not only first)? None: not trained.
+    stop_detector: Optional[TfidfClassifier] = None
 
     @property
     def num_layers(self) -> int:
@@ -101,6 +103,14 @@ class TextModels:
         except (artifacts.ArtifactError, OSError, ValueError, KeyError) as error:
             problems.append(f'variant tfidf_logreg unavailable: {error}')
             LOG.error('variant tfidf_logreg unavailable: %s', error)
+        stop_detector = None
+        if artifacts.STOP_DETECTOR in manifest.get('files', {}):
+            try:
+                artifacts.verify_files(directory, manifest, [artifacts.STOP_DETECTOR])
+                stop_detector = TfidfClassifier.load(directory / artifacts.STOP_DETECTOR)
+            except (artifacts.ArtifactError, OSError, ValueError, KeyError) as error:
+                problems.append(f'stop detector unavailable: {error}')
+                LOG.error('stop detector unavailable: %s', error)
         available_modes = set(encoder.modes)
         pool = {}
         for variant in default_variants(encoder.num_layers):
@@ -125,7 +135,7 @@ class TextModels:
                 LOG.error('strategy moe_gate unavailable: %s', error)
         return cls(directory, heads.labels, tokenizer, encoder, heads, tfidf, pool,
                    mode_fidelity, gate, pool_table.get('safety_label'),
-                   pool_table.get('safety_threshold', 1.0), problems)
+                   pool_table.get('safety_threshold', 1.0), problems, stop_detector)
 
 
 def _load_ort_layers(directory: pathlib.Path, manifest: dict, mode: str, num_layers: int,

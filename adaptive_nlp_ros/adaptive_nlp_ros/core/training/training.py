@@ -27,6 +27,7 @@ from .text_training import (calibrate, calibrate_token_heads, exit_logits_datase
 from .. import artifacts
 from ..battery.energy_budget import EnergyBudgetModel
 from ..battery.power_model import PowerModel
+from ..inference.engine import safety_score
 from ..inference.exit_heads import ExitHeads
 from ..inference.image_branchynet import BranchyNetClassifier
 from ..inference.input_complexity import complexity_features
@@ -123,20 +124,39 @@ def _recall(probabilities: np.ndarray, targets: np.ndarray, labels: List[str],
     return float((probabilities[rows].argmax(-1) == index).mean())
 
 
-def _safety_threshold(tfidf: TfidfClassifier, dev: Dataset, labels: List[str],
-                      safety_label: str) -> float:
-    """
-    TF-IDF probability of the safety label above which a command counts as possibly unsafe.
+def _mentions(label: str, actions, safety_label: str) -> bool:
+    """Return True when a line holds the safety label: first, or in any of its actions."""
+    return label == safety_label or any(action.intent == safety_label
+                                        for action in actions or ())
 
-    Half the lowest probability any dev example of the label got (every dev stop is flagged,
-    with margin for unseen phrasing), kept within 0.02..0.3.
+
+def _safety_threshold(tfidf: TfidfClassifier, stop_detector: Optional[TfidfClassifier],
+                      dev: Dataset, labels: List[str], safety_label: str) -> float:
+    """
+    Safety score (``engine.safety_score``) above which a command counts as possibly unsafe.
+
+    Half the lowest score any dev command holding the label got (every dev stop, first or
+    later in the command, flagged with margin for unseen phrasing), kept within 0.02..0.3: a
+    stop scoring under the 0.02 floor is not flagged (on the shipped dev split, two of the
+    commands holding a stop, one of them first).
     """
     index = labels.index(safety_label)
-    scores = [tfidf.probabilities(text)[index]
-              for text, label in zip(dev.texts, dev.labels) if label == safety_label]
+    scores = [safety_score(text, tfidf.probabilities(text)[index], stop_detector)
+              for text, label, actions in zip(dev.texts, dev.labels, dev.actions)
+              if _mentions(label, actions, safety_label)]
     if not scores:
         return 0.1
     return float(min(0.3, max(0.02, 0.5 * min(scores))))
+
+
+def _fit_stop_detector(train_set: Dataset, safety_label: str,
+                       seed: int) -> Optional[TfidfClassifier]:
+    """TF-IDF on "does the command hold the safety label anywhere" (None: nothing to learn)."""
+    mentions = [int(_mentions(label, actions, safety_label))
+                for label, actions in zip(train_set.labels, train_set.actions)]
+    if not 0 < sum(mentions) < len(mentions):
+        return None
+    return TfidfClassifier.fit(train_set.texts, mentions, ['other', safety_label], seed=seed)
 
 
 def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
@@ -208,6 +228,10 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
     tfidf_logits = torch.tensor(np.stack([tfidf.logits(text) for text in dev_set.texts]))
     tfidf.temperature = fit_temperature(tfidf_logits, torch.tensor(dev_ids))
     tfidf.save(staging / artifacts.TFIDF_MODEL)
+    stop_detector = (_fit_stop_detector(train_set, safety_label, settings.seed)
+                     if safety_label else None)
+    if stop_detector is not None:
+        stop_detector.save(staging / artifacts.STOP_DETECTOR)
 
     # 4. Every variant and mode on dev.
     step('measure pool on dev')
@@ -224,8 +248,8 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
             for variant_id, probabilities in variant_probabilities.items()},
         'mode_fidelity': fidelity,
         'safety_label': safety_label,
-        'safety_threshold': (_safety_threshold(tfidf, dev_set, labels, safety_label)
-                             if safety_label else 1.0),
+        'safety_threshold': (_safety_threshold(tfidf, stop_detector, dev_set, labels,
+                                               safety_label) if safety_label else 1.0),
     }
     (staging / artifacts.POOL_TABLE).write_text(json.dumps(pool_table, indent=2) + '\n')
     artifacts.write_manifest(staging, {'labels': labels})
