@@ -155,10 +155,12 @@ def cmd_bag_eval(args) -> int:
     from adaptive_nlp_ros.core.inference.engine import load_text_engine
 
     remaps = parse_remaps(args.remap)
-    labels = None
+    labels = actions = None
     if args.labels:
         dataset = load_dataset(pathlib.Path(args.labels))
         labels = dict(zip(dataset.texts, dataset.labels))
+        actions = {text: parsed for text, parsed in zip(dataset.texts, dataset.actions)
+                   if parsed is not None}
     with open_bag(args.bag) as reader:
         try:
             contents = read_contents(reader, remaps, args.battery_timeout_s)
@@ -188,7 +190,7 @@ def cmd_bag_eval(args) -> int:
     with progress_display() as progress:
         result = evaluate_contents(engine, image_engine, contents, args.strategy, labels,
                                    args.budget_mj, step_reporter(progress),
-                                   args.battery_timeout_s)
+                                   args.battery_timeout_s, actions)
     result['commands']['label_source'] = (f'labels file {args.labels}' if args.labels
                                           else result['commands']['label_source'])
     result['bag'] = bag_report
@@ -206,14 +208,24 @@ def _print_eval_table(result) -> None:
     print(f'n={result["n"]} ({commands["text"]} text, {commands["image"]} image; '
           f'{commands["labelled"]} labelled from {commands["label_source"]})  battery {span}  '
           f'recorded results {result["recorded"]["results"]}')
-    print(f'{"strategy":<28}{"accuracy":>9}{"mean_ms":>9}{"energy_mj":>10}{"layers":>7}'
-          f'{"agree_rec":>10}')
+    structured = commands.get('with_actions', 0) > 0
+    print(f'{"strategy":<28}{"accuracy":>9}'
+          + (f'{"seq_exact":>10}{"arg_f1":>8}' if structured else '')
+          + f'{"mean_ms":>9}{"energy_mj":>10}{"layers":>7}{"agree_rec":>10}')
     for name, row in result['strategies'].items():
         accuracy = '-' if row['accuracy'] is None else f'{row["accuracy"]:.3f}'
         agreement = ('-' if row['agreement_with_recorded'] is None
                      else f'{row["agreement_with_recorded"]:.3f}')
-        print(f'{name:<28}{accuracy:>9}{row["mean_latency_ms"]:>9.3f}'
+        structure = ''
+        if structured:
+            structure = (f'{_metric(row.get("sequence_exact")):>10}'
+                         f'{_metric(row.get("argument_f1")):>8}')
+        print(f'{name:<28}{accuracy:>9}{structure}{row["mean_latency_ms"]:>9.3f}'
               f'{row["mean_energy_mj"]:>10.2f}{row["mean_layers"]:>7.2f}{agreement:>10}')
+
+
+def _metric(value) -> str:
+    return '-' if value is None else f'{value:.3f}'
 
 
 # -- record --------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def typestore_for(store: Stores = Stores.ROS2_KILTED, with_project_messages: boo
     typestore = get_typestore(store)
     if with_project_messages:
         types = {}
-        for name in ('ChosenConfiguration', 'InferenceResult'):
+        for name in ('Argument', 'Action', 'ChosenConfiguration', 'InferenceResult'):
             types.update(get_types_from_msg((MESSAGES_DIR / f'{name}.msg').read_text(),
                                             f'adaptive_nlp_ros_msgs/msg/{name}'))
         typestore.register(types)
@@ -109,7 +109,8 @@ def _result(typestore, t_s: float, text: str, label: str):
         header=header, request_id=1, input_kind='text', input_text=text, status=0,
         label=label, confidence=0.9, top_labels=[label],
         top_scores=np.array([0.9], np.float32),
-        configuration=configuration, latency_ms=1.0, energy_mj=1.0, refined=False, reason='')
+        configuration=configuration, latency_ms=1.0, energy_mj=1.0, refined=False, reason='',
+        actions=[])
 
 
 def write_rosbags_bag(path: Path, content: BagContent, storage: str = 'mcap',

@@ -99,6 +99,59 @@ def test_independent_bag_with_battery_and_labels(capsys, tmp_path, text_engine, 
         sum(label == 'greet' for label in expected) / len(TEXTS))
 
 
+# Commands with their expected actions, in the training format (written here, by hand).
+STRUCTURED = {
+    'take the cup and bring it to Anna': [
+        {'intent': 'pick', 'arguments': [{'role': 'object', 'start': 9, 'end': 12}]},
+        {'intent': 'bring', 'arguments': [{'role': 'object', 'start': 23, 'end': 25,
+                                           'value': 'cup'},
+                                          {'role': 'person', 'start': 29, 'end': 33}]}],
+    'stop right now': [{'intent': 'stop', 'arguments': []}],
+    'drive to the kitchen please': [
+        {'intent': 'navigate', 'arguments': [{'role': 'destination', 'start': 9, 'end': 20}]}],
+}
+BAD_ACTIONS = {'hello robot': [{'intent': 'greet',
+                                'arguments': [{'role': 'colour', 'start': 0, 'end': 5}]}]}
+
+
+def test_expected_actions_score_the_parse_from_the_bag_or_a_labels_file(
+        capsys, tmp_path, text_engine):
+    """Actions in custom_data (or a labels file) give sequence exactness and argument F1."""
+    from adaptive_nlp_ros.core.evaluation.structure_metrics import structure_summary
+    from adaptive_nlp_ros.core.training.dataset import parse_actions
+
+    texts = list(STRUCTURED) + list(BAD_ACTIONS)
+    labels = [actions[0]['intent'] for actions in STRUCTURED.values()] + ['greet']
+    content = command_scenario(texts, labels)
+    content.custom_data['adaptive_nlp_ros.expected_actions'] = json.dumps(
+        dict(STRUCTURED, **BAD_ACTIONS))
+    path = write_rosbags_bag(tmp_path / 'bag', content, 'mcap')
+    result = eval_json(capsys, tmp_path, path, '--strategy', 'full')
+    assert result['commands']['with_actions'] == len(STRUCTURED)     # the bad entry is left out
+    assert any('expected_actions' in warning and 'colour' in warning
+               for warning in result['bag']['warnings'])
+    gold = [parse_actions(text, actions) for text, actions in STRUCTURED.items()]
+    predicted = [text_engine.infer(text, text_engine.strategy('full'),
+                                   text_engine.resources(battery_fraction=0.5)).actions
+                 for text in STRUCTURED]
+    expected = structure_summary(predicted, gold)
+    full = result['strategies']['full']
+    assert full['sequence_exact'] == pytest.approx(expected['sequence_exact'])
+    assert full['argument_f1'] == pytest.approx(expected['argument_f1'])
+    labels_file = tmp_path / 'labels.jsonl'
+    labels_file.write_text(''.join(json.dumps({'text': text, 'actions': actions}) + '\n'
+                                   for text, actions in STRUCTURED.items()))
+    out = tmp_path / 'from_file.json'
+    status, stdout, stderr = run_cli(capsys, 'bag', 'eval', str(path), '--strategy', 'full',
+                                     '--labels', str(labels_file), '--json', str(out))
+    assert status == 0, stdout + stderr
+    assert 'seq_exact' in stdout and 'arg_f1' in stdout
+    from_file = json.loads(out.read_text())
+    assert from_file['commands']['with_actions'] == len(STRUCTURED)
+    assert from_file['strategies']['full']['sequence_exact'] == pytest.approx(
+        expected['sequence_exact'])
+
+
 def test_humble_bag_images_and_stale_battery(tmp_path, text_engine):
     """A Humble sqlite bag: images evaluated, a battery older than the timeout is stale."""
     from adaptive_nlp_ros.core.bags.bag_evaluation import load_image_engine
@@ -209,3 +262,19 @@ def test_sample_bag_eval_equals_the_live_results(capsys, tmp_path, artifacts_dir
     assert result['battery_trajectory']['readings'] > 0
     assert result['commands']['label_source'] == 'bag'
     assert full['accuracy'] is not None
+
+
+LEGACY_BAG = Path(__file__).resolve().parent / 'data' / 'legacy_14_label_bag'
+
+
+def test_a_bag_recorded_before_actions_still_evaluates(capsys, tmp_path):
+    """Its InferenceResult has no actions field (another type hash): read by its own schema."""
+    result = eval_json(capsys, tmp_path, LEGACY_BAG, '--strategy', 'full')
+    recorded = result['recorded']
+    assert result['n'] == 17 and recorded['results'] >= result['n']
+    assert recorded['matched_to_commands'] == result['n']
+    assert result['commands']['label_source'] == 'bag'
+    assert result['commands']['labelled'] == result['n']
+    assert result['commands']['with_actions'] == 0
+    assert 'sequence_exact' not in result['strategies']['full']
+    assert result['strategies']['full']['n_compared'] == recorded['answered']

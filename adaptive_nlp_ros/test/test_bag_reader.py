@@ -294,7 +294,7 @@ def test_message_recorded_with_an_older_definition(tmp_path):
 
     typestore = get_typestore(Stores.ROS2_KILTED)
     old = (MESSAGES_DIR / 'InferenceResult.msg').read_text().replace(
-        'bool refined', '# (no refined field yet)')
+        'bool refined', '# (no refined field yet)').replace('Action[] actions', '# (none yet)')
     types = get_types_from_msg((MESSAGES_DIR / 'ChosenConfiguration.msg').read_text(),
                                'adaptive_nlp_ros_msgs/msg/ChosenConfiguration')
     types.update(get_types_from_msg(old, 'adaptive_nlp_ros_msgs/msg/InferenceResult'))

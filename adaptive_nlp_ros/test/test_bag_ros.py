@@ -286,8 +286,9 @@ def test_play_without_subscriber_fails_cleanly(ros_domain, tmp_path):
 def test_replay_into_live_controller_one_result_per_command(ros_domain, tmp_path,
                                                             artifacts_dir, text_engine):
     """Every command of a bag gets exactly one result; ``full`` labels equal ``bag eval``'s."""
-    from adaptive_nlp_ros.core.bags.bag_evaluation import (evaluate_contents, load_image_engine,
-                                                           read_contents)
+    from adaptive_nlp_ros.core.bags.bag_evaluation import (DEFAULT_BATTERY_TIMEOUT_S,
+                                                           evaluate_contents, load_image_engine,
+                                                           read_contents, replay)
 
     bag = SAMPLE_BAG if SAMPLE_BAG.is_dir() else write_rosbags_bag(
         tmp_path / 'bag', command_scenario(TEXTS), 'mcap')
@@ -309,9 +310,22 @@ def test_replay_into_live_controller_one_result_per_command(ros_domain, tmp_path
     assert len(results) == len(commands)
     text_rows = [i for i, c in enumerate(commands) if c.kind == 'text']
     text_results = [r for r in results.messages if r.input_kind == 'text']
-    assert [r.input_text for r in text_results] == [commands[i].text[:200] for i in text_rows]
+    assert [r.input_text for r in text_results] == [commands[i].text for i in text_rows]
     assert all(r.status == InferenceResult.STATUS_ANSWERED for r in results.messages)
     assert [r.label for r in text_results] == [expected['labels'][i] for i in text_rows]
+    replayed = replay(text_engine, image_engine, 'full', contents, commands, None,
+                      DEFAULT_BATTERY_TIMEOUT_S)
+    for row, result in zip(text_rows, text_results):     # the live parse is the replayed one
+        offline = replayed[row].actions
+        assert [(a.intent, [(g.role, g.value, g.start, g.end, g.resolved) for g in a.arguments])
+                for a in result.actions] == [
+            (a.intent, [(g.role, g.value, g.start, g.end, g.resolved) for g in a.arguments])
+            for a in offline], result.input_text
+        for action in result.actions:
+            for argument in action.arguments:      # spans index the echoed text
+                assert argument.resolved or (
+                    result.input_text[argument.start:argument.end] == argument.value)
+    assert max(len(r.actions) for r in text_results) >= 2
     image_rows = [i for i, c in enumerate(commands) if c.kind == 'image']
     image_results = [r for r in results.messages if r.input_kind == 'image']
     assert [r.label for r in image_results] == [expected['labels'][i] for i in image_rows]

@@ -22,7 +22,6 @@ import time
 HERE = Path(__file__).resolve().parent
 BAG = HERE / 'demo_sample_bag'
 SCENARIO = HERE / 'demo_sample_scenario.yaml'
-COMMANDS = 17                           # in the scenario
 DEADLINE_S = 120.0
 
 
@@ -39,7 +38,10 @@ def main() -> int:
     import rclpy
     from rclpy.qos import QoSProfile
 
+    from adaptive_nlp_ros.core.evaluation.scenario import load_scenario
     from adaptive_nlp_ros_msgs.msg import InferenceResult
+
+    commands = len(load_scenario(SCENARIO).commands)
 
     if BAG.exists():
         sys.exit(f'{BAG} exists; remove it first')
@@ -65,7 +67,7 @@ def main() -> int:
     while subscription.get_publisher_count() < 1 and time.monotonic() < deadline:
         rclpy.spin_once(watcher, timeout_sec=0.1)
     processes.append(node('command_player', scenario=str(SCENARIO), exit_when_done='true'))
-    while len(results) < COMMANDS and time.monotonic() < deadline:
+    while len(results) < commands and time.monotonic() < deadline:
         rclpy.spin_once(watcher, timeout_sec=0.1)
     recorder.send_signal(signal.SIGINT)
     print(recorder.communicate(timeout=30)[0])
@@ -76,7 +78,7 @@ def main() -> int:
     watcher.destroy_node()
     rclpy.shutdown()
     print(f'{len(results)} results seen; bag: {BAG}')
-    return 0 if len(results) == COMMANDS else 1
+    return 0 if len(results) == commands else 1
 
 
 if __name__ == '__main__':

@@ -14,10 +14,12 @@ the input checks, the stop check and the safety path, the battery judged by rece
 reading; the strategy being scored then answers with the battery unknown).
 
 Labels, matched by text: a ``--labels`` JSONL file, else those the bag carries (the recorder
-stores a scenario's expected labels in the bag's ``custom_data``, and recorded results with
-an ``expected_label`` field count too). Where the bag holds recorded results, each strategy's
-labels are compared with the answered ones (text commands matched by their echoed text,
-images in order).
+stores a scenario's expected labels, and its expected actions where it gives them, in the
+bag's ``custom_data``; recorded results with an ``expected_label`` field count too). Where
+the labels carry actions, each strategy also gets the structure metrics of ``evaluate``
+(``sequence_exact``, argument precision, recall and F1) over the commands that have them.
+Where the bag holds recorded results, each strategy's labels are compared with the answered
+ones (text commands matched by their echoed text, images in order).
 
 The JSON has the shape of ``adaptive-nlp evaluate`` (``n``, ``battery``, ``strategies`` with
 the same per-strategy metrics), ``battery`` being the mean fraction over the commands, plus
@@ -42,12 +44,17 @@ from ..controller.command_validation import check_image, image_input, ImageInput
 from ..controller.controller import CommandController
 from ..controller.controller_parameters import ControllerSettings
 from ..controller.engines import ControllerEngines
-from ..controller.records import CommandResult, INPUT_TEXT_CHARS, STATUS_ANSWERED, STATUS_NAMES
+from ..controller.records import (CommandResult, LEGACY_INPUT_TEXT_CHARS, STATUS_ANSWERED,
+                                  STATUS_NAMES)
 from ..evaluation.evaluation import (finite_or_none, oracle_run, StrategyRun, summarize,
                                      WARMUP_COMMANDS)
+from ..inference.parse import ParsedAction
 from ..inference.results import InferenceOutcome
 from ..inference.strategies import strategy_names
 from ..inference.strategies.static import STATIC_PREFIX
+from ..training.dataset import actions_json, parse_actions
+
+Actions = Tuple[ParsedAction, ...]
 
 LOG = logging.getLogger('adaptive_nlp.bag')
 
@@ -63,6 +70,8 @@ COMMAND_ROLES = (TEXT_ROLE, IMAGE_ROLE)
 # JSON [expected label of each image command, in publication order].
 EXPECTED_LABELS_KEY = 'adaptive_nlp_ros.expected_labels'
 EXPECTED_IMAGE_LABELS_KEY = 'adaptive_nlp_ros.expected_image_labels'
+# JSON {command text: its actions in the training format} (scenarios with ``parse`` entries).
+EXPECTED_ACTIONS_KEY = 'adaptive_nlp_ros.expected_actions'
 DEFAULT_BATTERY_TIMEOUT_S = ControllerSettings().battery_timeout_s
 MAX_IMAGE_PIXELS = ControllerSettings().max_image_pixels
 
@@ -190,6 +199,7 @@ class BagContents:
     skipped_messages: List[str] = field(default_factory=list)
     expected_labels: Dict[str, str] = field(default_factory=dict)
     expected_image_labels: List[str] = field(default_factory=list)
+    expected_actions: Dict[str, Actions] = field(default_factory=dict)
 
 
 def expected_labels_metadata(commands: Iterable) -> Dict[str, str]:
@@ -197,20 +207,26 @@ def expected_labels_metadata(commands: Iterable) -> Dict[str, str]:
     Return the ``custom_data`` entries that carry a scenario's expected labels in a bag.
 
     :param commands: objects with ``kind`` ('text' | 'image'), ``text`` and
-        ``expected_label`` ('' where none), in publication order (``core.scenario`` commands).
+        ``expected_label`` ('' where none) and optionally ``expected_actions``, in
+        publication order (``core.evaluation.scenario`` commands).
     """
     texts: Dict[str, str] = {}
     images: List[str] = []
+    actions: Dict[str, object] = {}
     for command in commands:
         if command.kind == 'image':
             images.append(command.expected_label or '')
         elif command.expected_label:
             texts[command.text] = command.expected_label
+            if getattr(command, 'expected_actions', ()):
+                actions[command.text] = actions_json(command.text, command.expected_actions)
     metadata = {}
     if texts:
         metadata[EXPECTED_LABELS_KEY] = json.dumps(texts, ensure_ascii=False)
     if any(images):
         metadata[EXPECTED_IMAGE_LABELS_KEY] = json.dumps(images)
+    if actions:
+        metadata[EXPECTED_ACTIONS_KEY] = json.dumps(actions, ensure_ascii=False)
     return metadata
 
 
@@ -237,6 +253,7 @@ def read_contents(reader: BagReader, remaps: Mapping[str, str],
     for name, why in sorted(contents.skipped_topics.items()):
         LOG.info('skipping topic %s (%s)', name, why)
     contents.expected_labels, contents.expected_image_labels = _labels_from_custom_data(reader)
+    contents.expected_actions = _actions_from_custom_data(reader)
     start_ns = reader.info.start_ns
     clock: Optional[ReplayClock] = ReplayClock(start_ns) if start_ns is not None else None
     tracker = BatteryTracker(battery_timeout_s, math.inf, clock) if clock else None
@@ -296,6 +313,17 @@ def _labels_from_custom_data(reader: BagReader) -> Tuple[Dict[str, str], List[st
             [str(label or '') for label in images or []])
 
 
+def _actions_from_custom_data(reader: BagReader) -> Dict[str, Actions]:
+    """Return the expected actions a bag's custom_data carries; bad entries are warned about."""
+    actions: Dict[str, Actions] = {}
+    for text, raw in (_custom_json(reader, EXPECTED_ACTIONS_KEY, dict) or {}).items():
+        try:
+            actions[str(text)] = parse_actions(str(text), raw)
+        except ValueError as error:
+            reader.warn(f'custom_data {EXPECTED_ACTIONS_KEY}: {text!r}: {error}; ignored')
+    return actions
+
+
 def _custom_json(reader: BagReader, key: str, kind: type):
     text = reader.info.custom_data.get(key)
     if not text:
@@ -333,17 +361,27 @@ def labels_for_commands(commands: Sequence[BagCommand], labels_by_text: Mapping[
     Text: exact text first, then normalized text. Images: ``image_labels`` by their position
     among the bag's image messages.
     """
-    normalized = {normalized_text(text): label for text, label in labels_by_text.items()}
     labels = []
-    for command in commands:
+    for command, label in zip(commands, _by_text(commands, labels_by_text)):
         if command.kind != 'text':
-            labels.append(image_labels[command.ordinal] if command.ordinal < len(image_labels)
-                          else '')
-            continue
-        label = labels_by_text.get(command.text) or normalized.get(
-            normalized_text(command.text), '')
-        labels.append(label)
+            label = (image_labels[command.ordinal] if command.ordinal < len(image_labels)
+                     else '')
+        labels.append(label or '')
     return labels
+
+
+def actions_for_commands(commands: Sequence[BagCommand],
+                         actions_by_text: Mapping[str, Actions]) -> List[Optional[Actions]]:
+    """Return each command's expected actions (None where unknown, and for images)."""
+    return [found if command.kind == 'text' else None
+            for command, found in zip(commands, _by_text(commands, actions_by_text))]
+
+
+def _by_text(commands: Sequence[BagCommand], by_text: Mapping[str, object]) -> List[object]:
+    """Look each text command up: exact text first, then normalized text (None: not found)."""
+    normalized = {normalized_text(text): value for text, value in by_text.items()}
+    return [by_text.get(command.text) or normalized.get(normalized_text(command.text))
+            if command.kind == 'text' else None for command in commands]
 
 
 def bag_labels(contents: BagContents) -> Dict[str, str]:
@@ -376,7 +414,8 @@ def match_results(commands: Sequence[BagCommand], results: Sequence[RecordedResu
         if command.kind == 'image':
             matched.append(images.popleft() if images else None)
         else:
-            queue = by_text.get(command.text[:INPUT_TEXT_CHARS])
+            queue = by_text.get(command.text) or by_text.get(
+                command.text[:LEGACY_INPUT_TEXT_CHARS])
             matched.append(queue.popleft() if queue else None)
     return matched
 
@@ -470,12 +509,15 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
                       labels_by_text: Optional[Mapping[str, str]] = None,
                       budget_mj: Optional[float] = None,
                       progress: Optional[Callable[[str, int, int], None]] = None,
-                      battery_timeout_s: float = DEFAULT_BATTERY_TIMEOUT_S
+                      battery_timeout_s: float = DEFAULT_BATTERY_TIMEOUT_S,
+                      actions_by_text: Optional[Mapping[str, Actions]] = None
                       ) -> Dict[str, object]:
     """
     Score strategies on a bag's commands; return the JSON-ready report (see the module).
 
     :param labels_by_text: ``{text: label}``; default: the labels the bag carries.
+    :param actions_by_text: ``{text: expected actions}``; default: those of the labels'
+        source (the labels file's, given with it, else the bag's).
     """
     commands = contents.commands
     if image_engine is None and any(command.kind == 'image' for command in commands):
@@ -484,7 +526,11 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
     source = 'labels file' if labels_by_text is not None else 'bag'
     if labels_by_text is None:
         labels_by_text = bag_labels(contents)
+        if actions_by_text is None:
+            actions_by_text = contents.expected_actions
     labels = labels_for_commands(commands, labels_by_text, contents.expected_image_labels)
+    gold_actions = actions_for_commands(commands, actions_by_text or {})
+    structured = any(actions is not None for actions in gold_actions)
     if not any(labels):
         source = 'none'
     all_names = strategy_names(text_engine.context)
@@ -505,7 +551,8 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
     for name in names:
         outcomes = runs[name]
         answered = [i for i, outcome in enumerate(outcomes) if outcome is not None]
-        row = summarize([outcomes[i] for i in answered], [labels[i] for i in answered])
+        row = summarize([outcomes[i] for i in answered], [labels[i] for i in answered],
+                        [gold_actions[i] for i in answered] if structured else None)
         row['labels'] = [outcome.label if outcome is not None else '' for outcome in outcomes]
         row['not_answered'] = len(outcomes) - len(answered)
         row.update(_agreement(outcomes, matched))
@@ -524,6 +571,7 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
             'text': sum(1 for c in commands if c.kind == 'text'),
             'image': sum(1 for c in commands if c.kind == 'image'),
             'labelled': sum(1 for label in labels if label),
+            'with_actions': sum(1 for actions in gold_actions if actions is not None),
             'label_source': source,
             'stale_battery': sum(1 for c in commands if c.battery.stale),
             'skipped': len(contents.skipped_messages),
