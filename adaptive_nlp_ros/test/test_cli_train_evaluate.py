@@ -26,6 +26,19 @@ LABELS = {
 }
 
 
+ROOMS = ('kitchen', 'hall', 'garage', 'bedroom', 'study')
+
+
+def _room_command(verb: str, room: str) -> dict:
+    """Return a structured line of its own label set: the room is a location argument."""
+    text = f'{verb} {room}'
+    label = 'lights_on' if ' on ' in text else 'lights_off'
+    start = len(verb) + 1
+    return {'text': text, 'label': label, 'actions': [
+        {'intent': label, 'arguments': [{'role': 'location', 'start': start,
+                                         'end': start + len(room)}]}]}
+
+
 def _write_jsonl(path: pathlib.Path, rows) -> pathlib.Path:
     path.write_text(''.join(json.dumps(row) + '\n' for row in rows))
     return path
@@ -39,9 +52,15 @@ def _run(*arguments, env_extra=None, timeout=600):
 
 @pytest.fixture(scope='module')
 def tiny_artifacts(tmp_path_factory):
-    """Train on 30 sentences of three home-automation labels (1 epoch, no images)."""
+    """
+    Train on 40 sentences of three home-automation labels (1 epoch, no images).
+
+    30 carry the label only, 10 also their actions: both kinds train side by side.
+    """
     folder = tmp_path_factory.mktemp('tiny')
     rows = [{'text': text, 'label': label} for label, texts in LABELS.items() for text in texts]
+    rows += [_room_command(verb, room) for verb in ('lights on in the', 'lights off in the')
+             for room in ROOMS]
     train = _write_jsonl(folder / 'train.jsonl', rows)
     out = folder / 'artifacts'
     result = _run('train', '--data', str(train), '--out', str(out), '--epochs', '1',
@@ -86,6 +105,68 @@ def test_train_then_evaluate_with_its_own_label_set(tiny_artifacts):
     assert strategies['full']['accuracy'] >= 5 / 6, strategies['full']
     assert strategies['oracle']['accuracy'] >= strategies['full']['accuracy']
     assert strategies['early_exit']['accuracy'] >= 4 / 6, strategies['early_exit']
+
+
+def test_structured_evaluation_and_predictions_follow_the_contract(tiny_artifacts):
+    """Structure metrics where the data has actions; one parse per line and strategy."""
+    folder, artifacts = tiny_artifacts
+    test = _write_jsonl(folder / 'structured.jsonl', [
+        _room_command('lights on in the', 'kitchen'), _room_command('lights off in the', 'hall'),
+        {'text': 'play a song for me', 'label': 'music'}])
+    out, predictions = folder / 'structured.json', folder / 'predictions.jsonl'
+    result = _run('evaluate', '--data', str(test), '--artifacts', str(artifacts),
+                  '--strategy', 'full', '--strategy', 'early_exit', '--json', str(out),
+                  '--predictions', str(predictions))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for row in json.loads(out.read_text())['strategies'].values():
+        assert row['n_structured'] == 2                 # the label-only line is not scored
+        assert 0.0 <= row['sequence_exact'] <= 1.0
+        assert {'argument_precision', 'argument_recall', 'argument_f1'} <= set(row)
+    lines = [json.loads(line) for name in ('full', 'early_exit')      # P.<strategy>.jsonl
+             for line in (folder / f'predictions.{name}.jsonl').read_text().splitlines()]
+    assert sorted((line['strategy'], line['text']) for line in lines) == sorted(
+        (name, text) for name in ('full', 'early_exit') for text in (
+            'lights on in the kitchen', 'lights off in the hall', 'play a song for me'))
+    for line in lines:
+        assert line['actions'] and line['actions'][0]['intent'] == line['label']
+        for action in line['actions']:
+            for argument in action['arguments']:
+                assert 0 <= argument['start'] < argument['end'] <= len(line['text'])
+                assert argument['resolved'] or (
+                    line['text'][argument['start']:argument['end']] == argument['value'])
+
+
+def test_parse_prints_the_actions_of_one_command(artifacts_dir):
+    """The shipped model on a compound command with a pronoun."""
+    result = _run('parse', 'take the cup and bring it to Anna', '--artifacts',
+                  str(artifacts_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    parsed = json.loads(result.stdout)
+    assert [action['intent'] for action in parsed['actions']] == ['pick', 'bring']
+    bring = {argument['role']: argument for argument in parsed['actions'][1]['arguments']}
+    assert bring['object']['value'] == 'cup' and bring['object']['resolved']
+    assert bring['person']['value'] == 'Anna'
+
+
+@pytest.mark.parametrize('actions, reason', [
+    ([{'intent': 'lights_on', 'arguments': [{'role': 'location', 'start': 20, 'end': 40}]}],
+     'out of range'),
+    ([{'intent': 'lights_on', 'arguments': [{'role': 'location', 'start': 18, 'end': 21}]}],
+     'cuts a word'),
+    ([{'intent': 'lights_on', 'arguments': [{'role': 'colour', 'start': 17, 'end': 24}]}],
+     "unknown role 'colour'"),
+    ([{'intent': 'music', 'arguments': []}], 'is not the first'),
+])
+def test_train_refuses_a_malformed_action_before_writing_anything(tmp_path, actions, reason):
+    rows = [{'text': 'lights on in the kitchen', 'label': 'lights_on'},
+            {'text': 'lights on in the kitchen', 'label': 'lights_on', 'actions': actions}]
+    bad = _write_jsonl(tmp_path / 'bad.jsonl', rows)
+    out = tmp_path / 'artifacts'
+    result = _run('train', '--data', str(bad), '--out', str(out))
+    assert result.returncode == 2
+    assert 'bad.jsonl:2:' in result.stderr and reason in result.stderr, result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not out.exists() and not list(tmp_path.glob('artifacts*'))
 
 
 def test_evaluate_refuses_an_unknown_strategy(tiny_artifacts):

@@ -6,10 +6,11 @@ from adaptive_nlp_ros.core.controller import records as controller
 from adaptive_nlp_ros.core.controller.battery_tracker import battery_input
 from adaptive_nlp_ros.core.controller.command_validation import image_input
 from adaptive_nlp_ros.core.controller.records import CommandResult, Configuration
+from adaptive_nlp_ros.core.inference.parse import ParsedAction, ParsedArgument
 from adaptive_nlp_ros.core.inference.results import InferenceOutcome
 from adaptive_nlp_ros.nodes.conversions import (chosen_configuration_message,
                                                 inference_result_message, mono8_image_message,
-                                                result_row)
+                                                parsed_actions, result_row)
 from adaptive_nlp_ros_msgs.msg import InferenceResult
 from builtin_interfaces.msg import Time
 import numpy as np
@@ -46,6 +47,30 @@ def test_answered_result_round_trips():
     row = result_row(message, 1.5)
     assert (row.status, row.label, row.precisions, row.time_s) == \
         ('answered', 'navigate', ('int8', 'int8'), 1.5)
+
+
+def test_actions_round_trip_through_the_message():
+    """Every field of every action and argument survives; the row shows the parse."""
+    text = 'take the cup and bring it to Anna'
+    actions = [ParsedAction('pick', 0.9, (ParsedArgument('object', 'cup', 9, 12, 0.8),)),
+               ParsedAction('bring', 0.7, (ParsedArgument('object', 'cup', 23, 25, 0.6, True),
+                                           ParsedArgument('person', 'Anna', 29, 33, 0.95)))]
+    outcome = InferenceOutcome('pick', 0.9, ['pick'], [0.9], 'full', 'minilm', 6, 6,
+                               actions=actions)
+    configuration = Configuration('full', 'minilm', 6, 6, ('fp32',), math.nan, 0.5, 9.0,
+                                  False, '')
+    result = CommandResult(1, 'text', text, controller.STATUS_ANSWERED, '', '', configuration,
+                           1.0, outcome=outcome)
+    message = deserialize_message(serialize_message(inference_result_message(result)),
+                                  InferenceResult)
+    decoded = parsed_actions(message.actions)
+    assert [(a.intent, [(g.role, g.value, g.start, g.end, g.resolved) for g in a.arguments])
+            for a in decoded] == [
+        ('pick', [('object', 'cup', 9, 12, False)]),
+        ('bring', [('object', 'cup', 23, 25, True), ('person', 'Anna', 29, 33, False)])]
+    assert [a.confidence for a in decoded] == pytest.approx([0.9, 0.7])
+    assert [g.confidence for g in decoded[1].arguments] == pytest.approx([0.6, 0.95])
+    assert list(result_row(message, 0.0).actions) == list(decoded)
 
 
 def test_rejected_result_has_no_answer_and_nan_survives():

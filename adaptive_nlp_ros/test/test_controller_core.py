@@ -397,7 +397,7 @@ def test_any_texts_get_exactly_one_result_each(texts, queue_size):
     counts = harness.controller.counts()
     assert counts['received'] == counts['answered'] + counts['rejected'] + counts['dropped']
     for request_id, text in zip(ids, texts):
-        assert results[request_id].input_text == text[:200]
+        assert results[request_id].input_text == text[:30]  # the echo: up to max_text_chars
         if 'stop' in text and text.strip() and len(text) <= 30:
             assert results[request_id].status == STATUS_ANSWERED
 
@@ -477,4 +477,4 @@ def test_real_engine_answers_any_text_once_or_rejects_it_for_a_documented_reason
         if not expected:
             assert result.label in text_engine.models.labels
             assert 0.0 <= result.outcome.confidence <= 1.0
-        assert result.input_text == text[:200]
+        assert result.input_text == text[:MAX_TEXT_CHARS]

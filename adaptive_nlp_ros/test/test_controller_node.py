@@ -228,6 +228,26 @@ def test_easy_commands_are_answered_with_their_labels(controller):
     assert stop.configuration.exit_layer == stop.configuration.num_layers  # the full reference
 
 
+def test_a_compound_command_is_published_as_its_actions(controller):
+    """Ordered actions with typed arguments on spans of the echoed text, the pronoun resolved."""
+    text = 'pick up the red cup and bring it to Anna'
+    result = controller.wait_results([controller.send_text(text)])
+    result = next(iter(result.values()))
+    assert result.status == ANSWERED, result.reason
+    assert [action.intent for action in result.actions] == ['pick', 'bring']
+    assert result.label == result.actions[0].intent
+    pick, bring = ({argument.role: argument for argument in action.arguments}
+                   for action in result.actions)
+    assert text[pick['object'].start:pick['object'].end] == pick['object'].value == 'red cup'
+    assert not pick['object'].resolved
+    assert bring['object'].resolved and bring['object'].value == 'red cup'
+    assert text[bring['object'].start:bring['object'].end] == 'it'
+    assert text[bring['person'].start:bring['person'].end] == bring['person'].value == 'Anna'
+    for action in result.actions:
+        assert 0.0 < action.confidence <= 1.0
+        assert all(0.0 < argument.confidence <= 1.0 for argument in action.arguments)
+
+
 def held_out_digit(index: int):
     """Return a held-out digit (never trained on) as mono8 pixels and its digit."""
     images, digits = load_digit_splits()['test']
@@ -426,7 +446,7 @@ def test_text_over_max_text_chars_is_rejected_not_truncated(controller):
                     'text_too_long', 'max_text_chars 1000')
     just_fits = controller.ask('go to the kitchen ' + 'a' * (1000 - 18))
     assert just_fits.status == ANSWERED
-    assert len(just_fits.input_text) == 200                 # echoed, first 200 characters
+    assert len(just_fits.input_text) == 1000                # echoed whole: spans index it
 
 
 def test_control_characters_emoji_and_mixed_scripts_are_answered(controller):

@@ -242,11 +242,21 @@ def test_signal_during_a_burst_ends_the_controller_with_every_result_out(ros_dom
 
 
 def _flagged_commands(text_engine, dataset, stops: bool, count: int) -> List[str]:
-    """Return test commands the stop check flags: real stops, or false alarms."""
-    found = [text for text, label in zip(dataset.texts, dataset.labels)
-             if (label == 'stop') == stops and text_engine.safety_check(text).possible]
+    """
+    Return test commands the stop check flags: real stops (likeliest first), or false alarms.
+
+    A false alarm holds no stop in any action; a command with a stop later on ("go to the door,
+    no wait, stop") is neither, and stays out.
+    """
+    found = []
+    for text, label, actions in zip(dataset.texts, dataset.labels, dataset.actions):
+        holds = label == 'stop' or any(a.intent == 'stop' for a in actions or ())
+        if (label == 'stop' if stops else not holds):
+            check = text_engine.safety_check(text)
+            if check.possible:
+                found.append((-check.score if stops else 0.0, text))
     assert len(found) >= count, f'only {len(found)} flagged (stops={stops})'
-    return found[:count]
+    return [text for _, text in sorted(found, key=lambda item: item[0])[:count]]
 
 
 def test_a_full_stop_lane_demotes_false_alarms_never_a_real_stop(ros_domain, text_engine,

@@ -8,8 +8,8 @@ import re
 import subprocess
 import sys
 
-from adaptive_nlp_ros.corpus import generator, legacy, vocabulary
 from adaptive_nlp_ros.core.markup import INTENTS, ROLES
+from adaptive_nlp_ros.corpus import generator, legacy, vocabulary
 import pytest
 
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def all_records(files):
 
 
 def structured(records):
-    """The records that carry actions (train also holds label-only legacy lines)."""
+    """Return the records that carry actions (train also holds label-only legacy lines)."""
     return [record for record in records if 'actions' in record]
 
 

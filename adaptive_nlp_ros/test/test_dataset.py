@@ -119,7 +119,7 @@ def _with(change):
     ([], None, 'non-empty list'),
 ])
 def test_a_malformed_action_is_refused_with_the_line_and_the_reason(tmp_path, actions, label,
-                                                                     reason):
+                                                                    reason):
     record = {'text': TEXT, 'actions': actions}
     if label:
         record['label'] = label

@@ -5,10 +5,9 @@ from collections import Counter
 from adaptive_nlp_ros.core.evaluation.scenario import (
     default_scenario_path, digit_image, KIND_IMAGE, KIND_TEXT, load_scenario, parse_scenario,
     ScenarioError)
+from adaptive_nlp_ros.core.markup import INTENTS
 import numpy as np
 import pytest
-
-from adaptive_nlp_ros.core.markup import INTENTS
 
 
 def test_timing_labels_and_images():

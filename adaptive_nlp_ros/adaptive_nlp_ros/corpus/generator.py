@@ -28,9 +28,9 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set
 from . import legacy
 from .composer import (add_noise, annotate, Composer, CONNECTORS, FILLERS, TRAILERS,
                        VOCATIVES, WRAPPERS)
-from ..core.markup import INTENTS, read_markup
-from .templates import template_lines, ADDED_TRAINING, TEMPLATES, VERBS
+from .templates import ADDED_TRAINING, template_lines, TEMPLATES, VERBS
 from .vocabulary import ALL_POOLS, check_pools, training_only
+from ..core.markup import INTENTS, read_markup
 
 DEFAULT_SEED = 13
 DATA_DIR = pathlib.Path(__file__).resolve().parents[1] / 'data'
