@@ -15,6 +15,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from adaptive_nlp_ros.core.training.dataset import load_dataset  # noqa: E402
 from adaptive_nlp_ros.core.inference.engine import load_text_engine  # noqa: E402
 from adaptive_nlp_ros.core.evaluation.evaluation import evaluate  # noqa: E402
+import bench_structure  # noqa: E402
 import bench_text  # noqa: E402
 from common import BENCH_DIR, environment, write_json  # noqa: E402
 import report  # noqa: E402
@@ -84,6 +85,15 @@ def main() -> int:
             'strategies']['full']['accuracy'],
         'generated': evaluate(engine, test.subset('generated'), ['full'], 1.0)[
             'strategies']['full']['accuracy']}
+    stage('structured understanding: three test sets, and the cost of structure')
+    relabelled = load_dataset(CORPUS / 'legacy' / 'test_relabelled.jsonl')
+    results['structure'] = {
+        'quality': bench_structure.quality(engine, {
+            'held-out family': test.subset('generated'),
+            'hand-written': test.subset('handwritten'),
+            'legacy relabelled': relabelled}),
+        'cost': bench_structure.cost(engine, timing[:200] if not args.quick else timing[:60],
+                                     passes)}
     stage('overheads')
     results['overheads'] = bench_text.overheads(engine, timing)
     stage('controller on loopback (start-up, memory, latency, 100 commands/s)')
