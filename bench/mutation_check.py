@@ -12,7 +12,7 @@ Each is trained into ``bench/_work/mutation/<name>`` (reused when already there)
 whole test suite runs with ``ADAPTIVE_NLP_ARTIFACTS`` pointing at it. The failures are written
 to ``bench/mutation_results.md``. Run from the repository root::
 
-    bin/env-run python bench/mutation_check.py            # about 25 minutes on 2 cores
+    bin/env-run python bench/mutation_check.py     # about an hour on 2 cores (two trainings)
 
 A suite that passes with either model does not guard the product.
 """
@@ -96,17 +96,17 @@ def train(name: str) -> pathlib.Path:
     return artifacts
 
 
-def run_suite(artifacts: pathlib.Path, log: pathlib.Path) -> Dict:
-    """Run every test against ``artifacts``; return the counts and the failed test ids."""
+def run_suite(artifacts: pathlib.Path, log: pathlib.Path, tests: List[str]) -> Dict:
+    """Run the tests against ``artifacts``; return the counts and the failed test ids."""
     env = dict(os.environ, ADAPTIVE_NLP_ARTIFACTS=str(artifacts))
     started = time.monotonic()
     with log.open('w') as stream:
         subprocess.run([sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-q', '-rf',
-                        str(ROOT / 'adaptive_nlp_ros' / 'test')], env=env, stdout=stream,
+                        *tests], env=env, stdout=stream,
                        stderr=subprocess.STDOUT, cwd=ROOT / 'adaptive_nlp_ros')
     text = log.read_text()
     failed = sorted(set(re.findall(r'^(?:FAILED|ERROR) (\S+)', text, re.MULTILINE)))
-    summary = re.findall(r'^=+ (.*(?:passed|failed).*) =+$', text, re.MULTILINE)
+    summary = re.findall(r'^=* ?(\d+ (?:passed|failed).*?) ?=*$', text, re.MULTILINE)
     return {'failed': failed, 'summary': summary[-1] if summary else 'no summary line',
             'seconds': round(time.monotonic() - started)}
 
@@ -115,12 +115,16 @@ def main() -> int:
     """Train each mutation, run the suite against it, write the results file."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
     parser.add_argument('--only', choices=sorted(MUTATIONS), action='append')
+    parser.add_argument('--tests', nargs='+', default=[str(ROOT / 'adaptive_nlp_ros' / 'test')],
+                        help='test files or folders to run (default: the whole suite)')
     args = parser.parse_args()
+    command = 'bin/env-run python bench/mutation_check.py' + (
+        ' --tests ' + ' '.join(args.tests) if '--tests' in sys.argv else '')
     lines = ['# Mutation check: the suite against deliberately broken models', '',
-             'Regenerate with `bin/env-run python bench/mutation_check.py`.', '']
+             f'Regenerate with `{command}`.', '']
     for name in args.only or sorted(MUTATIONS):
         artifacts = train(name)
-        result = run_suite(artifacts, WORK / f'{name}.log')
+        result = run_suite(artifacts, WORK / f'{name}.log', args.tests)
         lines += [f'## {name}', '', f'- {result["summary"]} ({result["seconds"]} s)',
                   f'- {len(result["failed"])} failing tests:', '']
         lines += [f'  - `{test}`' for test in result['failed']] + ['']
