@@ -79,6 +79,12 @@ for _split in (GENERATED, HANDWRITTEN):              # the reference ignores the
     MEASURED_STRUCTURE[(_split, 'full', 0.3)] = MEASURED_STRUCTURE[(_split, 'full', 1.0)]
 MARGIN = 0.02
 STRUCTURE_MARGIN = 0.03
+# Below full battery these strategies pick a variant or an exit from the cost profile that
+# training measures on the machine it runs on (CI profiles its own). A profile taken while
+# another training ran beside it moved their answers by up to 4.6 points (argument F1,
+# early_exit at 0.3, hand-written): their low-battery floors get this margin instead.
+BUDGET_DRIVEN = ('energy_greedy', 'fuzzy_complexity', 'moe_gate', 'early_exit')
+LOW_BATTERY_MARGIN = 0.08
 STOP_RECALL_FLOOR = 0.78          # measured 0.812 .. 0.841 (69 first-action stops)
 FLAGGED_STOP_FLOOR = 0.93         # measured 0.957 (66 of 69)
 LABEL_RECALL_FLOOR = 0.55         # measured minimum 0.600 (report) for full, whole test split
@@ -91,13 +97,19 @@ STRATEGIES = ('full',) + ADAPTIVE
 
 def floor(split: str, name: str, battery: float) -> float:
     """Return the first-action accuracy a strategy must reach on a split at a battery level."""
-    return MEASURED[(split, name, battery)] - MARGIN
+    return MEASURED[(split, name, battery)] - margin(name, battery, MARGIN)
+
+
+def margin(name: str, battery: float, default: float) -> float:
+    """Return the margin below the measured value (wider where the profile decides)."""
+    return LOW_BATTERY_MARGIN if name in BUDGET_DRIVEN and battery < 1.0 else default
 
 
 def structure_floor(split: str, name: str, battery: float) -> Tuple[float, float]:
     """Return the (sequence exact, argument F1) a strategy must reach."""
     exact, f1 = MEASURED_STRUCTURE[(split, name, battery)]
-    return exact - STRUCTURE_MARGIN, f1 - STRUCTURE_MARGIN
+    spread = margin(name, battery, STRUCTURE_MARGIN)
+    return exact - spread, f1 - spread
 
 
 def answer_all(engine, texts: Sequence[str], name: str, battery: float) -> List:
