@@ -96,21 +96,11 @@ class TextModels:
             except artifacts.ArtifactError as error:
                 problems.append(f'execution mode {mode} unavailable: {error}')
                 LOG.error('execution mode %s unavailable: %s', mode, error)
-        tfidf = None
-        try:
-            artifacts.verify_files(directory, manifest, [artifacts.TFIDF_MODEL])
-            tfidf = TfidfClassifier.load(directory / artifacts.TFIDF_MODEL)
-        except (artifacts.ArtifactError, OSError, ValueError, KeyError) as error:
-            problems.append(f'variant tfidf_logreg unavailable: {error}')
-            LOG.error('variant tfidf_logreg unavailable: %s', error)
-        stop_detector = None
-        if artifacts.STOP_DETECTOR in manifest.get('files', {}):
-            try:
-                artifacts.verify_files(directory, manifest, [artifacts.STOP_DETECTOR])
-                stop_detector = TfidfClassifier.load(directory / artifacts.STOP_DETECTOR)
-            except (artifacts.ArtifactError, OSError, ValueError, KeyError) as error:
-                problems.append(f'stop detector unavailable: {error}')
-                LOG.error('stop detector unavailable: %s', error)
+        tfidf = _load_tfidf(directory, manifest, artifacts.TFIDF_MODEL,
+                            'variant tfidf_logreg', problems)
+        stop_detector = (_load_tfidf(directory, manifest, artifacts.STOP_DETECTOR,
+                                     'stop detector', problems)
+                         if artifacts.STOP_DETECTOR in manifest.get('files', {}) else None)
         available_modes = set(encoder.modes)
         pool = {}
         for variant in default_variants(encoder.num_layers):
@@ -136,6 +126,18 @@ class TextModels:
         return cls(directory, heads.labels, tokenizer, encoder, heads, tfidf, pool,
                    mode_fidelity, gate, pool_table.get('safety_label'),
                    pool_table.get('safety_threshold', 1.0), problems, stop_detector)
+
+
+def _load_tfidf(directory: pathlib.Path, manifest: dict, relative: str, what: str,
+                problems: List[str]) -> Optional[TfidfClassifier]:
+    """Load one TF-IDF model; a missing or damaged file is a reported problem, not a crash."""
+    try:
+        artifacts.verify_files(directory, manifest, [relative])
+        return TfidfClassifier.load(directory / relative)
+    except (artifacts.ArtifactError, OSError, ValueError, KeyError) as error:
+        problems.append(f'{what} unavailable: {error}')
+        LOG.error('%s unavailable: %s', what, error)
+        return None
 
 
 def _load_ort_layers(directory: pathlib.Path, manifest: dict, mode: str, num_layers: int,
