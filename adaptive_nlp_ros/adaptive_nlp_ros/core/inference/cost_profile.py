@@ -77,19 +77,36 @@ def measure(work: Callable[[], object], repeats: int, warmup: int, power: PowerM
 
 def linear_cost(short: Measurement, long: Measurement, short_tokens: int,
                 long_tokens: int) -> ComponentCost:
-    """Fit fixed + per-token cost through measurements at two lengths."""
-    span = float(long_tokens - short_tokens)
-    latency_slope = max(0.0, (long.latency_ms - short.latency_ms) / span)
-    energy_slope = max(0.0, (long.energy_mj - short.energy_mj) / span)
-    reference_weight = (REFERENCE_TOKENS - short_tokens) / span
+    """
+    Fit fixed + per-token cost through measurements at two lengths, neither term negative.
+
+    A noisy pair (the short input timed during a burst of other load) can put the line's
+    intercept below zero; a component that costs less than nothing on short inputs would
+    make a cheaper-looking choice costlier at other lengths. The fit then goes through the
+    origin and the long measurement.
+    """
+    latency_fixed, latency_slope = _line(short.latency_ms, long.latency_ms, short_tokens,
+                                         long_tokens)
+    energy_fixed, energy_slope = _line(short.energy_mj, long.energy_mj, short_tokens,
+                                       long_tokens)
+    reference_weight = (REFERENCE_TOKENS - short_tokens) / float(long_tokens - short_tokens)
     return ComponentCost(
-        latency_fixed_ms=short.latency_ms - latency_slope * short_tokens,
+        latency_fixed_ms=latency_fixed,
         latency_per_token_ms=latency_slope,
-        energy_fixed_mj=short.energy_mj - energy_slope * short_tokens,
+        energy_fixed_mj=energy_fixed,
         energy_per_token_mj=energy_slope,
         cpu_ms=short.cpu_ms + (long.cpu_ms - short.cpu_ms) * reference_weight,
         spread_ms=max(short.spread_ms, long.spread_ms),
         energy_source=short.energy_source)
+
+
+def _line(short: float, long: float, short_tokens: int, long_tokens: int):
+    """Return (fixed, per token) through two points, both non-negative."""
+    slope = max(0.0, (long - short) / float(long_tokens - short_tokens))
+    fixed = short - slope * short_tokens
+    if fixed < 0.0:
+        return 0.0, max(0.0, long) / float(long_tokens)
+    return fixed, slope
 
 
 def constant_cost(measurement: Measurement) -> ComponentCost:

@@ -1,0 +1,31 @@
+"""The cost fit: fixed + per-token terms through two measured lengths, never negative."""
+
+from adaptive_nlp_ros.core.inference.cost_profile import linear_cost, Measurement
+import pytest
+
+
+def measured(latency_ms, energy_mj):
+    return Measurement(latency_ms, 0.01, latency_ms, energy_mj, 'estimate')
+
+
+def test_a_clean_pair_gives_the_line_through_both_points():
+    cost = linear_cost(measured(1.0, 2.0), measured(3.0, 6.0), 8, 48)
+    assert cost.latency_fixed_ms == pytest.approx(0.6)
+    assert cost.latency_per_token_ms == pytest.approx(0.05)
+    assert cost.latency_ms(48) == pytest.approx(3.0)
+    assert cost.energy_mj(8) == pytest.approx(2.0)
+
+
+def test_a_noisy_pair_never_fits_a_negative_fixed_cost():
+    """Short input timed fast, long one in a burst: the line would cross zero before 8 tokens."""
+    cost = linear_cost(measured(0.1, 0.2), measured(4.1, 8.2), 8, 48)
+    assert cost.latency_fixed_ms == 0.0 and cost.energy_fixed_mj == 0.0
+    assert cost.latency_ms(48) == pytest.approx(4.1)        # the long point still holds
+    assert cost.energy_mj(48) == pytest.approx(8.2)
+    assert cost.latency_ms(1) < cost.latency_ms(8) < cost.latency_ms(48)
+
+
+def test_a_longer_input_timed_faster_costs_the_same_at_every_length():
+    cost = linear_cost(measured(2.0, 4.0), measured(1.5, 3.0), 8, 48)
+    assert cost.latency_per_token_ms == 0.0 and cost.energy_per_token_mj == 0.0
+    assert cost.latency_ms(1) == cost.latency_ms(100) == pytest.approx(2.0)
