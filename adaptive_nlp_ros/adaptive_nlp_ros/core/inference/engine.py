@@ -35,6 +35,7 @@ from .text_backbone import TokenBatch
 from .text_models import TextModels
 from .tfidf_classifier import TfidfClassifier
 from .variant_pool import mode_backend, mode_precision, TFIDF_VARIANT
+from .word_tagger import word_view
 from ..battery.energy_budget import EnergyBudgetModel
 
 TOP_K = 3
@@ -288,6 +289,12 @@ class TextEngine:
         """Profiled energy of a run of layers in one mode."""
         return self.context.mode_by_name[mode].energy_mj(first_layer, count, tokens)
 
+    def word_tagger_energy_mj(self, tokens: int) -> float:
+        """Profiled energy of the word tagger (0 without one, or in an older profile)."""
+        if self.models.word_tagger is None or 'word_tagger' not in self.profile:
+            return 0.0
+        return self.profile.energy_mj('word_tagger', tokens)
+
     def head_energy_mj(self, tokens: int) -> float:
         """Profiled energy of one exit head."""
         return self.context.head_energy.mj(tokens)
@@ -383,6 +390,19 @@ class TextSegments:
         return decode(run.item.view, segment, roles, intents, self.models.heads.scheme,
                       self.labels[int(index)], float(best))
 
+    def _tagged_parse(self, run: InputRun, probabilities: torch.Tensor
+                      ) -> Optional[ParsedCommand]:
+        """Decode the TF-IDF answer's actions from the word tagger (None: no tagger)."""
+        tagger = self.models.word_tagger
+        view = run.item.view
+        if tagger is None or view is None or not len(view.offsets):
+            return None
+        words = word_view(view)
+        segment, roles, intents = tagger.probabilities(view.text, words.offsets)
+        best, index = torch.max(probabilities, dim=-1)
+        return decode(words, segment, roles, intents, tagger.scheme, self.labels[int(index)],
+                      float(best))
+
     def _run_variant(self, runs: List[InputRun], action: RunVariant) -> None:
         """Run a whole pool variant for a group of inputs (reported in segments of 2 layers)."""
         variant = self.engine.context.pool_by_id[action.variant_id].variant
@@ -392,7 +412,9 @@ class TextSegments:
             for run in runs:
                 probabilities = torch.from_numpy(np.asarray(run.item.cheap_probabilities,
                                                             dtype=np.float32))
-                run.record(SegmentRecord((), 'fp32', 'numpy', 0.0), 0, probabilities)
+                energy = self.engine.word_tagger_energy_mj(run.state.command.tokens)
+                run.record(SegmentRecord((), 'fp32', 'numpy', energy), 0, probabilities, 0.0,
+                           self._tagged_parse(run, probabilities))
             return
         first = 1
         while first <= variant.layers:

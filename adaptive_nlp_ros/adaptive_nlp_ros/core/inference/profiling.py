@@ -15,7 +15,9 @@ import torch
 from .cost_profile import (ComponentCost, constant_cost, CostProfile, linear_cost, measure,
                            profile_info)
 from .input_complexity import complexity_features
+from .parse import TokenView
 from .text_models import TextModels
+from .word_tagger import word_spans
 from ..battery.power_model import PowerModel, RaplReader
 
 LOG = logging.getLogger(__name__)
@@ -62,6 +64,13 @@ def profile_text(models: TextModels, repeats: int, warmup: int, power: PowerMode
         timed('stop_check', stop_check)
     else:
         components['stop_check'] = ComponentCost(0, 0, 0, 0, 0, 0, 'estimate')
+    if models.word_tagger is not None:
+        def tag_words(n):
+            encoding = models.tokenizer.encoding(texts[n])
+            view = TokenView(texts[n], encoding.offsets[1:-1], encoding.word_ids[1:-1])
+            spans = word_spans(view)
+            return lambda: models.word_tagger.probabilities(texts[n], spans)
+        timed('word_tagger', tag_words)
     timed('embed', lambda n: lambda: models.encoder.embed(batches[n]))
     timed('head', lambda n: lambda: models.heads.probabilities(
         models.num_layers, hidden[n], batches[n].token_mask))

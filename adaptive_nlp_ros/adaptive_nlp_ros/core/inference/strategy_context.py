@@ -121,8 +121,11 @@ class StrategyContext:
         for entry in pool_entries:
             variant = entry.variant
             if variant.kind == 'tfidf':
-                # The TF-IDF model is the stop check every command gets: nothing more to run.
+                # The TF-IDF model is the stop check every command gets: only the word
+                # tagger (its actions and arguments) is left to run.
                 energy = _linear(profile, 'stop_check')
+                if 'word_tagger' in profile:
+                    energy = _add(energy, _linear(profile, 'word_tagger'))
             elif variant.mode in mode_by_name:
                 layer_terms = mode_by_name[variant.mode].layer_energy[:variant.layers]
                 energy = _add(input_energy, head_energy, *layer_terms)

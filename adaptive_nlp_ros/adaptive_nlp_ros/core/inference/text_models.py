@@ -19,6 +19,7 @@ from .onnx_layers import OrtEncoderLayer
 from .text_backbone import CommandTokenizer, load_library_model, SegmentedEncoder
 from .tfidf_classifier import TfidfClassifier
 from .variant_pool import default_variants, mode_precision, ORT_MODES, TORCH_MODES, Variant
+from .word_tagger import WordTagger
 from .. import artifacts
 
 LOG = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class TextModels:
     problems: List[str] = field(default_factory=list)
     # TF-IDF: does the command hold a safety action anywhere (not only first)? None: not trained.
     stop_detector: Optional[TfidfClassifier] = None
+    # The TF-IDF variant's actions and arguments. None: label-only corpus, or not loadable.
+    word_tagger: Optional[WordTagger] = None
 
     @property
     def num_layers(self) -> int:
@@ -101,6 +104,8 @@ class TextModels:
         stop_detector = (_load_tfidf(directory, manifest, artifacts.STOP_DETECTOR,
                                      'stop detector', problems)
                          if artifacts.STOP_DETECTOR in manifest.get('files', {}) else None)
+        word_tagger = (_load_word_tagger(directory, manifest, heads.labels, problems)
+                       if artifacts.WORD_TAGGER in manifest.get('files', {}) else None)
         available_modes = set(encoder.modes)
         pool = {}
         for variant in default_variants(encoder.num_layers):
@@ -125,7 +130,8 @@ class TextModels:
                 LOG.error('strategy moe_gate unavailable: %s', error)
         return cls(directory, heads.labels, tokenizer, encoder, heads, tfidf, pool,
                    mode_fidelity, gate, pool_table.get('safety_label'),
-                   pool_table.get('safety_threshold', 1.0), problems, stop_detector)
+                   pool_table.get('safety_threshold', 1.0), problems, stop_detector,
+                   word_tagger)
 
 
 def _load_tfidf(directory: pathlib.Path, manifest: dict, relative: str, what: str,
@@ -137,6 +143,21 @@ def _load_tfidf(directory: pathlib.Path, manifest: dict, relative: str, what: st
     except (artifacts.ArtifactError, OSError, ValueError, KeyError) as error:
         problems.append(f'{what} unavailable: {error}')
         LOG.error('%s unavailable: %s', what, error)
+        return None
+
+
+def _load_word_tagger(directory: pathlib.Path, manifest: dict, labels: List[str],
+                      problems: List[str]) -> Optional[WordTagger]:
+    """Load the word tagger; without it the TF-IDF variant answers one bare action."""
+    try:
+        artifacts.verify_files(directory, manifest, [artifacts.WORD_TAGGER])
+        tagger = WordTagger.load(directory / artifacts.WORD_TAGGER)
+        if list(tagger.scheme.intents) != list(labels):
+            raise ValueError(f'its intents {list(tagger.scheme.intents)} are not the labels')
+        return tagger
+    except (artifacts.ArtifactError, OSError, ValueError, KeyError) as error:
+        problems.append(f'word tagger unavailable (TF-IDF answers carry no arguments): {error}')
+        LOG.error('word tagger unavailable: %s', error)
         return None
 
 

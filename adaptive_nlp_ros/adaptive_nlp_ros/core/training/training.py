@@ -24,6 +24,7 @@ from .dataset import check_label_coverage, Dataset, load_dataset
 from .image_training import train_branchynet
 from .text_training import (calibrate, calibrate_token_heads, exit_logits_dataset, fine_tune,
                             FineTuneSettings)
+from .word_tagger_training import fit_word_tagger
 from .. import artifacts
 from ..battery.energy_budget import EnergyBudgetModel
 from ..battery.power_model import PowerModel
@@ -232,6 +233,12 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
                      if safety_label else None)
     if stop_detector is not None:
         stop_detector.save(staging / artifacts.STOP_DETECTOR)
+    tagger_report = None
+    if scheme is not None:
+        step('word tagger')
+        word_tagger, tagger_report = fit_word_tagger(tokenizer, train_set, dev_set, scheme,
+                                                     settings.seed)
+        word_tagger.save(staging / artifacts.WORD_TAGGER)
 
     # 4. Every variant and mode on dev.
     step('measure pool on dev')
@@ -293,6 +300,7 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
         'train_size': len(train_set), 'dev_size': len(dev_set), 'labels': labels,
         'label_counts': train_set.label_counts(), 'exits': exit_report,
         'token_exits': token_report, 'structured': heads.structured,
+        'word_tagger': tagger_report,
         'pool': pool_table['variants'], 'mode_fidelity': fidelity,
         'safety_label': safety_label, 'safety_threshold': pool_table['safety_threshold'],
         'image': image_report, 'settings': asdict(settings),
