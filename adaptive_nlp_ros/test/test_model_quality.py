@@ -12,6 +12,13 @@ trained on too little data or on the wrong labels.
 
 The test split's generated part is the held-out template family, the hand-written part was
 written by people: training and calibration never see either.
+
+Below full battery the strategies choose from the cost profile, and the profile training
+takes is this machine's timer: CI's CPU, or another job beside it, moved the low-battery
+answers by up to 20 points of argument F1 with the very same weights. Every answer here is
+therefore taken under ``test/data/reference_cost_profile.json`` (the profile of the machine
+the floors were measured on), so that a floor moves only when a model does; how the
+strategies behave under the machine's own profile is ``test_strategies.py``'s business.
 """
 
 import json
@@ -23,6 +30,8 @@ import sys
 from typing import Dict, List, Sequence, Tuple
 
 from adaptive_nlp_ros.core.evaluation.structure_metrics import structure_summary
+from adaptive_nlp_ros.core.inference.cost_profile import CostProfile
+from adaptive_nlp_ros.core.inference.engine import TextEngine
 from adaptive_nlp_ros.core.inference.strategies import ADAPTIVE
 from adaptive_nlp_ros.core.markup import INTENTS
 from adaptive_nlp_ros.core.training.calibration import expected_calibration_error
@@ -34,56 +43,64 @@ import pytest
 GENERATED, HANDWRITTEN = 'generated', 'handwritten'
 SPLITS = (GENERATED, HANDWRITTEN)
 BATTERIES = (1.0, 0.3)
+CHEAP = 'static:tfidf_logreg'                 # the cheap tier alone: TF-IDF and word tagger
+BATTERY_FREE = ('full', CHEAP)                # these ignore the battery
+REFERENCE_PROFILE = pathlib.Path(__file__).resolve().parent / 'data' / \
+    'reference_cost_profile.json'
 # First-action accuracy measured on the shipped artifacts: (split, strategy, battery) -> value,
-# and (sequence exact, argument F1) of the same answers. Regenerate the numbers with
-# ``bin/env-run python adaptive_nlp_ros/test/test_model_quality.py`` (measured 2026-12-02).
+# and (sequence exact, argument F1) of the same answers, under the reference profile.
+# Regenerate them with ``bin/env-run python adaptive_nlp_ros/test/test_model_quality.py``
+# (measured 2026-12-02).
 MEASURED: Dict[Tuple[str, str, float], float] = {}
 MEASURED_STRUCTURE: Dict[Tuple[str, str, float], Tuple[float, float]] = {}
 _ROWS = (  # split, strategy, battery, accuracy, sequence exact, argument F1
     ('generated', 'full', 1.0, 0.841, 0.749, 0.735),
-    ('generated', 'energy_greedy', 1.0, 0.841, 0.741, 0.731),
-    ('generated', 'energy_greedy', 0.3, 0.690, 0.552, 0.489),
-    ('generated', 'fuzzy_complexity', 1.0, 0.837, 0.730, 0.726),
-    ('generated', 'fuzzy_complexity', 0.3, 0.680, 0.535, 0.468),
-    ('generated', 'moe_gate', 1.0, 0.842, 0.724, 0.711),
-    ('generated', 'moe_gate', 0.3, 0.686, 0.537, 0.438),
-    ('generated', 'early_exit', 1.0, 0.843, 0.735, 0.728),
-    ('generated', 'early_exit', 0.3, 0.730, 0.602, 0.491),
-    ('generated', 'segment_precision', 1.0, 0.843, 0.747, 0.731),
-    ('generated', 'segment_precision', 0.3, 0.836, 0.728, 0.721),
-    ('generated', 'moe_routing', 1.0, 0.843, 0.745, 0.733),
-    ('generated', 'moe_routing', 0.3, 0.836, 0.728, 0.722),
-    ('generated', 'progressive', 1.0, 0.843, 0.737, 0.730),
-    ('generated', 'progressive', 0.3, 0.842, 0.734, 0.728),
+    ('generated', 'static:tfidf_logreg', 1.0, 0.629, 0.459, 0.388),
+    ('generated', 'energy_greedy', 1.0, 0.841, 0.743, 0.733),
+    ('generated', 'energy_greedy', 0.3, 0.840, 0.740, 0.723),
+    ('generated', 'fuzzy_complexity', 1.0, 0.839, 0.734, 0.726),
+    ('generated', 'fuzzy_complexity', 0.3, 0.820, 0.689, 0.677),
+    ('generated', 'moe_gate', 1.0, 0.837, 0.731, 0.722),
+    ('generated', 'moe_gate', 0.3, 0.818, 0.678, 0.660),
+    ('generated', 'early_exit', 1.0, 0.840, 0.735, 0.727),
+    ('generated', 'early_exit', 0.3, 0.828, 0.722, 0.713),
+    ('generated', 'segment_precision', 1.0, 0.841, 0.743, 0.732),
+    ('generated', 'segment_precision', 0.3, 0.835, 0.733, 0.723),
+    ('generated', 'moe_routing', 1.0, 0.841, 0.743, 0.732),
+    ('generated', 'moe_routing', 0.3, 0.837, 0.736, 0.726),
+    ('generated', 'progressive', 1.0, 0.843, 0.742, 0.735),
+    ('generated', 'progressive', 0.3, 0.840, 0.735, 0.727),
     ('handwritten', 'full', 1.0, 0.940, 0.891, 0.864),
-    ('handwritten', 'energy_greedy', 1.0, 0.940, 0.891, 0.859),
-    ('handwritten', 'energy_greedy', 0.3, 0.745, 0.678, 0.626),
-    ('handwritten', 'fuzzy_complexity', 1.0, 0.925, 0.876, 0.861),
-    ('handwritten', 'fuzzy_complexity', 0.3, 0.727, 0.655, 0.604),
-    ('handwritten', 'moe_gate', 1.0, 0.925, 0.880, 0.837),
-    ('handwritten', 'moe_gate', 0.3, 0.700, 0.506, 0.407),
-    ('handwritten', 'early_exit', 1.0, 0.929, 0.884, 0.859),
-    ('handwritten', 'early_exit', 0.3, 0.779, 0.723, 0.713),
-    ('handwritten', 'segment_precision', 1.0, 0.936, 0.888, 0.854),
-    ('handwritten', 'segment_precision', 0.3, 0.880, 0.839, 0.839),
-    ('handwritten', 'moe_routing', 1.0, 0.936, 0.891, 0.858),
-    ('handwritten', 'moe_routing', 0.3, 0.880, 0.839, 0.839),
-    ('handwritten', 'progressive', 1.0, 0.936, 0.891, 0.867),
-    ('handwritten', 'progressive', 0.3, 0.936, 0.891, 0.867),
+    ('handwritten', 'static:tfidf_logreg', 1.0, 0.655, 0.614, 0.618),
+    ('handwritten', 'energy_greedy', 1.0, 0.940, 0.891, 0.861),
+    ('handwritten', 'energy_greedy', 0.3, 0.940, 0.891, 0.866),
+    ('handwritten', 'fuzzy_complexity', 1.0, 0.933, 0.884, 0.866),
+    ('handwritten', 'fuzzy_complexity', 0.3, 0.865, 0.813, 0.805),
+    ('handwritten', 'moe_gate', 1.0, 0.940, 0.895, 0.863),
+    ('handwritten', 'moe_gate', 0.3, 0.794, 0.749, 0.761),
+    ('handwritten', 'early_exit', 1.0, 0.936, 0.891, 0.869),
+    ('handwritten', 'early_exit', 0.3, 0.858, 0.805, 0.817),
+    ('handwritten', 'segment_precision', 1.0, 0.936, 0.888, 0.858),
+    ('handwritten', 'segment_precision', 0.3, 0.895, 0.843, 0.835),
+    ('handwritten', 'moe_routing', 1.0, 0.936, 0.888, 0.858),
+    ('handwritten', 'moe_routing', 0.3, 0.899, 0.846, 0.841),
+    ('handwritten', 'progressive', 1.0, 0.936, 0.891, 0.870),
+    ('handwritten', 'progressive', 0.3, 0.940, 0.895, 0.872),
 )
 for _split, _name, _battery, _accuracy, _exact, _f1 in _ROWS:
     MEASURED[(_split, _name, _battery)] = _accuracy
     MEASURED_STRUCTURE[(_split, _name, _battery)] = (_exact, _f1)
-for _split in (GENERATED, HANDWRITTEN):              # the reference ignores the battery
-    MEASURED[(_split, 'full', 0.3)] = MEASURED[(_split, 'full', 1.0)]
-    MEASURED_STRUCTURE[(_split, 'full', 0.3)] = MEASURED_STRUCTURE[(_split, 'full', 1.0)]
+for _split in (GENERATED, HANDWRITTEN):
+    for _name in BATTERY_FREE:
+        MEASURED[(_split, _name, 0.3)] = MEASURED[(_split, _name, 1.0)]
+        MEASURED_STRUCTURE[(_split, _name, 0.3)] = MEASURED_STRUCTURE[(_split, _name, 1.0)]
 MARGIN = 0.02
 STRUCTURE_MARGIN = 0.03
-# Below full battery these strategies pick a variant or an exit from the cost profile that
-# training measures on the machine it runs on (CI profiles its own). A profile taken while
-# another training ran beside it moved their answers by up to 4.6 points (argument F1,
-# early_exit at 0.3, hand-written): their low-battery floors get this margin instead.
-BUDGET_DRIVEN = ('energy_greedy', 'fuzzy_complexity', 'moe_gate', 'early_exit')
+# moe_gate's gate is fitted in training on the machine's own profile (its target is the
+# cheapest expert that is right), so another machine can teach it another order of experts
+# even when the answers here use the reference profile: its low-battery floors get this
+# margin instead.
+BUDGET_DRIVEN = ('moe_gate',)
 LOW_BATTERY_MARGIN = 0.08
 STOP_RECALL_FLOOR = 0.78          # measured 0.812 .. 0.841 (69 first-action stops)
 FLAGGED_STOP_FLOOR = 0.93         # measured 0.957 (66 of 69)
@@ -92,7 +109,7 @@ EXIT_ECE_CEILING = 0.15           # measured 0.052 .. 0.125 per exit on the test
 CONFIDENT = 0.9                   # answers this sure ...
 CONFIDENT_SHARE_FLOOR = 0.2       # ... are at least this share (measured 0.25 .. 0.81) ...
 CONFIDENT_ACCURACY_FLOOR = 0.85   # ... and right this often (measured 0.870 .. 0.943)
-STRATEGIES = ('full',) + ADAPTIVE
+STRATEGIES = BATTERY_FREE + ADAPTIVE
 
 
 def floor(split: str, name: str, battery: float) -> float:
@@ -145,7 +162,7 @@ def floor_failures(engine, dataset: Dataset, names: Sequence[str] = STRATEGIES,
     """Return every accuracy floor the engine's models miss on ``dataset`` (by source)."""
     failures = []
     for name in names:
-        for battery in batteries if name != 'full' else batteries[:1]:
+        for battery in batteries if name not in BATTERY_FREE else batteries[:1]:
             outcomes = answer_all(engine, dataset.texts, name, battery)
             for split in SPLITS:
                 accuracy = split_accuracy(outcomes, dataset, split)
@@ -160,17 +177,23 @@ def all_answers(engine, dataset: Dataset) -> Dict[Tuple[str, float], List]:
     outcomes: Dict[Tuple[str, float], List] = {}
     for name in STRATEGIES:
         for battery in BATTERIES:
-            if name == 'full' and outcomes:            # the reference ignores the battery
+            if name in BATTERY_FREE and battery != BATTERIES[0]:
                 outcomes[(name, battery)] = outcomes[(name, BATTERIES[0])]
                 continue
             outcomes[(name, battery)] = answer_all(engine, dataset.texts, name, battery)
     return outcomes
 
 
+def under_reference_profile(engine: TextEngine) -> TextEngine:
+    """Return an engine over the same models that decides by the reference cost profile."""
+    return TextEngine(engine.models, CostProfile.load(REFERENCE_PROFILE), engine.budget_model,
+                      engine.complexity_weights)
+
+
 @pytest.fixture(scope='module')
 def answers(text_engine, test_split) -> Dict[Tuple[str, float], List]:
     """Outcomes of every strategy at both battery levels over the whole test split."""
-    return all_answers(text_engine, test_split)
+    return all_answers(under_reference_profile(text_engine), test_split)
 
 
 @pytest.mark.parametrize('split', SPLITS)
@@ -304,7 +327,7 @@ def test_a_model_trained_on_the_wrong_labels_fails_the_floors(tmp_path, corpus_d
          str(dev), '--out', str(out), '--epochs', '1', '--no-images'],
         capture_output=True, text=True, env=dict(os.environ), timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    engine = load_text_engine(out, threads=1)
+    engine = under_reference_profile(load_text_engine(out, threads=1))
     labels = [outcome.label for outcome in answer_all(engine, test_split.texts, 'full', 1.0)]
     shifted = shifted_labels()
     learned = np.mean([label == shifted[gold] for label, gold in zip(labels, test_split.labels)])
@@ -319,7 +342,7 @@ def measure(artifacts: pathlib.Path) -> None:
     """Print the numbers this module's floors come from (measured on ``artifacts``)."""
     from adaptive_nlp_ros.core.inference.engine import load_text_engine
 
-    engine = load_text_engine(artifacts, threads=1)
+    engine = under_reference_profile(load_text_engine(artifacts, threads=1))
     dataset = load_dataset(pathlib.Path(__file__).resolve().parents[1] / 'adaptive_nlp_ros'
                            / 'data' / 'test.jsonl')
     outcomes = all_answers(engine, dataset)
