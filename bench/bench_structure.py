@@ -8,7 +8,11 @@ Structured understanding (issue 12): the parse on three test sets, and what stru
   interleaved (the four configurations back to back for each command, several passes, the
   per-command median). Off, no tag head runs and nothing is decoded, and early exit compares
   the label's confidence alone with its threshold, so its exits may come earlier: the cost of
-  structure includes the layers that waiting for sure arguments takes.
+  structure includes the layers that waiting for sure arguments takes;
+* the cheap tier's structure, measured to choose how it gets one: the TF-IDF variant bare
+  (one action, no argument), with its word tagger, and the alternative of handing structure to
+  the backbone (the cheapest MiniLM variant, which has token heads), on each set, with the
+  mean latency of each (from ``evaluate``, not interleaved).
 """
 
 import statistics
@@ -21,6 +25,8 @@ from adaptive_nlp_ros.core.inference.exit_heads import ExitHeads
 from adaptive_nlp_ros.core.training.dataset import Dataset
 
 NAMES = ('full', 'early_exit')
+CHEAP_OPTIONS = ('bare TF-IDF', 'TF-IDF + word tagger', 'backbone')
+ROW_KEYS = ('accuracy', 'sequence_exact', 'argument_f1', 'mean_latency_ms')
 
 
 def quality(engine, sets: Dict[str, Dataset]) -> Dict[str, Dict]:
@@ -32,6 +38,25 @@ def quality(engine, sets: Dict[str, Dataset]) -> Dict[str, Dict]:
             'accuracy', 'sequence_exact', 'argument_f1', 'argument_precision',
             'argument_recall', 'mean_layers', 'n')} for strategy, row in strategies.items()}
         out[name]['n'] = len(dataset)
+    return out
+
+
+def cheap_tier(engine, sets: Dict[str, Dataset]) -> Dict[str, Dict]:
+    """Return the cheap tier's parse, three ways, on each named dataset."""
+    backbone = 'static:' + min((option for option in engine.context.pool
+                                if option.variant.kind == 'minilm'),
+                               key=lambda option: option.energy_mj(16)).variant_id
+    out: Dict[str, Dict] = {'backbone_variant': backbone[len('static:'):]}
+    for name, dataset in sets.items():
+        rows = {}
+        with mock.patch.object(engine.models, 'word_tagger', None):
+            rows['bare TF-IDF'] = evaluate(engine, dataset, ['static:tfidf_logreg'], 1.0)[
+                'strategies']['static:tfidf_logreg']
+        rows['TF-IDF + word tagger'] = evaluate(engine, dataset, ['static:tfidf_logreg'], 1.0)[
+            'strategies']['static:tfidf_logreg']
+        rows['backbone'] = evaluate(engine, dataset, [backbone], 1.0)['strategies'][backbone]
+        out[name] = {option: {key: row.get(key) for key in ROW_KEYS}
+                     for option, row in rows.items()}
     return out
 
 

@@ -311,6 +311,25 @@ def _structure_section(structure: Dict) -> List[str]:
         lines.append(f'| {name} | {row["label_only_ms"]:.2f} | {row["with_structure_ms"]:.2f} '
                      f'| {row["overhead"] * 100:+.0f}% | {row["mean_exit_layer_label_only"]:.2f}'
                      f' -> {row["mean_exit_layer_with"]:.2f} |')
+    return lines + [''] + _cheap_tier_section(structure.get('cheap_tier'))
+
+
+def _cheap_tier_section(cheap: Dict) -> List[str]:
+    """How the cheap tier gets its structure: the options measured side by side."""
+    if not cheap:
+        return []
+    lines = [f'The cheap tier\'s structure, measured to choose (backbone = '
+             f'{cheap["backbone_variant"]}, the cheapest MiniLM variant; latency from evaluate, '
+             'not interleaved):', '',
+             '| test set | option | first action | sequence exact | argument F1 | mean ms |',
+             '|---|---|---|---|---|---|']
+    for name, rows in cheap.items():
+        if name == 'backbone_variant':
+            continue
+        for option, row in rows.items():
+            lines.append(f'| {name} | {option} | {row["accuracy"]:.3f} | '
+                         f'{row["sequence_exact"]:.3f} | {row["argument_f1"]:.3f} | '
+                         f'{row["mean_latency_ms"]:.2f} |')
     return lines
 
 

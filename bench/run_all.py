@@ -93,7 +93,10 @@ def main() -> int:
             'hand-written': test.subset('handwritten'),
             'legacy relabelled': relabelled}),
         'cost': bench_structure.cost(engine, timing[:200] if not args.quick else timing[:60],
-                                     passes)}
+                                     passes),
+        'cheap_tier': bench_structure.cheap_tier(engine, {
+            'held-out family': test.subset('generated'),
+            'hand-written': test.subset('handwritten')})}
     stage('overheads')
     results['overheads'] = bench_text.overheads(engine, timing)
     stage('controller on loopback (start-up, memory, latency, 100 commands/s)')
