@@ -79,7 +79,7 @@ def tagger(tokenizer, tmp_path_factory):
 
 def parse_with(tagger, tokenizer, text, label):
     encoding = tokenizer.encoding(text)
-    words = word_view(TokenView(text, encoding.offsets[1:-1], encoding.word_ids[1:-1]))
+    words = word_view(TokenView.of_encoding(text, encoding))
     segment, roles, intents = tagger.probabilities(text, words.offsets)
     return decode(words, segment, roles, intents, tagger.scheme, label, 0.9)
 
@@ -101,7 +101,7 @@ def test_unseen_values_get_their_roles_and_the_pronoun_its_referent(tagger, toke
 def test_words_are_the_tokenizers_words(tokenizer):
     text = "bring Anna's mug, quickly"
     encoding = tokenizer.encoding(text)
-    spans = word_spans(TokenView(text, encoding.offsets[1:-1], encoding.word_ids[1:-1]))
+    spans = word_spans(TokenView.of_encoding(text, encoding))
     assert [text[start:end] for start, end in spans] == [
         'bring', 'Anna', "'", 's', 'mug', ',', 'quickly']
     assert len(word_features(text, spans)) == len(spans)

@@ -166,7 +166,7 @@ class TextEngine:
     def prepare(self, text: str) -> PreparedText:
         """Tokenize, run the TF-IDF model once, and summarize the input's complexity."""
         encoding = self.models.tokenizer.encoding(text)
-        view = TokenView(text, encoding.offsets[1:-1], encoding.word_ids[1:-1])
+        view = TokenView.of_encoding(text, encoding)
         ids = torch.tensor([encoding.ids], dtype=torch.long)
         batch = TokenBatch(ids, torch.ones_like(ids, dtype=torch.bool))
         probabilities = None

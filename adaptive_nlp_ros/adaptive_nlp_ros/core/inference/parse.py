@@ -116,6 +116,11 @@ class TokenView:
     words: Sequence[int]                 # word index per piece
     _starts: List[int] = field(default_factory=list)
 
+    @classmethod
+    def of_encoding(cls, text: str, encoding) -> 'TokenView':
+        """Return the view of a tokenizer encoding of ``text``, [CLS] and [SEP] cut off."""
+        return cls(text, encoding.offsets[1:-1], encoding.word_ids[1:-1])
+
     def word_starts(self) -> List[int]:
         """Return the index of each word's first piece."""
         if not self._starts:

@@ -67,7 +67,7 @@ def profile_text(models: TextModels, repeats: int, warmup: int, power: PowerMode
     if models.word_tagger is not None:
         def tag_words(n):
             encoding = models.tokenizer.encoding(texts[n])
-            view = TokenView(texts[n], encoding.offsets[1:-1], encoding.word_ids[1:-1])
+            view = TokenView.of_encoding(texts[n], encoding)
             spans = word_spans(view)
             return lambda: models.word_tagger.probabilities(texts[n], spans)
         timed('word_tagger', tag_words)

@@ -97,7 +97,6 @@ class WordTagger:
         Each tag family is its own classifier over the words that carry a target for it.
         """
         from sklearn.linear_model import LogisticRegression
-        from scipy import sparse
 
         counts: Dict[str, int] = {}
         for features in rows:
@@ -121,7 +120,7 @@ class WordTagger:
                 bias[offset + present[0]] = 0.0
             elif len(present) > 1:
                 model = LogisticRegression(C=regularization, max_iter=500, random_state=seed)
-                model.fit(sparse.csr_matrix(matrix[keep]), labels)
+                model.fit(matrix[keep], labels)
                 coef, intercept = model.coef_, model.intercept_
                 if len(model.classes_) == 2:
                     coef = np.vstack([-coef[0], coef[0]])

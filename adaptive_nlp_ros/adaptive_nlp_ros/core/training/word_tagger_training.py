@@ -23,7 +23,7 @@ def tagger_rows(tokenizer: CommandTokenizer, texts: Sequence[str],
         if not line_actions:
             continue
         encoding = tokenizer.encoding(text)
-        spans = word_spans(TokenView(text, encoding.offsets[1:-1], encoding.word_ids[1:-1]))
+        spans = word_spans(TokenView.of_encoding(text, encoding))
         rows.append(word_features(text, spans))
         # Words are the pieces here: a span holds a word when it holds its characters.
         targets.append(piece_targets(spans, [False] * len(spans), line_actions, scheme))
