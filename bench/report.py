@@ -1,6 +1,5 @@
 """Turn the results of ``run_all.py`` into bench/RESULTS.md and plots, every target checked."""
 
-import json
 import pathlib
 from typing import Dict, List, Tuple
 
@@ -311,7 +310,39 @@ def _structure_section(structure: Dict) -> List[str]:
         lines.append(f'| {name} | {row["label_only_ms"]:.2f} | {row["with_structure_ms"]:.2f} '
                      f'| {row["overhead"] * 100:+.0f}% | {row["mean_exit_layer_label_only"]:.2f}'
                      f' -> {row["mean_exit_layer_with"]:.2f} |')
-    return lines + [''] + _cheap_tier_section(structure.get('cheap_tier'))
+    return (lines + [''] + _cheap_tier_section(structure.get('cheap_tier')) + ['']
+            + _exit_criteria_section(structure.get('exit_criteria')))
+
+
+def _exit_criteria_section(compared: Dict) -> List[str]:
+    """Early-exit criteria on the whole parse: tuned on dev, then applied under shift."""
+    if not compared:
+        return []
+    sets = [name for name in compared['n'] if name != compared['tuning_set']]
+    lines = [f'Early-exit criteria on the whole parse (bench_exit_structure.py; layers in '
+             f'{compared["mode"]}). Each setting is the cheapest within '
+             f'{compared["tolerance"] * 100:.0f} point of the last exit on '
+             f'{compared["tuning_set"]} on all three figures, then applied unchanged; '
+             '"holds" = still within that point on the set. Figures: first action / '
+             'sequence exact / argument F1, mean layers.', '',
+             '| criterion | setting | ' + ' | '.join(sets) + ' |',
+             '|---|---|' + '---|' * len(sets)]
+
+    def cell(point: Dict) -> str:
+        holds = '' if 'holds' not in point else (' holds' if point['holds'] else ' **no**')
+        return (f'{point["accuracy"]:.3f} / {point["sequence_exact"]:.3f} / '
+                f'{point["argument_f1"]:.3f}, {point["mean_layers"]:.2f}{holds}')
+    for criterion, row in compared['criteria'].items():
+        if row['setting'] is None:
+            lines.append(f'| {criterion} | none within tolerance on '
+                         f'{compared["tuning_set"]} |' + ' |' * len(sets))
+            continue
+        lines.append(f'| {criterion} | {row["setting"]} | '
+                     + ' | '.join(cell(row['sets'][name]) for name in sets) + ' |')
+    for label, key in (('last exit', 'last_exit'), ('oracle (first right exit)', 'oracle')):
+        lines.append(f'| {label} | - | '
+                     + ' | '.join(cell(compared[key][name]) for name in sets) + ' |')
+    return lines
 
 
 def _cheap_tier_section(cheap: Dict) -> List[str]:

@@ -15,6 +15,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from adaptive_nlp_ros.core.training.dataset import load_dataset  # noqa: E402
 from adaptive_nlp_ros.core.inference.engine import load_text_engine  # noqa: E402
 from adaptive_nlp_ros.core.evaluation.evaluation import evaluate  # noqa: E402
+import bench_exit_structure  # noqa: E402
 import bench_structure  # noqa: E402
 import bench_text  # noqa: E402
 from common import BENCH_DIR, environment, write_json  # noqa: E402
@@ -97,6 +98,13 @@ def main() -> int:
         'cheap_tier': bench_structure.cheap_tier(engine, {
             'held-out family': test.subset('generated'),
             'hand-written': test.subset('handwritten')})}
+    stage('early-exit criteria on the whole parse, tuned on dev, applied under shift')
+    early_exit = engine.strategy('early_exit')
+    results['structure']['exit_criteria'] = bench_exit_structure.compare(
+        engine, {'dev': load_dataset(CORPUS / 'dev.jsonl'),
+                 'held-out family': test.subset('generated'),
+                 'hand-written': test.subset('handwritten')},
+        early_exit.mode, float(early_exit.settings['threshold_at_full']))
     stage('overheads')
     results['overheads'] = bench_text.overheads(engine, timing)
     stage('controller on loopback (start-up, memory, latency, 100 commands/s)')
