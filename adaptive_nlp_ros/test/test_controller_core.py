@@ -14,7 +14,7 @@ from typing import List
 
 from adaptive_nlp_ros.core.battery.energy_budget import EnergyBudgetModel
 from adaptive_nlp_ros.core.controller.battery_tracker import BatteryInput
-from adaptive_nlp_ros.core.controller.command_validation import ImageInput
+from adaptive_nlp_ros.core.controller.command_validation import command_age_s, ImageInput
 from adaptive_nlp_ros.core.controller.controller import CommandController
 from adaptive_nlp_ros.core.controller.controller_parameters import ControllerSettings
 from adaptive_nlp_ros.core.controller.engines import ControllerEngines
@@ -47,6 +47,8 @@ class FakeStrategy:
 
 class FakeTextEngine:
     """Labels by rule: texts with 'stop' are stop; 'explode' raises; layers grow with length."""
+
+    safety_label = 'stop'
 
     def __init__(self) -> None:
         self.context = SimpleNamespace(pool=[SimpleNamespace(variant_id='small')])
@@ -236,6 +238,54 @@ def test_a_failing_stop_check_counts_as_a_possible_stop():
     harness.controller.receive_text('go b')
     assert not harness.results                      # both kept: possible stops
     assert any('stop check failed' in line for line in harness.logger.lines)
+
+
+def test_commands_too_old_on_arrival_are_rejected_stale_but_a_stop_is_honoured():
+    harness = Harness(max_command_age_s=2.0)
+    controller = harness.controller
+    ids = {'fresh': controller.receive_text('go to the kitchen', age_s=0.05),
+           'unknown age': controller.receive_text('go to the hall', age_s=None),
+           'replayed': controller.receive_text('go to the lab', age_s=30.0),
+           'replayed stop': controller.receive_text('stop now', age_s=30.0),
+           'old image': controller.receive_image(ImageInput('mono8', 2, 2, 2, bytes(4)),
+                                                 age_s=30.0)}
+    harness.text.fail_check = True          # a possible stop (fail safe), answered navigate
+    ids['replayed false alarm'] = controller.receive_text('go to the garage', age_s=30.0)
+    stale_at_receipt = {result.request_id for result in harness.results}
+    assert stale_at_receipt == {ids['replayed'], ids['old image']}
+    harness.run_all()
+    results = harness.by_id()
+    assert len(results) == len(ids)
+    for name in ('fresh', 'unknown age', 'replayed stop'):
+        assert results[ids[name]].status == STATUS_ANSWERED, name
+    assert 'stale (30.00 s on the way) but a stop: honoured' in results[
+        ids['replayed stop']].reason
+    for name in ('replayed', 'replayed false alarm', 'old image'):
+        assert results[ids[name]].status == STATUS_REJECTED, name
+        assert results[ids[name]].code == 'stale', name
+        assert 'max_command_age_s 2' in results[ids[name]].reason
+    assert 'answered navigate' in results[ids['replayed false alarm']].reason
+    assert 'go to the lab' not in harness.text.seen          # never even inferred
+    _, _, values = controller.diagnostics()
+    assert values['rejected_stale'] == 3 and values['stale_stop_honoured'] == 1
+
+
+def test_command_age_check_can_be_disabled_and_counts_a_clock_ahead():
+    harness = Harness(max_command_age_s=0.0)
+    harness.controller.receive_text('go to the lab', age_s=1e4)
+    harness.controller.update_settings(ControllerSettings(max_command_age_s=1.0))
+    harness.controller.receive_text('go to the hall', age_s=-5.0)     # sender's clock ahead
+    harness.run_all()
+    assert [result.status for result in harness.results] == [STATUS_ANSWERED] * 2
+    _, _, values = harness.controller.diagnostics()
+    assert values['command_clock_ahead'] == 1 and values['rejected_stale'] == 0
+    assert any('clock is ahead' in line and 'NTP' in line for line in harness.logger.lines)
+
+
+def test_command_age_comes_from_the_two_dds_timestamps():
+    assert command_age_s(1_000_000_000, 3_500_000_000) == pytest.approx(2.5)
+    assert command_age_s(0, 3_500_000_000) is None          # no source timestamp given
+    assert command_age_s(4_000_000_000, 3_000_000_000) == pytest.approx(-1.0)
 
 
 def test_stale_battery_switches_to_the_stale_strategy_and_back():

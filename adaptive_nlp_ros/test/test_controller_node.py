@@ -449,6 +449,27 @@ def test_text_over_max_text_chars_is_rejected_not_truncated(controller):
     assert len(just_fits.input_text) == 1000                # echoed whole: spans index it
 
 
+def test_commands_older_than_max_command_age_s_are_rejected_stale_but_stop_is_honoured(
+        controller):
+    """The age is read from DDS's two timestamps: a microsecond's limit makes every command old."""
+    controller.set_ok(max_command_age_s=1e-6)
+    try:
+        old_task = controller.send_text('go to the kitchen')
+        old_stop = controller.send_text('stop')
+        results = controller.wait_results([old_task, old_stop])
+        assert results[old_task].status == REJECTED
+        assert 'stale' in results[old_task].reason
+        assert 'over max_command_age_s 1e-06' in results[old_task].reason
+        assert results[old_stop].status == ANSWERED and results[old_stop].label == 'stop'
+        assert 'but a stop: honoured' in results[old_stop].reason
+        values = controller.diagnostic_values(
+            lambda values: counter(values, 'rejected_stale') >= 1, 'a stale rejection counted')
+        assert counter(values, 'stale_stop_honoured') >= 1
+    finally:
+        controller.set_ok(max_command_age_s=2.0)
+    assert controller.ask('go to the kitchen').status == ANSWERED
+
+
 def test_control_characters_emoji_and_mixed_scripts_are_answered(controller):
     text = 'go to the kitchen \u0007\u001b\t \U0001F373 und dann zur K\u00fcche \u53a8\u623f'
     result = controller.ask(text)

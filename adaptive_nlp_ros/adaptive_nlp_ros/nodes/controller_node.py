@@ -19,7 +19,9 @@ Topics (names relative, so a namespace applies; ``/diagnostics`` absolute):
   DROPPED result. (Measured: 5,000 commands published at full speed, all 5,000 received and
   answered or dropped; keep-last 1000 lost about 3,800 of them without a trace.)
 * subscribes ``image_command`` (``sensor_msgs/Image`` mono8, any size; reliable, or best
-  effort with ``image_qos``, depth 10);
+  effort with ``image_qos``, depth 10). Both command callbacks take rclpy's message info:
+  a command whose DDS source timestamp is older than ``max_command_age_s`` at receipt is
+  answered REJECTED ``stale`` (a stop excepted);
 * subscribes ``battery_state`` (``sensor_msgs/BatteryState``, sensor-data QoS: best effort);
 * publishes ``inference_result`` (``adaptive_nlp_ros_msgs/InferenceResult``, reliable, depth
   100): exactly one per received command, answered, rejected or dropped, stamped with its
@@ -49,7 +51,7 @@ from typing import Any, Dict, List, NoReturn, Optional
 
 from adaptive_nlp_ros.core.artifacts import ArtifactError
 from adaptive_nlp_ros.core.controller.battery_tracker import battery_input
-from adaptive_nlp_ros.core.controller.command_validation import image_input
+from adaptive_nlp_ros.core.controller.command_validation import command_age_s, image_input
 from adaptive_nlp_ros.core.controller.controller import CommandController
 from adaptive_nlp_ros.core.controller.controller_parameters import (CONTROLLER_PARAMETERS,
                                                                     ControllerSettings,
@@ -89,6 +91,11 @@ STOP_TIMEOUT_S = 1.0
 ACK_TIMEOUT_S = 0.5
 LOG_THROTTLE_S = 10.0
 COMMAND_TOPICS = ('text_command', 'image_command')
+
+
+def _age_s(info: Dict[str, Any]) -> Optional[float]:
+    """Return a command's age on arrival from rclpy's message info (DDS timestamps, ns)."""
+    return command_age_s(info.get('source_timestamp', 0), info.get('received_timestamp', 0))
 
 
 class ControllerStartError(RuntimeError):
@@ -259,17 +266,17 @@ class ControllerNode(ManagedNode):
         """Return the receive stamp: the node clock now."""
         return self.get_clock().now().to_msg()
 
-    def _on_text_command(self, payload: bytes) -> None:
+    def _on_text_command(self, payload: bytes, info: Dict[str, Any]) -> None:
         """Take a serialized std_msgs/String: rejected, dropped or queued (result follows)."""
         try:
-            self._controller.receive_text_payload(payload, self._now())
+            self._controller.receive_text_payload(payload, self._now(), _age_s(info))
         except Exception as error:  # noqa: B902 - a receive callback must not end the node
             self._report_callback_error('text_command', error)
 
-    def _on_image_command(self, message: Image) -> None:
+    def _on_image_command(self, message: Image, info: Dict[str, Any]) -> None:
         """Take an image command: rejected, dropped or queued (result follows)."""
         try:
-            self._controller.receive_image(image_input(message), self._now())
+            self._controller.receive_image(image_input(message), self._now(), _age_s(info))
         except Exception as error:  # noqa: B902 - a receive callback must not end the node
             self._report_callback_error('image_command', error)
 

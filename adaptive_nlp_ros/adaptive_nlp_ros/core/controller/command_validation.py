@@ -11,6 +11,11 @@ Image commands are ``sensor_msgs/Image`` ``mono8``, any size: one byte per pixel
 ``step`` bytes (``step >= width``; the bytes past ``width`` in a row are padding), so the data
 must be exactly ``step x height`` bytes.
 
+A command older than ``max_command_age_s`` when it arrives (``command_age_s``: its DDS source
+timestamp against its receive timestamp, e.g. replayed by DDS after a link outage) is refused
+``stale``: acting late on "go to the kitchen" is worse than not acting. A stale command that
+may be a stop is still answered, and answered only if it is one (``core.controller.intake``).
+
 Every refusal is a ``Rejection``: a short code (counted in diagnostics as ``rejected_<code>``)
 and a reason sentence (the ``reason`` of the REJECTED ``InferenceResult``). Three codes are
 not about the input: ``model_unavailable``, ``inference_error`` and ``inactive`` (a controller
@@ -34,10 +39,11 @@ REJECT_IMAGE_LAYOUT = 'image_layout'
 REJECT_MODEL_UNAVAILABLE = 'model_unavailable'
 REJECT_INFERENCE_ERROR = 'inference_error'
 REJECT_INACTIVE = 'inactive'
+REJECT_STALE = 'stale'
 REJECTION_CODES = (REJECT_EMPTY_TEXT, REJECT_TEXT_TOO_LONG, REJECT_NOT_UTF8, REJECT_MALFORMED,
                    REJECT_IMAGE_ENCODING, REJECT_IMAGE_EMPTY, REJECT_IMAGE_TOO_LARGE,
                    REJECT_IMAGE_LAYOUT, REJECT_MODEL_UNAVAILABLE, REJECT_INFERENCE_ERROR,
-                   REJECT_INACTIVE)
+                   REJECT_INACTIVE, REJECT_STALE)
 
 SUPPORTED_IMAGE_ENCODINGS = ('mono8',)
 
@@ -159,6 +165,24 @@ def image_input(message: Any) -> ImageInput:
     return ImageInput(encoding=str(message.encoding), height=int(message.height),
                       width=int(message.width), step=int(message.step), data=data,
                       frame_id=str(message.header.frame_id))
+
+
+def command_age_s(source_timestamp_ns: int, received_timestamp_ns: int) -> Optional[float]:
+    """
+    Return how long a command was under way, sender's clock to receiver's, in seconds.
+
+    None when the middleware gave no timestamps (0). Negative when the sender's clock is
+    ahead of the receiver's: the hosts' clocks disagree.
+    """
+    if not source_timestamp_ns or not received_timestamp_ns:
+        return None
+    return (int(received_timestamp_ns) - int(source_timestamp_ns)) * 1e-9
+
+
+def stale_rejection(age_s: float, max_age_s: float, detail: str = '') -> Rejection:
+    """Return the ``stale`` refusal of a command ``age_s`` old."""
+    return Rejection(REJECT_STALE, f'stale: sent {age_s:.2f} s before it was received, over '
+                                   f'max_command_age_s {max_age_s:g}{detail}; not acted on')
 
 
 def check_image(image: ImageInput, max_pixels: int) -> Optional[Rejection]:

@@ -117,17 +117,23 @@ class CommandController:
 
     # -- receipt (any thread) ---------------------------------------------------------------
 
-    def receive_text_payload(self, payload: bytes, stamp: Any = None) -> int:
-        """Receive a serialized ``std_msgs/String``; return its request id."""
-        return self.intake.receive_text_payload(payload, stamp)
+    def receive_text_payload(self, payload: bytes, stamp: Any = None,
+                             age_s: Optional[float] = None) -> int:
+        """
+        Receive a serialized ``std_msgs/String``; return its request id.
 
-    def receive_text(self, text: str, stamp: Any = None) -> int:
+        :param age_s: how long the command was under way (``command_age_s``), None: unknown.
+        """
+        return self.intake.receive_text_payload(payload, stamp, age_s)
+
+    def receive_text(self, text: str, stamp: Any = None, age_s: Optional[float] = None) -> int:
         """Receive an already decoded text command; return its request id."""
-        return self.intake.receive_text(text, stamp)
+        return self.intake.receive_text(text, stamp, age_s)
 
-    def receive_image(self, image: ImageInput, stamp: Any = None) -> int:
+    def receive_image(self, image: ImageInput, stamp: Any = None,
+                      age_s: Optional[float] = None) -> int:
         """Receive an image command; return its request id."""
-        return self.intake.receive_image(image, stamp)
+        return self.intake.receive_image(image, stamp, age_s)
 
     def receive_battery(self, battery: BatteryInput, now_stamp_s: float) -> BatteryUpdate:
         """Take a BatteryState reading (ignored ones are counted and logged, throttled)."""

@@ -46,6 +46,11 @@ GENERAL_PARAMETERS = (
     ParameterSpec('max_stamp_skew_s', 5.0,
                   'A BatteryState stamp further than this from the controller clock is logged '
                   'and counted (the reading is still used).', min_value=0.0, max_value=1.0e9),
+    ParameterSpec('max_command_age_s', 2.0,
+                  'A command older than this when received (DDS source timestamp against '
+                  "receive timestamp: the hosts' clocks must agree within it) is rejected "
+                  '`stale`, unless it is a stop; 0 disables the check.',
+                  min_value=0.0, max_value=1.0e6),
     ParameterSpec('queue_size', 100,
                   'Bound of the input queue; on overflow the oldest ordinary command is '
                   'dropped (with a DROPPED result). Ordinary commands never push out a '
@@ -146,6 +151,7 @@ class ControllerSettings:
     stale_strategy: str = 'energy_greedy'
     battery_timeout_s: float = 5.0
     max_stamp_skew_s: float = 5.0
+    max_command_age_s: float = 2.0
     queue_size: int = 100
     stop_queue_size: int = 200
     max_text_chars: int = 1000
@@ -166,6 +172,7 @@ class ControllerSettings:
         return cls(strategy=merged['strategy'], stale_strategy=merged['stale_strategy'],
                    battery_timeout_s=merged['battery_timeout_s'],
                    max_stamp_skew_s=merged['max_stamp_skew_s'],
+                   max_command_age_s=merged['max_command_age_s'],
                    queue_size=merged['queue_size'], stop_queue_size=merged['stop_queue_size'],
                    max_text_chars=merged['max_text_chars'],
                    max_image_pixels=merged['max_image_pixels'], budget=budget,

@@ -45,6 +45,8 @@ def controller_status(controller) -> Tuple[int, str, Dict[str, object]]:
         'last_latency_ms': controller.ledger.last_latency_ms,
         'mean_latency_ms': controller.ledger.mean_latency_ms(),
         'publish_failures': counts['publish_failures'],
+        'stale_stop_honoured': counts['stale_stop_honoured'],
+        'command_clock_ahead': counts['command_clock_ahead'],
     }
     values.update({key: count for key, count in counts.items()
                    if key.startswith(('rejected_', 'dropped_'))})

@@ -41,7 +41,8 @@ class ResultLedger:
         self._emit_lock = threading.Lock()
         self._counts: Dict[str, int] = {'received': 0, 'answered': 0, 'rejected': 0,
                                         'dropped': 0, 'possible_stop': 0,
-                                        'publish_failures': 0}
+                                        'publish_failures': 0, 'stale_stop_honoured': 0,
+                                        'command_clock_ahead': 0}
         self._counts.update({f'rejected_{code}': 0 for code in REJECTION_CODES})
         self._counts.update({f'dropped_{code}': 0 for code in DROP_CODES})
         self._latency_sum_ms = 0.0
@@ -54,10 +55,10 @@ class ResultLedger:
             self._counts['received'] += 1
         return Command(request_id, kind, text, self._clock(), stamp, frame_id)
 
-    def count_possible_stop(self) -> None:
-        """Count a command the stop check sent to the priority lane."""
+    def count(self, key: str) -> None:
+        """Count one event of a known kind (``possible_stop``, ``command_clock_ahead`` ...)."""
         with self._lock:
-            self._counts['possible_stop'] += 1
+            self._counts[key] += 1
 
     def emit(self, command: Command, status: int, code: str, reason: str,
              configuration: Configuration,

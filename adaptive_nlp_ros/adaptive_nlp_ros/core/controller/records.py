@@ -82,6 +82,7 @@ class Command:
     pixels: Optional[np.ndarray] = None  # images: height x width uint8
     priority: bool = False               # judged possibly stop at receipt
     stop_score: float = 0.0              # the cheap check's probability of stop
+    stale_age_s: Optional[float] = None  # set when received too old but kept as a possible stop
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from typing import Any, Callable, List, Optional
 
 from .battery_tracker import BatteryTracker
 from .command_queue import CommandQueue
-from .command_validation import REJECT_INACTIVE, REJECT_INFERENCE_ERROR, Rejection
+from .command_validation import (REJECT_INACTIVE, REJECT_INFERENCE_ERROR, Rejection,
+                                 stale_rejection)
 from .ledger import ResultLedger
 from .log_throttle import ThrottledLog
 from .records import Command, Configuration, INACTIVE_REASON, KIND_TEXT, STATUS_ANSWERED
@@ -90,6 +91,15 @@ class InferenceWorker:
                                             f'inference failed: {error!r}'))
             return
         reason = outcome.reason
+        if command.stale_age_s is not None:
+            if outcome.label != engines.text.safety_label:
+                self._reject(command, stale_rejection(
+                    command.stale_age_s, self._settings().max_command_age_s,
+                    f' (kept as a possible stop, answered {outcome.label})'))
+                return
+            self._ledger.count('stale_stop_honoured')
+            reason = (f'stale ({command.stale_age_s:.2f} s on the way) but a stop: honoured; '
+                      f'{reason}')
         if reading.stale:
             reason = (f'battery stale ({reading.age_s:.1f} s without a good BatteryState): '
                       f'stale_strategy {strategy.name}, battery unknown; {reason}')

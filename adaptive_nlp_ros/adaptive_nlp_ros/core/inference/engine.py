@@ -106,6 +106,11 @@ class TextEngine:
         self._cheap_lock = threading.Lock()
         self.segments = TextSegments(self)
 
+    @property
+    def safety_label(self) -> str:
+        """Return the label the stop check guards ('' when the model has none)."""
+        return self.models.safety_label or ''
+
     # -- set-up -------------------------------------------------------------------------
 
     def _safety_fast_mode(self) -> str:
