@@ -3,8 +3,8 @@ Early-exit criteria on the whole parse, and whether they hold under distribution
 
 Issue 12 asks that early exit leave at layer k only when the whole parse is sure, with a
 criterion that holds on phrasing training never showed. On the same heads and the same
-per-layer parses (every exit of the early-exit mode, decoded as the engine decodes), four
-criteria pick each command's exit layer:
+per-layer parses (every exit of the early-exit mode, read as the engine reads it:
+``first_action.read_structured_exit``), four criteria pick each command's exit layer:
 
 * ``confidence``: the first exit whose whole confidence (the label's and the weakest span's,
   ``Progress.whole_confidence``) reaches a threshold: what ``early_exit`` does;
@@ -24,7 +24,8 @@ within a point of the last exit there too. No timing here: mean layers say the c
 from typing import Callable, Dict, List, Sequence, Tuple
 
 from adaptive_nlp_ros.core.evaluation.structure_metrics import structure_summary
-from adaptive_nlp_ros.core.inference.parse import decode, ParsedCommand
+from adaptive_nlp_ros.core.inference.first_action import read_structured_exit
+from adaptive_nlp_ros.core.inference.parse import ParsedCommand
 from adaptive_nlp_ros.core.training.dataset import Dataset
 import numpy as np
 import torch
@@ -76,14 +77,14 @@ def layer_parses(engine, texts: Sequence[str], mode: str) -> LayerParses:
             row, row_confidence = [], []
             for layer in range(1, models.num_layers + 1):
                 hidden = models.encoder.run_layer(layer, hidden, batch, mode)
-                probabilities = heads.probabilities(layer, hidden, batch.token_mask)[0]
+                sentence = heads.probabilities(layer, hidden, batch.token_mask)[0].numpy()
                 tags = heads.token_probabilities(layer, hidden)
                 segment, roles, intents = (part[0, 1:pieces - 1].numpy() for part in tags)
-                best, index = torch.max(probabilities, dim=-1)
-                parse = decode(prepared.view, segment, roles, intents, heads.scheme,
-                               models.labels[int(index)], float(best))
+                probabilities, parse = read_structured_exit(
+                    prepared.view, sentence, segment, roles, intents, heads.scheme,
+                    models.labels, engine.safety_index)
                 row.append(parse)
-                row_confidence.append(min(float(best), parse.confidence))
+                row_confidence.append(min(float(probabilities.max()), parse.confidence))
             parses.append(row)
             confidences.append(row_confidence)
     return LayerParses(parses, np.array(confidences))

@@ -103,7 +103,12 @@ def throughput(engine: TextEngine, timing_texts: Sequence[str], texts: Sequence[
 
 
 def exit_probabilities(engine: TextEngine, texts: Sequence[str], mode: str) -> np.ndarray:
-    """Return calibrated probabilities of every exit: [layers, texts, labels]."""
+    """
+    Return the sentence heads' calibrated probabilities at every exit: [layers, texts, labels].
+
+    The sentence heads alone, as label-only early exit would read them; the engine's exits,
+    which also ask the token heads, are compared in ``bench_exit_structure``.
+    """
     models = engine.models
     outputs = []
     with torch.inference_mode():

@@ -4,6 +4,7 @@ import math
 
 from adaptive_nlp_ros.core.evaluation.structure_metrics import (argument_counts, confusion,
                                                                 structure_summary)
+from adaptive_nlp_ros.core.inference.first_action import read_structured_exit
 from adaptive_nlp_ros.core.inference.parse import (argument_matches, decode, ParsedAction,
                                                    ParsedArgument, TagScheme, TokenView)
 import numpy as np
@@ -130,3 +131,49 @@ def test_structure_metrics_count_by_position_intent_and_role():
     assert confusion(['pick', 'bring', 'pick'], ['pick', 'pick', '']) == {
         'pick': {'bring': 1, 'pick': 1}}
     assert math.isclose(structure_summary(right, gold)['sequence_exact'], 1.0)
+
+
+# -- reading an exit with both heads (first_action.read_structured_exit) --------------------
+
+GO_FIND_BRING = (['go', 'to', 'the', 'lab', 'find', 'the', 'cup', 'bring', 'it'],
+                 ['B', 'I', 'I', 'I', 'B', 'I', 'I', 'B', 'I'],
+                 ['O', 'O', 'O', 'B-destination', 'O', 'O', 'B-object', 'O', 'B-object'])
+
+
+def sentence_distribution(**probabilities) -> np.ndarray:
+    """Return a distribution over INTENTS with the given entries, the rest shared evenly."""
+    rest = (1.0 - sum(probabilities.values())) / (len(INTENTS) - len(probabilities))
+    return np.array([probabilities.get(name, rest) for name in INTENTS])
+
+
+def test_the_label_asks_the_first_actions_pieces_too():
+    """The sentence head leans to bring; the first action's pieces say navigate: navigate."""
+    words, segment, roles = GO_FIND_BRING
+    view, seg, role, intent = tags_for(words, segment, roles,
+                                       ['navigate'] * 4 + ['pick'] * 3 + ['bring'] * 2)
+    sentence = sentence_distribution(bring=0.55, navigate=0.35)
+    joint, parse = read_structured_exit(view, sentence, seg, role, intent, SCHEME, INTENTS, 4)
+    assert joint.sum() == pytest.approx(1.0)
+    assert INTENTS[int(joint.argmax())] == parse.label == 'navigate'
+    assert [action.intent for action in parse.actions] == ['navigate', 'pick', 'bring']
+    expected = np.sqrt(0.35 * 0.9)
+    assert parse.actions[0].confidence <= joint.max()
+    assert joint.max() == pytest.approx(expected / np.sqrt(sentence * intent[0]).sum())
+
+
+def test_a_stop_or_out_of_scope_from_the_sentence_head_stands():
+    words, segment, roles = GO_FIND_BRING
+    view, seg, role, intent = tags_for(words, segment, roles, ['navigate'] * 9, sure=0.99)
+    for label in ('stop', 'out_of_scope'):
+        sentence = sentence_distribution(**{label: 0.6, 'navigate': 0.3})
+        joint, parse = read_structured_exit(view, sentence, seg, role, intent, SCHEME,
+                                            INTENTS, INTENTS.index('stop'))
+        assert joint is sentence and parse.label == label
+
+
+def test_without_an_action_the_sentence_head_answers_alone():
+    view, seg, role, intent = tags_for(['hmm', 'well'], ['O', 'O'], ['O', 'O'],
+                                       ['navigate', 'navigate'])
+    sentence = sentence_distribution(bring=0.6)
+    joint, parse = read_structured_exit(view, sentence, seg, role, intent, SCHEME, INTENTS, 4)
+    assert joint is sentence and parse.label == 'bring'

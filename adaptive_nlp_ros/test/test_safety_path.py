@@ -8,22 +8,41 @@ No strategy, battery level or budget changes this; ``full`` is the reference and
 """
 
 import math
+from typing import Tuple
 
+from adaptive_nlp_ros.core.inference.first_action import read_structured_exit
 from adaptive_nlp_ros.core.inference.strategies import ADAPTIVE
 from adaptive_nlp_ros.core.inference.variant_pool import mode_backend, mode_precision
-from adaptive_nlp_ros.core.training.training import exit_probabilities
 import numpy as np
 import pytest
+import torch
 
 BATTERIES = (1.0, 0.5, 0.2, 0.05)
 PER_COMBINATION = 12        # flagged commands per strategy and battery (half re-run ones)
 
 
-def fast_pass(engine, text: str) -> np.ndarray:
-    """Return the last exit's probabilities with every layer in the safety fast mode."""
-    models = engine.models
-    return exit_probabilities(models.encoder, models.heads, models.tokenizer, [text],
-                              engine.safety.fast_mode)[-1][0]
+def structured_pass(engine, text: str, mode: str) -> Tuple[np.ndarray, float]:
+    """
+    Return the last exit's label distribution with every layer in ``mode``.
+
+    Read as the engine reads it (both heads, ``read_structured_exit``), with the safety
+    label's plausibility it tracks: the larger of the sentence head's and the joint's.
+    """
+    models, heads = engine.models, engine.models.heads
+    prepared = engine.prepare(text)
+    batch = prepared.batch
+    with torch.inference_mode():
+        hidden = models.encoder.embed(batch)
+        for layer in range(1, models.num_layers + 1):
+            hidden = models.encoder.run_layer(layer, hidden, batch, mode)
+        sentence = heads.probabilities(models.num_layers, hidden, batch.token_mask)[0].numpy()
+        pieces = batch.input_ids.shape[1]
+        segment, roles, intents = (part[0, 1:pieces - 1].numpy() for part in
+                                   heads.token_probabilities(models.num_layers, hidden))
+    joint, _ = read_structured_exit(prepared.view, sentence, segment, roles, intents,
+                                    heads.scheme, models.labels, engine.safety_index)
+    stop = engine.safety_index
+    return joint, float(max(sentence[stop], joint[stop]))
 
 
 @pytest.fixture(scope='module')
@@ -35,9 +54,9 @@ def flagged(text_engine, test_split):
     for text in test_split.texts:
         if not engine.safety_check(text).possible:
             continue
-        probabilities = fast_pass(engine, text)
+        probabilities, plausibility = structured_pass(engine, text, engine.safety.fast_mode)
         rerun = (int(probabilities.argmax()) != stop
-                 and probabilities[stop] >= engine.models.safety_threshold)
+                 and plausibility >= engine.models.safety_threshold)
         rows.append((text, rerun))
     assert len(rows) >= 150
     reruns = [row for row in rows if row[1]]
@@ -93,8 +112,7 @@ def test_the_exact_rerun_answers_as_the_fp32_reference(text_engine, flagged):
         outcome = text_engine.infer(text, strategy, resources)
         check_safety_path(text_engine, outcome, rerun)
         if rerun:
-            exact = exit_probabilities(models.encoder, models.heads, models.tokenizer, [text],
-                                       text_engine.safety.exact_mode)[-1][0]
+            exact, _ = structured_pass(text_engine, text, text_engine.safety.exact_mode)
             assert outcome.label == models.labels[int(exact.argmax())], text
 
 

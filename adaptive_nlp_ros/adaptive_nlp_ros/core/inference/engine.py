@@ -22,6 +22,7 @@ import torch
 
 from .cost_profile import CostProfile
 from .decisions import DecisionState, InputSummary, Rerun, ResourceState, RunLayers, RunVariant
+from .first_action import read_structured_exit
 from .input_complexity import complexity_features, DEFAULT_WEIGHTS
 from .parse import decode, ParsedCommand, single_action, TokenView
 from .results import InferenceOutcome, SegmentRecord
@@ -382,18 +383,31 @@ class TextSegments:
                                     engine.layers_energy_mj(first_layer, len(layers), mode,
                                                             tokens), refined)
             row_probabilities = probabilities[row] if probabilities is not None else None
-            parse = (self._parse(run, row_probabilities, [part[row] for part in tags])
-                     if tags is not None else None)
+            parse = safety = None
+            if tags is not None:
+                sentence = row_probabilities
+                row_probabilities, parse = self._parse(run, sentence,
+                                                       [part[row] for part in tags])
+                if engine.safety_index is not None:     # asking both heads never lowers it
+                    safety = float(max(sentence[engine.safety_index],
+                                       row_probabilities[engine.safety_index]))
             run.record(segment, last_layer, row_probabilities,
-                       engine.head_energy_mj(tokens) if read_exit else 0.0, parse)
+                       engine.head_energy_mj(tokens) if read_exit else 0.0, parse, safety)
 
-    def _parse(self, run: InputRun, probabilities: torch.Tensor, tags) -> ParsedCommand:
-        """Decode one input's actions from its exit's token tags ([CLS] and [SEP] cut off)."""
+    def _parse(self, run: InputRun, probabilities: torch.Tensor, tags
+               ) -> Tuple[torch.Tensor, ParsedCommand]:
+        """
+        Read one input's exit with its token tags ([CLS] and [SEP] cut off).
+
+        Return the label distribution (both heads asked:
+        ``first_action.read_structured_exit``) and the parse.
+        """
         pieces = run.item.batch.input_ids.shape[1]
         segment, roles, intents = (part[1:pieces - 1].numpy() for part in tags)
-        best, index = torch.max(probabilities, dim=-1)
-        return decode(run.item.view, segment, roles, intents, self.models.heads.scheme,
-                      self.labels[int(index)], float(best))
+        joint, parse = read_structured_exit(run.item.view, probabilities.numpy(), segment,
+                                            roles, intents, self.models.heads.scheme,
+                                            self.labels, self.engine.safety_index)
+        return torch.from_numpy(joint), parse
 
     def _tagged_parse(self, run: InputRun, probabilities: torch.Tensor
                       ) -> Optional[ParsedCommand]:

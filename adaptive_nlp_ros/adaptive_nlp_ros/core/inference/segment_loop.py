@@ -107,8 +107,14 @@ class InputRun:
 
     def record(self, segment: SegmentRecord, layers_done: int,
                probabilities: Optional[torch.Tensor], head_energy_mj: float = 0.0,
-               parse: Optional[ParsedCommand] = None) -> None:
-        """Note a segment that ran and, when its exit was read, what the exit said."""
+               parse: Optional[ParsedCommand] = None,
+               safety_probability: Optional[float] = None) -> None:
+        """
+        Note a segment that ran and, when its exit was read, what the exit said.
+
+        :param safety_probability: how plausible the safety label is, where the network
+            judges it otherwise than by ``probabilities`` (default: their safety entry).
+        """
         progress = self.state.progress
         label, confidence, safety = progress.label, progress.confidence, math.nan
         parse_confidence = progress.parse_confidence
@@ -116,7 +122,9 @@ class InputRun:
             self.probabilities = probabilities
             best, index = torch.max(probabilities, dim=-1)
             label, confidence = self.labels[int(index)], float(best)
-            if self.safety_index is not None:
+            if safety_probability is not None:
+                safety = float(safety_probability)
+            elif self.safety_index is not None:
                 safety = float(probabilities[self.safety_index])
             self.parse = parse
             parse_confidence = parse.confidence if parse is not None else math.nan
