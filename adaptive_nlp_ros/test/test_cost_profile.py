@@ -1,6 +1,7 @@
-"""The cost fit: fixed + per-token terms through two measured lengths, never negative."""
+"""The cost fit (fixed + per-token, never negative) and the sums strategies plan with."""
 
 from adaptive_nlp_ros.core.inference.cost_profile import linear_cost, Measurement
+from adaptive_nlp_ros.core.inference.strategy_context import LinearCost, ModeOption
 import pytest
 
 
@@ -29,3 +30,12 @@ def test_a_longer_input_timed_faster_costs_the_same_at_every_length():
     cost = linear_cost(measured(2.0, 4.0), measured(1.5, 3.0), 8, 48)
     assert cost.latency_per_token_ms == 0.0 and cost.energy_per_token_mj == 0.0
     assert cost.latency_ms(1) == cost.latency_ms(100) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize('first, count', [(1, 6), (1, 1), (3, 2), (6, 1), (5, 4), (2, 0)])
+def test_a_run_of_layers_costs_the_sum_of_its_layers(first, count):
+    """The running sums give what adding the layers one by one gives, clipped at the last."""
+    layers = tuple(LinearCost(0.1 * layer, 0.01 * layer) for layer in range(1, 7))
+    mode = ModeOption('ort_int8', 0.99, layers)
+    expected = sum(cost.mj(20) for cost in layers[first - 1:first - 1 + count])
+    assert mode.energy_mj(first, count, 20) == pytest.approx(expected)

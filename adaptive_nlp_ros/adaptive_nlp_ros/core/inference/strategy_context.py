@@ -7,7 +7,7 @@ The pool and the modes, with their dev accuracy and their profiled energy as
 Energies are precomputed as two numbers per option, so a decision costs microseconds.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import math
 from typing import Dict, List, Tuple
 
@@ -63,11 +63,27 @@ class PoolOption:
 
 @dataclass(frozen=True)
 class ModeOption:
-    """An execution mode as a fine-grained strategy sees it."""
+    """
+    An execution mode as a fine-grained strategy sees it.
+
+    The layers' costs are also kept as running sums, so the energy of any run of layers is
+    two subtractions: strategies ask it several times per segment, and a decision must cost
+    microseconds.
+    """
 
     mode: str
     fidelity: float                      # dev agreement with the fp32 reference, all layers
     layer_energy: Tuple[LinearCost, ...]  # per layer, index 0 = layer 1
+    _fixed_sums: Tuple[float, ...] = field(init=False, repr=False, compare=False)
+    _per_token_sums: Tuple[float, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fixed, per_token = [0.0], [0.0]
+        for cost in self.layer_energy:
+            fixed.append(fixed[-1] + cost.fixed_mj)
+            per_token.append(per_token[-1] + cost.per_token_mj)
+        object.__setattr__(self, '_fixed_sums', tuple(fixed))
+        object.__setattr__(self, '_per_token_sums', tuple(per_token))
 
     @property
     def precision(self) -> str:
@@ -81,7 +97,10 @@ class ModeOption:
 
     def energy_mj(self, first_layer: int, count: int, tokens: int) -> float:
         """Estimated energy of layers ``first_layer .. first_layer + count - 1``."""
-        return _add(*self.layer_energy[first_layer - 1:first_layer - 1 + count]).mj(tokens)
+        first = min(max(first_layer - 1, 0), len(self.layer_energy))
+        last = min(max(first + count, first), len(self.layer_energy))
+        fixed, per_token = self._fixed_sums, self._per_token_sums
+        return (fixed[last] - fixed[first]) + (per_token[last] - per_token[first]) * tokens
 
 
 class StrategyContext:
