@@ -150,3 +150,27 @@ def test_a_stop_later_in_a_command_is_flagged_too(text_engine, test_split, corpu
             by_label += first >= models.safety_threshold
             by_both += both >= models.safety_threshold
     assert holding >= 100 and by_both > by_label, (holding, by_label, by_both)
+
+
+def test_an_answer_that_leaves_stop_plausible_continues_on_the_safety_path(
+        text_engine, test_split):
+    """Missed by the check at receipt, cut short by an empty budget: the exit still escalates."""
+    engine = text_engine
+    strategy = engine.strategy('early_exit')
+    resources = engine.resources(budget_mj=0.0)
+    layers = engine.models.num_layers
+    escalated, plain = [], []
+    for text in test_split.texts:
+        if engine.safety_check(text).possible:
+            continue
+        outcome = engine.infer(text, strategy, resources)
+        (escalated if 'plausible after layer' in outcome.reason else plain).append(outcome)
+    assert len(escalated) >= 5, 'no unflagged exit left stop plausible: nothing is checked'
+    assert len(escalated) <= 0.1 * (len(escalated) + len(plain))     # the exception
+    for outcome in escalated:
+        assert 'safety path' in outcome.reason and outcome.exit_layer == layers, outcome.reason
+        later = outcome.segments[1]
+        assert (later.precision, later.backend) == (mode_precision(engine.safety.fast_mode),
+                                                    mode_backend(engine.safety.fast_mode))
+    assert {outcome.exit_layer for outcome in plain} == {1}      # the budget cut the others
+    assert any(outcome.label == 'stop' for outcome in escalated)

@@ -75,7 +75,7 @@ def test_empty_budget_falls_to_the_cheapest_configuration(text_engine, test_spli
     for text in test_split.texts[:60]:
         outcome = text_engine.infer(text, strategy, resources)
         assert outcome.label in text_engine.models.labels and 0.0 <= outcome.confidence <= 1.0
-        if 'safety override' in outcome.reason or name == 'full':
+        if 'safety' in outcome.reason or name == 'full':     # flagged, or escalated
             continue
         if name in ('energy_greedy', 'fuzzy_complexity', 'moe_gate'):
             assert outcome.variant == cheapest_variant, outcome.reason
@@ -93,8 +93,9 @@ def test_stop_recall_of_every_strategy_at_least_fulls(text_engine, test_split, b
     On every stop the check at receipt flags, no strategy is less often right than ``full``.
 
     That is the guarantee the safety path gives. A stop the check does not flag (3 of the 69
-    held-out ones, e.g. "kill the motors") is answered by the strategy as any command is;
-    ``test_model_quality`` holds every strategy's overall stop recall to a floor.
+    held-out ones, e.g. "kill the motors") is answered by the strategy as any command is,
+    unless its exit leaves stop plausible (``test_safety_path``); ``test_model_quality`` holds
+    every strategy's overall stop recall to a floor.
     """
     stops = [text for text, label in zip(test_split.texts, test_split.labels)
              if label == 'stop' and text_engine.safety_check(text).possible]

@@ -17,7 +17,8 @@ Topics (names relative, so a namespace applies; ``/diagnostics`` absolute):
   pushes back on the publisher) instead of being overwritten before the controller counted
   it; the controller's own bounded queue then answers every command it cannot keep with a
   DROPPED result. (Measured: 5,000 commands published at full speed, all 5,000 received and
-  answered or dropped; keep-last 1000 lost about 3,800 of them without a trace.)
+  answered, dropped or, once the wait made them older than ``max_command_age_s``, rejected
+  ``stale``; keep-last 1000 lost about 3,800 of them without a trace.)
 * subscribes ``image_command`` (``sensor_msgs/Image`` mono8, any size; reliable, or best
   effort with ``image_qos``, depth 10). Both command callbacks take rclpy's message info:
   a command whose DDS source timestamp is older than ``max_command_age_s`` at receipt is

@@ -264,9 +264,11 @@ class TextEngine:
             effective = self.safety
             reasons.append(f'possible {self.models.safety_label} (p >= '
                            f'{self.models.safety_threshold:.2f}): safety override')
+        escalation = (self.safety if self.safety_override and effective is strategy
+                      and strategy.name != self.full.name else None)
         return InputRun(effective, DecisionState(resources, prepared.summary), self._labels,
                         self.models.num_layers, prepared, reasons, self.safety_index,
-                        requested=strategy.name)
+                        requested=strategy.name, safety=escalation)
 
     def _outcome(self, run: InputRun) -> InferenceOutcome:
         """Return the result object of a finished run."""

@@ -11,13 +11,14 @@ answers. ``answer_one`` is that loop, as it reads::
         if isinstance(action, Answer):
             break
         network.carry_out([run], action)       # runs the segment, reads the exit, records
-        if isinstance(action, RunVariant):
+        if isinstance(action, RunVariant) and not run.escalate():
             break
 
 ``answer_together`` serves several inputs with the same two steps: each round, every
 unfinished input decides, inputs whose next action is the same step run as one batch, and
 each records its own progress. ``InputRun.record`` is the only place progress changes, and
-``InputRun.decide`` the only place the loop overrides a strategy (two documented cases).
+``InputRun.decide`` and ``InputRun.escalate`` the only places the loop overrides a strategy
+(three documented cases).
 The network is the text backbone (``engine.TextSegments``) or the image BranchyNet
 (``image_engine.ImageSegments``).
 """
@@ -33,6 +34,10 @@ from .decisions import Action, Answer, DecisionState, Progress, Rerun, RunLayers
 from .parse import ParsedCommand
 from .results import SegmentRecord
 from .strategies.base import Strategy
+from .strategies.safety_path import SafetyPath
+
+
+ESCALATION_RANK = 3        # stop among the exit's likeliest labels (as many as a result shows)
 
 
 class SegmentedNetwork(Protocol):
@@ -50,7 +55,8 @@ class InputRun:
 
     def __init__(self, strategy: Strategy, state: DecisionState, labels: Sequence[str],
                  num_layers: int, item: object = None, reasons: Sequence[str] = (),
-                 safety_index: Optional[int] = None, requested: str = '') -> None:
+                 safety_index: Optional[int] = None, requested: str = '',
+                 safety: Optional[SafetyPath] = None) -> None:
         """
         Start with nothing run.
 
@@ -58,6 +64,8 @@ class InputRun:
         :param reasons: what was decided before the loop (the safety override).
         :param safety_index: the label whose probability the progress tracks (stop).
         :param requested: the strategy asked for, when ``strategy`` stands in for it.
+        :param safety: the safety path that takes over an answer leaving the safety label
+            plausible (``escalate``); None: never (the reference, or already on it).
         """
         self.strategy = strategy
         self.requested = requested or strategy.name
@@ -73,6 +81,7 @@ class InputRun:
         self.variant = ''
         self.decision_s = 0.0
         self._rounds = 0
+        self._safety = safety
 
     @property
     def progress(self) -> Progress:
@@ -101,9 +110,44 @@ class InputRun:
             action = Answer('no layers left')
         if isinstance(action, Answer) and self.probabilities is None:
             action = network.cheapest_answer()
+        if isinstance(action, Answer) and self.escalate():
+            action = self.strategy.decide(self.state)
         if action.reason:
             self.reasons.append(action.reason)
         return action
+
+    def _safety_rank(self) -> int:
+        """Return how many labels the latest exit finds likelier than the safety label."""
+        probabilities = self.probabilities
+        if probabilities is None or self.safety_index is None:
+            return len(self.labels)
+        return int((probabilities > probabilities[self.safety_index]).sum())
+
+    def escalate(self) -> bool:
+        """
+        Hand the run to the safety path when its answer leaves the safety label plausible.
+
+        The third override: an answer that is not ``stop`` while stop is among the exit's
+        ``ESCALATION_RANK`` likeliest labels with at least the stop check's threshold (a stop
+        the check at receipt missed, cut short by a low threshold or an empty budget)
+        continues on the safety path, as a flagged command would have from the start. The
+        rank keeps one-layer exits, whose distributions are flat, from escalating one command
+        in five at an empty budget (measured: 18% on the test split by the threshold alone,
+        4.5% with the rank, the same stops caught). Return True when it did.
+        """
+        safety = self._safety
+        progress = self.state.progress
+        if (safety is None or math.isnan(progress.safety_probability)
+                or progress.label == safety.safety_label
+                or progress.safety_probability < safety.threshold
+                or self._safety_rank() >= ESCALATION_RANK):
+            return False
+        self._safety = None
+        self.strategy = safety
+        self.reasons.append(f'{safety.safety_label} plausible after layer '
+                            f'{progress.layers_done} (p={progress.safety_probability:.3f}): '
+                            'safety path')
+        return True
 
     def record(self, segment: SegmentRecord, layers_done: int,
                probabilities: Optional[torch.Tensor], head_energy_mj: float = 0.0,
@@ -160,6 +204,8 @@ def answer_together(network: SegmentedNetwork, runs: List[InputRun]) -> List[Inp
                 unfinished.append(run)
         for action, members in groups.values():
             network.carry_out(members, action)
+            if isinstance(action, RunVariant):
+                unfinished.extend(run for run in members if run.escalate())
         pending = unfinished
     return runs
 

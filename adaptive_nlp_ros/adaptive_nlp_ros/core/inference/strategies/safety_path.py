@@ -17,7 +17,12 @@ from ..strategy_context import StrategyContext
 
 
 class SafetyPath(Strategy):
-    """Full depth in a fast mode; an exact fp32 re-run while the safety label is plausible."""
+    """
+    Full depth in a fast mode; an exact fp32 re-run while the safety label is plausible.
+
+    It also takes over a run part-way (``segment_loop.InputRun.escalate``): the layers not yet
+    run follow in the fast mode, then the same re-run rule.
+    """
 
     name = 'safety_path'
 
@@ -35,6 +40,9 @@ class SafetyPath(Strategy):
         layers = self.context.num_layers
         if progress.layers_done == 0:
             return RunLayers(layers, self.fast_mode, f'every layer in {self.fast_mode}')
+        if progress.layers_done < layers:
+            return RunLayers(layers - progress.layers_done, self.fast_mode,
+                             f'layers {progress.layers_done + 1}-{layers} in {self.fast_mode}')
         if (progress.refinements == 0 and self.fast_mode != self.exact_mode
                 and progress.label != self.safety_label
                 and not math.isnan(progress.safety_probability)
