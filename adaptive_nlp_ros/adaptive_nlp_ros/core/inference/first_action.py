@@ -13,7 +13,8 @@ calibration error unchanged (.005 -> .007). After two layers (ort_int8) the whol
 split goes from .669 to .741, which is what lets early exit leave sooner.
 
 The first action is the one the sentence head's label decodes (request forms merged into it,
-``parse._merge_repeats``); the parse is decoded again under the joint label. Fail safe: when
+``parse._merge_repeats``); the parse is finished again under the joint label (the tags are
+read once: ``parse.draft_actions``). Fail safe: when
 the sentence head's answer is the safety label (``stop``), it stands. Two held-out stops
 ("whoa whoa whoa and afterwards top up your battery") lost their label to the next action's
 pieces otherwise. An ``out_of_scope`` answer stands too: it has no actions to ask.
@@ -23,7 +24,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .parse import decode, OUT_OF_SCOPE, ParsedCommand, TagScheme, TokenView
+from .parse import (draft_actions, OUT_OF_SCOPE, ParsedCommand, single_action, TagScheme,
+                    TokenView)
 
 
 def span_pieces(view: TokenView, start: int, end: int) -> List[int]:
@@ -45,11 +47,16 @@ def read_structured_exit(view: TokenView, sentence: np.ndarray, segment: np.ndar
     :param safety_index: the safety label's index (its answer is never overruled), or None.
     """
     best = int(sentence.argmax())
-    parse = decode(view, segment, roles, intents, scheme, labels[best], float(sentence[best]))
-    if best == safety_index or labels[best] == OUT_OF_SCOPE or not parse.actions:
+    label, confidence = labels[best], float(sentence[best])
+    draft = (None if label == OUT_OF_SCOPE
+             else draft_actions(view, segment, roles, intents, scheme))
+    if draft is None:
+        return sentence, single_action(label, confidence)
+    parse = draft.finish(label, confidence)
+    if best == safety_index:
         return sentence, parse
     first = parse.actions[0]
-    pieces = span_pieces(view, first.start, first.end) if first.start >= 0 else []
+    pieces = span_pieces(view, first.start, first.end)
     if not pieces:
         return sentence, parse
     joint = np.sqrt(sentence * intents[pieces].mean(axis=0))
@@ -58,4 +65,4 @@ def read_structured_exit(view: TokenView, sentence: np.ndarray, segment: np.ndar
         return sentence, parse
     joint = joint / total
     best = int(joint.argmax())
-    return joint, decode(view, segment, roles, intents, scheme, labels[best], float(joint[best]))
+    return joint, draft.finish(labels[best], float(joint[best]))

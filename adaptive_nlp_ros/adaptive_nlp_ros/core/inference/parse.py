@@ -146,8 +146,58 @@ def decode(view: TokenView, segment: np.ndarray, roles: np.ndarray, intents: np.
     :param roles: [pieces, 1 + 2 x roles] role-tag probabilities.
     :param intents: [pieces, intents] intent probabilities.
     """
-    if label == OUT_OF_SCOPE or not len(view.offsets):
+    if label == OUT_OF_SCOPE:
         return single_action(label, label_confidence)
+    draft = draft_actions(view, segment, roles, intents, scheme)
+    if draft is None:
+        return single_action(label, label_confidence)
+    return draft.finish(label, label_confidence)
+
+
+@dataclass(frozen=True)
+class DraftAction:
+    """One action before the label is known: its own intent, segment confidence, arguments."""
+
+    intent: str                          # from its pieces (the first action's is the label's)
+    intent_confidence: float
+    segment_confidence: float            # the least sure segment tag of its words
+    arguments: Tuple[ParsedArgument, ...]
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class DraftParse:
+    """
+    Everything ``decode`` reads from the token tags, which does not depend on the label.
+
+    ``finish`` adds the label: so an exit read twice under two labels
+    (``first_action.read_structured_exit``) decodes its tags once.
+    """
+
+    actions: Tuple[DraftAction, ...]
+
+    def finish(self, label: str, label_confidence: float) -> ParsedCommand:
+        """Return the parse with ``label`` as the first action's intent (see the module)."""
+        if label == OUT_OF_SCOPE:
+            return single_action(label, label_confidence)
+        parsed = []
+        for index, draft in enumerate(self.actions):
+            intent, confidence = ((label, label_confidence) if index == 0
+                                  else (draft.intent, draft.intent_confidence))
+            parsed.append(ParsedAction(intent, min(confidence, draft.segment_confidence),
+                                       draft.arguments, draft.start, draft.end))
+        parsed = _merge_repeats(parsed)
+        weakest = min([label_confidence] + [a.confidence for a in parsed]
+                      + [g.confidence for a in parsed for g in a.arguments])
+        return ParsedCommand(tuple(parsed), weakest)
+
+
+def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, intents: np.ndarray,
+                  scheme: TagScheme) -> Optional[DraftParse]:
+    """Return the label-free part of the parse (None: no word, or no action found)."""
+    if not len(view.offsets):
+        return None
     starts = view.word_starts()
     ends = starts[1:] + [len(view.offsets)]
     segment_tag = segment[starts].argmax(axis=1)
@@ -163,7 +213,7 @@ def decode(view: TokenView, segment: np.ndarray, roles: np.ndarray, intents: np.
         elif tag == 2:
             actions[-1].append(word)
     if not actions:
-        return single_action(label, label_confidence)
+        return None
 
     spans: List[Tuple[int, int, str, float]] = []    # first word, last word, role, confidence
     open_role: Optional[str] = None
@@ -196,23 +246,19 @@ def decode(view: TokenView, segment: np.ndarray, roles: np.ndarray, intents: np.
                 holder = index
         action_args[holder].append(argument)
 
-    parsed = []
+    drafts = []
     for index, words in enumerate(actions):
         start, end = char_span(words[0], words[-1])
-        if index == 0:
-            intent, confidence = label, label_confidence
-        else:
+        intent, confidence = '', 1.0
+        if index > 0:
             pieces = [piece for word in words for piece in range(starts[word], ends[word])]
             mean = intents[pieces].mean(axis=0)
             best = int(mean.argmax())
             intent, confidence = scheme.intents[best], float(mean[best])
-        action_confidence = min([confidence] + [float(segment_p[w]) for w in words])
-        parsed.append(ParsedAction(intent, action_confidence, tuple(action_args[index]),
-                                   start, end))
-    parsed = _merge_repeats(parsed)
-    weakest = min([label_confidence] + [a.confidence for a in parsed]
-                  + [g.confidence for a in parsed for g in a.arguments])
-    return ParsedCommand(tuple(parsed), weakest)
+        drafts.append(DraftAction(intent, confidence,
+                                  min(float(segment_p[w]) for w in words),
+                                  tuple(action_args[index]), start, end))
+    return DraftParse(tuple(drafts))
 
 
 def _merge_repeats(actions: List[ParsedAction]) -> List[ParsedAction]:
