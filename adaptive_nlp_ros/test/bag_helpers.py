@@ -104,7 +104,8 @@ def _result(typestore, t_s: float, text: str, label: str):
     configuration = types['adaptive_nlp_ros_msgs/msg/ChosenConfiguration'](
         header=header, strategy='full', variant='minilm', exit_layer=6, num_layers=6,
         segment_precisions=['fp32'], confidence_threshold=float('nan'), battery_fraction=0.9,
-        energy_budget_mj=10.0, battery_stale=False, reason='')
+        energy_budget_mj=10.0, battery_stale=False, reason='', executed_on='robot',
+        round_trip_ms=float('nan'))
     return types['adaptive_nlp_ros_msgs/msg/InferenceResult'](
         header=header, request_id=1, input_kind='text', input_text=text, status=0,
         label=label, confidence=0.9, top_labels=[label],

@@ -305,7 +305,7 @@ def test_message_recorded_with_an_older_definition(tmp_path):
         'builtin_interfaces/msg/Time')}
     header = fields['std_msgs/msg/Header'](fields['builtin_interfaces/msg/Time'](1, 2), 'f')
     configuration = fields['adaptive_nlp_ros_msgs/msg/ChosenConfiguration'](
-        header, 'full', 'minilm', 6, 6, ['fp32'], 0.5, 0.4, 3.0, False, '')
+        header, 'full', 'minilm', 6, 6, ['fp32'], 0.5, 0.4, 3.0, False, '', 'robot', 0.0)
     message = fields[result_type](header, 1, 'text', 'dock now', 0, 'dock', 0.9, ['dock'],
                                   np.array([0.9], np.float32), configuration, 1.0, 2.0, 'r')
     writer = Writer(tmp_path / 'old', version=9, storage_plugin=StoragePlugin.MCAP)
@@ -325,7 +325,13 @@ def test_message_recorded_with_an_older_definition(tmp_path):
 
 
 def test_sample_bag_opens_in_rosbags_and_the_mcap_tools():
-    """What the project records is a standard bag: rosbags and mcap-ros2 read all of it."""
+    """
+    What the project records is a standard bag: rosbags and mcap-ros2 read all of it.
+
+    The sample predates ``executed_on`` / ``round_trip_ms``: rosbags reads it by the definitions
+    the bag itself carries (as our reader does), not by today's.
+    """
+    from rosbags.typesys import get_types_from_msg, get_typestore, Stores
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
     from rosbags.rosbag2 import Reader
@@ -335,8 +341,12 @@ def test_sample_bag_opens_in_rosbags_and_the_mcap_tools():
         ours = len(list(reader.messages()))
         assert reader.warnings == []
     with Reader(sample) as rosbags_reader:
-        typestore = project_typestore()
+        typestore = get_typestore(Stores.ROS2_KILTED)
         count = 0
+        for connection in rosbags_reader.connections:
+            if connection.msgtype.startswith('adaptive_nlp_ros_msgs/'):
+                typestore.register(get_types_from_msg(connection.msgdef.data,
+                                                      connection.msgtype))
         for connection, _, data in rosbags_reader.messages():
             typestore.deserialize_cdr(data, connection.msgtype)
             count += 1
