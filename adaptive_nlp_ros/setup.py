@@ -41,6 +41,7 @@ setup(
             'battery_node = adaptive_nlp_ros.nodes.battery_node:main',
             'controller_node = adaptive_nlp_ros.nodes.controller_node:main',
             'command_player = adaptive_nlp_ros.nodes.command_player:main',
+            'expert_server = adaptive_nlp_ros.nodes.expert_server:main',
             'adaptive-nlp = adaptive_nlp_ros.cli:main',
         ],
     },

@@ -8,10 +8,14 @@ from adaptive_nlp_ros.core.controller.command_validation import image_input
 from adaptive_nlp_ros.core.controller.records import CommandResult, Configuration
 from adaptive_nlp_ros.core.inference.parse import ParsedAction, ParsedArgument
 from adaptive_nlp_ros.core.inference.results import InferenceOutcome
+from adaptive_nlp_ros.core.offload import understand
 from adaptive_nlp_ros.nodes.conversions import (chosen_configuration_message,
                                                 inference_result_message, mono8_image_message,
-                                                parsed_actions, result_row)
-from adaptive_nlp_ros_msgs.msg import InferenceResult
+                                                parsed_actions, result_row, understand_reply,
+                                                understand_request, understand_request_message,
+                                                understand_response)
+from adaptive_nlp_ros_msgs.msg import ChosenConfiguration, InferenceResult
+from adaptive_nlp_ros_msgs.srv import Understand
 from builtin_interfaces.msg import Time
 import numpy as np
 import pytest
@@ -23,6 +27,41 @@ def test_status_constants_equal_the_messages():
     assert controller.STATUS_ANSWERED == InferenceResult.STATUS_ANSWERED
     assert controller.STATUS_REJECTED == InferenceResult.STATUS_REJECTED
     assert controller.STATUS_DROPPED == InferenceResult.STATUS_DROPPED
+
+
+def test_understand_statuses_equal_the_service_and_the_exchange_round_trips():
+    for name in ('ANSWERED', 'OVERLOADED', 'REJECTED', 'EXPIRED'):
+        expected = getattr(Understand.Response, f'STATUS_{name}')
+        assert getattr(understand, f'STATUS_{name}') == expected
+    request = understand.UnderstandRequest(3, '/robot1/controller_node', 'go home', 150)
+    sent = deserialize_message(serialize_message(understand_request_message(request)),
+                               Understand.Request)
+    assert understand_request(sent) == request
+    action = ParsedAction('bring', 0.9, (ParsedArgument('object', 'the cup', 5, 12, 0.8),
+                                         ParsedArgument('person', 'anna', 16, 20, 0.7, True)))
+    reply = understand.UnderstandReply(3, understand.STATUS_ANSWERED, 'ok', 'bring', 0.9,
+                                       ('bring', 'pick'), (0.9, 0.05), (action,),
+                                       '/expert_server', 'full', 'minilm', 6, 6, 4, 3, 12.5)
+    message = deserialize_message(serialize_message(
+        understand_response(reply, Understand.Response())), Understand.Response)
+    back = understand_reply(message)
+    assert back.top_scores == pytest.approx(reply.top_scores)
+    assert back.actions[0].arguments[1].resolved and back.actions[0].intent == 'bring'
+    assert (back.server, back.queue_length, back.batch_size, back.compute_ms) == \
+        ('/expert_server', 4, 3, 12.5)
+    # the estimate of bytes on the air is at least the CDR body rclpy serialises
+    assert reply.wire_bytes() >= len(serialize_message(message))
+    assert request.wire_bytes() >= len(serialize_message(sent))
+
+
+def test_configuration_says_where_it_ran():
+    configuration = Configuration('edge_offload', 'minilm', 6, 6, (), executed_on='/edge/x',
+                                  round_trip_ms=23.5)
+    message = chosen_configuration_message(configuration, Time())
+    assert (message.executed_on, message.round_trip_ms) == ('/edge/x', 23.5)
+    local = chosen_configuration_message(Configuration('early_exit'), Time())
+    assert local.executed_on == 'robot' and math.isnan(local.round_trip_ms)
+    assert 'executed_on' in ChosenConfiguration.get_fields_and_field_types()
 
 
 def test_answered_result_round_trips():

@@ -17,6 +17,7 @@ from adaptive_nlp_ros.core.controller.controller_parameters import (BUDGET_PARAM
                                                                     STRATEGY_PARAMETERS)
 from adaptive_nlp_ros.core.evaluation.scenario import PLAYER_PARAMETERS
 from adaptive_nlp_ros.core.inference.strategies import REGISTRY
+from adaptive_nlp_ros.core.offload.server_parameters import EXPERT_SERVER_PARAMETERS
 from adaptive_nlp_ros.core.parameter_spec import find_spec, spec_defaults
 from adaptive_nlp_ros.graph_description import (config_defaults, demo_graph,
                                                 launch_argument_default, LAUNCH_ARGUMENTS,
@@ -47,7 +48,8 @@ def test_every_launch_argument_names_a_described_parameter():
 
 
 @pytest.mark.parametrize('executable, specs', [
-    ('controller_node', CONTROLLER_PARAMETERS), ('command_player', PLAYER_PARAMETERS)])
+    ('controller_node', CONTROLLER_PARAMETERS), ('command_player', PLAYER_PARAMETERS),
+    ('expert_server', EXPERT_SERVER_PARAMETERS)])
 def test_config_files_hold_exactly_the_spec_defaults(executable, specs):
     assert config_defaults(executable) == spec_defaults(specs)
     source = PACKAGE_ROOT / 'config' / f'{executable}.yaml'

@@ -32,7 +32,10 @@ Topics (names relative, so a namespace applies; ``/diagnostics`` absolute):
   battery staleness of the latest decision differ from the last published;
 * publishes ``/diagnostics`` once a second in every state: one status named
   ``controller_node``, with ``lifecycle_state`` and the incompatible publishers counted on the
-  command topics.
+  command topics (and, under ``edge_offload``, the link: round trip, timeouts, probes);
+* calls ``understand`` (``adaptive_nlp_ros_msgs/srv/Understand``, the ``edge_offload.service``
+  parameter; relative, so a server in the robot's namespace is found) when the strategy is
+  ``edge_offload`` and it decides to ask the expert server (``core.offload.edge_offload``).
 
 Each of them takes the standard QoS override parameters (``nodes/qos.py``); an explicit
 ``qos_overrides./<ns>/image_command.subscription.reliability`` wins over ``image_qos``.
@@ -60,8 +63,10 @@ from adaptive_nlp_ros.core.controller.controller_parameters import (CONTROLLER_P
 from adaptive_nlp_ros.core.controller.engines import ControllerEngines, load_controller_engines
 from adaptive_nlp_ros.core.controller.records import (CommandResult, Configuration,
                                                       DIAGNOSTIC_WARN)
+from adaptive_nlp_ros.core.offload.edge_offload import EdgeOffload
 from adaptive_nlp_ros.nodes.conversions import (chosen_configuration_message, diagnostic_status,
                                                 inference_result_message, stamp_seconds)
+from adaptive_nlp_ros.nodes.edge_client import ServiceTransport
 from adaptive_nlp_ros.nodes.lifecycle import ManagedNode, NodeStartError
 from adaptive_nlp_ros.nodes.parameters import (declare_parameters, install_parameter_callbacks,
                                                ParameterDeclarationError)
@@ -122,6 +127,7 @@ class ControllerNode(ManagedNode):
         self._given_engines = engines
         self._values: Dict[str, Any] = declare_parameters(self, CONTROLLER_PARAMETERS)
         self._controller: Optional[CommandController] = None
+        self._transport: Optional[ServiceTransport] = None
         self._entities: List[Any] = []
         self._qos_watches: Dict[str, IncompatibleQosWatch] = {}
         install_parameter_callbacks(self, CONTROLLER_PARAMETERS, self._on_parameters_changed,
@@ -152,9 +158,11 @@ class ControllerNode(ManagedNode):
                 engines = load_controller_engines(self._values['artifacts_dir'] or None,
                                                   settings.budget,
                                                   threads=self._values['threads'])
+            self._transport = ServiceTransport(self, self._values['edge_offload.service'])
             self._controller = CommandController(
                 engines, settings, self._publish_result, self._publish_configuration,
-                logger=self.get_logger(), active=False)
+                logger=self.get_logger(), active=False,
+                edge=EdgeOffload(self._transport, self.get_fully_qualified_name()))
         except ArtifactError as error:
             return self.refuse('configure', error)
         except ValueError as error:
@@ -256,6 +264,9 @@ class ControllerNode(ManagedNode):
                 self.destroy_subscription(entity)
         self._entities.clear()
         self._qos_watches = {}
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.destroy()
         if controller is not None:
             del controller
             gc.collect()

@@ -7,7 +7,9 @@ from adaptive_nlp_ros.core.battery.battery_model import (BatteryAssessment, Batt
 from adaptive_nlp_ros.core.controller.records import CommandResult, Configuration, STATUS_NAMES
 from adaptive_nlp_ros.core.evaluation.demo_report import ResultRow
 from adaptive_nlp_ros.core.inference.parse import ParsedAction, ParsedArgument
+from adaptive_nlp_ros.core.offload.understand import UnderstandReply, UnderstandRequest
 from adaptive_nlp_ros_msgs.msg import Action, Argument, ChosenConfiguration, InferenceResult
+from adaptive_nlp_ros_msgs.srv import Understand
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 import numpy as np
@@ -117,6 +119,8 @@ def chosen_configuration_message(configuration: Configuration, stamp: Time,
     message.energy_budget_mj = float(configuration.energy_budget_mj)
     message.battery_stale = bool(configuration.battery_stale)
     message.reason = configuration.reason
+    message.executed_on = configuration.executed_on
+    message.round_trip_ms = float(configuration.round_trip_ms)
     return message
 
 
@@ -183,3 +187,54 @@ def parsed_actions(messages: Sequence[Action]) -> Tuple[ParsedAction, ...]:
         ParsedArgument(argument.role, argument.value, int(argument.start), int(argument.end),
                        float(argument.confidence), bool(argument.resolved))
         for argument in message.arguments)) for message in messages)
+
+
+# -- the expert server's Understand service -------------------------------------------------
+
+def understand_request_message(request: UnderstandRequest) -> Understand.Request:
+    """Return the ``Understand`` request of a core request."""
+    return Understand.Request(request_id=int(request.request_id), robot_id=request.robot_id,
+                              text=request.text,
+                              deadline_ms=max(0, min(2 ** 32 - 1, int(request.deadline_ms))))
+
+
+def understand_request(message: Understand.Request) -> UnderstandRequest:
+    """Return the core request of an ``Understand`` request."""
+    return UnderstandRequest(int(message.request_id), message.robot_id, message.text,
+                             int(message.deadline_ms))
+
+
+def understand_response(reply: UnderstandReply,
+                        response: Understand.Response) -> Understand.Response:
+    """Fill an ``Understand`` response from a core reply; return it."""
+    response.status = int(reply.status)
+    response.reason = reply.reason
+    response.request_id = int(reply.request_id)
+    response.label = reply.label
+    response.confidence = float(reply.confidence)
+    response.top_labels = list(reply.top_labels)
+    response.top_scores = [float(score) for score in reply.top_scores]
+    response.actions = [action_message(action) for action in reply.actions]
+    response.server = reply.server
+    response.strategy = reply.strategy
+    response.variant = reply.variant
+    response.exit_layer = max(0, min(255, int(reply.exit_layer)))
+    response.num_layers = max(0, min(255, int(reply.num_layers)))
+    response.queue_length = max(0, min(2 ** 32 - 1, int(reply.queue_length)))
+    response.batch_size = max(0, min(2 ** 16 - 1, int(reply.batch_size)))
+    response.compute_ms = float(reply.compute_ms)
+    return response
+
+
+def understand_reply(message: Understand.Response) -> UnderstandReply:
+    """Return the core reply of an ``Understand`` response."""
+    return UnderstandReply(
+        request_id=int(message.request_id), status=int(message.status), reason=message.reason,
+        label=message.label, confidence=float(message.confidence),
+        top_labels=tuple(message.top_labels),
+        top_scores=tuple(float(score) for score in message.top_scores),
+        actions=parsed_actions(message.actions), server=message.server,
+        strategy=message.strategy, variant=message.variant,
+        exit_layer=int(message.exit_layer), num_layers=int(message.num_layers),
+        queue_length=int(message.queue_length), batch_size=int(message.batch_size),
+        compute_ms=float(message.compute_ms))

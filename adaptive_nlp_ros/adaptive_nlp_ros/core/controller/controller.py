@@ -43,6 +43,7 @@ from .log_throttle import ThrottledLog
 from .records import Command, DROP_SHUTDOWN, STATUS_DROPPED, STATUS_REJECTED
 from .strategy_selection import StrategySelection
 from .worker import ConfigurationSink, InferenceWorker
+from ..offload.edge_offload import EdgeOffload
 
 LOG = logging.getLogger(__name__)
 LOG_THROTTLE_S = 10.0
@@ -54,7 +55,8 @@ class CommandController:
     def __init__(self, engines: ControllerEngines, settings: ControllerSettings,
                  publish_result: ResultSink, publish_configuration: ConfigurationSink,
                  logger: Any = LOG, clock: Callable[[], float] = time.monotonic,
-                 log_throttle_s: float = LOG_THROTTLE_S, active: bool = True) -> None:
+                 log_throttle_s: float = LOG_THROTTLE_S, active: bool = True,
+                 edge: Optional[EdgeOffload] = None) -> None:
         """
         Check the settings and build the strategies; the worker starts with ``start``.
 
@@ -63,13 +65,14 @@ class CommandController:
         :param clock: monotonic seconds for receipt times, latencies and battery staleness
             (bag replay passes the bag's clock).
         :param active: False: answer every command REJECTED ``inactive`` until ``activate``.
+        :param edge: the link to an expert server, which makes ``edge_offload`` valid.
         :raises ValueError: when the settings are refused (the message says why).
         """
         self.engines = engines
         self._active = active
         self._logger = logger
         self._log = ThrottledLog(logger, log_throttle_s, clock)
-        self.selection = StrategySelection(engines, logger)
+        self.selection = StrategySelection(engines, logger, edge)
         problem = self.selection.check(settings)
         if problem is not None:
             raise ValueError(problem)

@@ -7,9 +7,11 @@ The controller node's parameters: one ``ParameterSpec`` each, and the settings t
 their defaults equal the strategy classes' own defaults (a test checks that too). Budget
 parameters carry ``EnergyBudgetModel``'s field names.
 
+``edge_offload.*`` configure the where-to-compute strategy (``core.offload``).
+
 Which parameters change at run time: all but the read-only ones (``artifacts_dir``,
-``threads``, ``image_qos``, ``autostart``). A change is validated first (range and type by
-the spec; strategy names and settings by building the strategy, see
+``threads``, ``image_qos``, ``autostart``, ``edge_offload.service``). A change is validated
+first (range and type by the spec; strategy names and settings by building the strategy, see
 ``CommandController.check``) and takes effect on the next command.
 """
 
@@ -18,6 +20,8 @@ from typing import Any, Dict, Mapping, Tuple
 
 from ..battery.energy_budget import EnergyBudgetModel
 from ..node_lifecycle import AUTOSTART
+from ..offload.edge_offload import OffloadSettings
+from ..offload.radio_energy import DEFAULT_MJ_PER_KB, DEFAULT_MJ_PER_REQUEST, RadioModel
 from ..parameter_spec import ParameterSpec, spec_defaults
 
 IMAGE_QOS_RELIABLE = 'reliable'
@@ -134,7 +138,34 @@ STRATEGY_PARAMETERS = (
                   'moe_gate: gate probability mass to cover at the reserve.', **_THRESHOLD),
 )
 
-CONTROLLER_PARAMETERS = GENERAL_PARAMETERS + BUDGET_PARAMETERS + STRATEGY_PARAMETERS
+_OFFLOAD = OffloadSettings()
+
+# edge_offload: where to compute (core/offload/edge_offload.py); radio defaults and their
+# sources in core/offload/radio_energy.py.
+EDGE_PARAMETERS = (
+    ParameterSpec('edge_offload.service', 'understand',
+                  "edge_offload: the expert server's Understand service (relative: a server in "
+                  "the robot's namespace; a fleet gives e.g. /edge/understand).",
+                  read_only=True),
+    ParameterSpec('edge_offload.deadline_ms', _OFFLOAD.deadline_ms,
+                  'edge_offload: longest wait for the server; then the command is answered on '
+                  'the robot.', min_value=1, max_value=60000),
+    ParameterSpec('edge_offload.local_strategy', _OFFLOAD.local_strategy,
+                  'edge_offload: the strategy that answers on the robot (possible stops, '
+                  'timeouts, a slow or costly link).'),
+    ParameterSpec('edge_offload.radio_mj_per_kb', DEFAULT_MJ_PER_KB,
+                  'edge_offload: radio energy per kB on the air (Wi-Fi, Balasubramanian et al. '
+                  'IMC 2009).', min_value=0.0, max_value=1.0e6),
+    ParameterSpec('edge_offload.radio_mj_per_request', DEFAULT_MJ_PER_REQUEST,
+                  'edge_offload: radio energy per exchange (about 10 ms of an awake NIC at 1 W, '
+                  'Halperin et al. HotPower 2010).', min_value=0.0, max_value=1.0e6),
+    ParameterSpec('edge_offload.probe_interval_s', _OFFLOAD.probe_interval_s,
+                  'edge_offload: while answering on the robot for a link reason, send a probe '
+                  'at most this often.', min_value=0.01, max_value=3600.0),
+)
+
+CONTROLLER_PARAMETERS = (GENERAL_PARAMETERS + BUDGET_PARAMETERS + STRATEGY_PARAMETERS
+                         + EDGE_PARAMETERS)
 
 
 def split_strategy_parameter(name: str) -> Tuple[str, str]:
@@ -158,6 +189,7 @@ class ControllerSettings:
     max_image_pixels: int = 262144
     budget: EnergyBudgetModel = field(default_factory=EnergyBudgetModel)
     strategy_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    offload: OffloadSettings = field(default_factory=OffloadSettings)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> 'ControllerSettings':
@@ -176,7 +208,12 @@ class ControllerSettings:
                    queue_size=merged['queue_size'], stop_queue_size=merged['stop_queue_size'],
                    max_text_chars=merged['max_text_chars'],
                    max_image_pixels=merged['max_image_pixels'], budget=budget,
-                   strategy_settings=per_strategy)
+                   strategy_settings=per_strategy, offload=OffloadSettings(
+                       deadline_ms=int(merged['edge_offload.deadline_ms']),
+                       local_strategy=merged['edge_offload.local_strategy'],
+                       radio=RadioModel(merged['edge_offload.radio_mj_per_kb'],
+                                        merged['edge_offload.radio_mj_per_request']),
+                       probe_interval_s=merged['edge_offload.probe_interval_s']))
 
     def settings_for(self, strategy_name: str) -> Dict[str, Any]:
         """Return the exposed settings of one strategy (empty for the others)."""

@@ -51,6 +51,10 @@ def controller_status(controller) -> Tuple[int, str, Dict[str, object]]:
     values.update({key: count for key, count in counts.items()
                    if key.startswith(('rejected_', 'dropped_'))})
     values.update(battery.counts())
+    edge = controller.selection.edge
+    if edge is not None:
+        values.update(edge.link.snapshot())
+        values['edge_local_energy_mj'] = edge.local_energy_mj
     values['image_model'] = 'loaded' if engines.image is not None else 'unavailable'
     values['model_problems'] = '; '.join(engines.problems) or 'none'
     values['startup_s'] = engines.load_s

@@ -12,6 +12,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from ..inference.results import InferenceOutcome
+from ..offload.understand import EXECUTED_ON_ROBOT
 
 # The values of adaptive_nlp_ros_msgs/InferenceResult's STATUS_* constants (a test checks).
 STATUS_ANSWERED = 0
@@ -51,22 +52,27 @@ class Configuration:
     energy_budget_mj: float = math.nan
     battery_stale: bool = False
     reason: str = ''
+    executed_on: str = EXECUTED_ON_ROBOT
+    round_trip_ms: float = math.nan
 
     def discrete_key(self) -> Tuple:
         """Return the fields whose change is published on ``chosen_configuration``."""
         return (self.strategy, self.variant, self.exit_layer, self.num_layers,
-                self.segment_precisions, self.battery_stale)
+                self.segment_precisions, self.battery_stale, self.executed_on)
 
     @classmethod
-    def from_outcome(cls, outcome: InferenceOutcome, reason: str) -> 'Configuration':
-        """Return the configuration an inference actually used."""
+    def from_outcome(cls, outcome: InferenceOutcome, reason: str,
+                     executed_on: str = EXECUTED_ON_ROBOT,
+                     round_trip_ms: float = math.nan) -> 'Configuration':
+        """Return the configuration an inference actually used (and where it ran)."""
         return cls(strategy=outcome.strategy, variant=outcome.variant,
                    exit_layer=int(outcome.exit_layer), num_layers=int(outcome.num_layers),
                    segment_precisions=tuple(outcome.segment_precisions),
                    confidence_threshold=float(outcome.confidence_threshold),
                    battery_fraction=float(outcome.battery_fraction),
                    energy_budget_mj=float(outcome.energy_budget_mj),
-                   battery_stale=bool(outcome.battery_stale), reason=reason)
+                   battery_stale=bool(outcome.battery_stale), reason=reason,
+                   executed_on=executed_on, round_trip_ms=float(round_trip_ms))
 
 
 @dataclass

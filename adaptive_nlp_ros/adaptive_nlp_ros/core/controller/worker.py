@@ -5,9 +5,12 @@ Before each command it applies the settings in force, reads the battery as the c
 judges it (stale after ``battery_timeout_s``: then ``stale_strategy`` answers with the
 battery unknown), infers, and publishes the result, and the configuration when its discrete
 fields changed. An inference that raises is answered REJECTED with the error; an unexpected
-error in the loop is logged and shown on the diagnostics, and the loop goes on.
+error in the loop is logged and shown on the diagnostics, and the loop goes on. Under
+``edge_offload`` a text command may be answered by the expert server instead (the worker then
+waits at most the deadline; see ``core.offload.edge_offload``).
 """
 
+import math
 import threading
 from typing import Any, Callable, List, Optional
 
@@ -17,8 +20,10 @@ from .command_validation import (REJECT_INACTIVE, REJECT_INFERENCE_ERROR, Reject
                                  stale_rejection)
 from .ledger import ResultLedger
 from .log_throttle import ThrottledLog
-from .records import Command, Configuration, INACTIVE_REASON, KIND_TEXT, STATUS_ANSWERED
+from .records import (Command, Configuration, EXECUTED_ON_ROBOT, INACTIVE_REASON, KIND_TEXT,
+                      STATUS_ANSWERED)
 from .strategy_selection import StrategySelection
+from ..offload.edge_offload import offloaded_outcome, on_robot
 
 WORKER_POLL_S = 0.1
 ConfigurationSink = Callable[[Configuration, Any], None]
@@ -81,8 +86,16 @@ class InferenceWorker:
         engines = self._engines
         resources = engines.text.resources(reading.fraction, reading.charging, reading.stale,
                                            capacity_wh=reading.capacity_wh)
+        edge = self._selection.edge_for(command.kind, reading.stale)
+        placement = None
         try:
-            if command.kind == KIND_TEXT:
+            if edge is not None:
+                placement = edge.place(command.request_id, command.text, command.priority,
+                                       resources)
+            if placement is not None and placement.reply is not None:
+                outcome = offloaded_outcome(placement.reply, resources, placement.radio_mj,
+                                            placement.round_trip_ms)
+            elif command.kind == KIND_TEXT:
                 outcome = engines.text.infer(command.text, strategy, resources)
             else:
                 outcome = engines.image.infer(command.pixels, strategy, resources)
@@ -90,6 +103,15 @@ class InferenceWorker:
             self._reject(command, Rejection(REJECT_INFERENCE_ERROR,
                                             f'inference failed: {error!r}'))
             return
+        executed_on, round_trip_ms = EXECUTED_ON_ROBOT, math.nan
+        if placement is not None:
+            executed_on, round_trip_ms = placement.executed_on, placement.round_trip_ms
+            if placement.reply is None:
+                if not command.priority:        # stops take the costlier safety path
+                    edge.observe_local(outcome.energy_mj)
+                outcome = on_robot(outcome, placement)
+            outcome.reason = '; '.join(part for part in (placement.reason, outcome.reason)
+                                       if part)
         reason = outcome.reason
         if command.stale_age_s is not None:
             if outcome.label != engines.text.safety_label:
@@ -103,7 +125,7 @@ class InferenceWorker:
         if reading.stale:
             reason = (f'battery stale ({reading.age_s:.1f} s without a good BatteryState): '
                       f'stale_strategy {strategy.name}, battery unknown; {reason}')
-        configuration = Configuration.from_outcome(outcome, reason)
+        configuration = Configuration.from_outcome(outcome, reason, executed_on, round_trip_ms)
         previous = self._last_configuration
         if previous is None or previous.discrete_key() != configuration.discrete_key():
             self._last_configuration = configuration
