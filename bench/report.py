@@ -509,5 +509,9 @@ def write(results: Dict, out: pathlib.Path) -> None:
               f'{chosen["threshold"]}; on the test digits {chosen["test"]["accuracy"]:.4f}, '
               f'{chosen["test"]["speedup_mean"]:.2f}x faster, '
               f'{chosen["test"]["macs_saved_fraction"] * 100:.1f}% of MACs saved.']
+    if results.get('fleet'):
+        import bench_fleet
+        fleet = bench_fleet.markdown(results['fleet'])
+        lines += ['', fleet.replace('## Fleet', '## 8. Fleet')]
     lines += ['', '## Plots', ''] + [f'![{name}]({name})' for name in _plots(results, out)]
     (out / 'RESULTS.md').write_text('\n'.join(lines) + '\n')

@@ -111,6 +111,9 @@ def main() -> int:
     import bench_controller
     results['controller'] = bench_controller.run(engine, timing, duration_s=10.0 if args.quick
                                                  else 30.0)
+    stage('fleet: robots on one expert server, with and without batching')
+    import bench_fleet
+    results['fleet'] = bench_fleet.run(args.quick)
     stage('image BranchyNet')
     results['branchynet'] = report.branchynet(engine, passes)
     results['seconds'] = time.time() - started

@@ -146,6 +146,10 @@ class ControllerNode(ManagedNode):
         """Return the core controller: None unless configured (composition, tests)."""
         return self._controller
 
+    def edge_ready(self) -> bool:
+        """Return True while an expert server is matched on ``edge_offload.service``."""
+        return self._transport is not None and self._transport.ready()
+
     # -- life cycle ---------------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
