@@ -146,15 +146,48 @@ def test_progressive_without_budget_does_not_refine(text_engine, test_split):
     assert not outcome.refined and len(outcome.segments) == 1
 
 
+# How far a padded batch may move a calibrated probability from the same command alone. bf16
+# and int4 kernels block their sums by the batch's shape, so a batch changes the rounding (up
+# to 0.008 measured on the shipped model); fp32 and int8 agree to 1e-6. A mixed-up row or a
+# wrong padding mask moves probabilities by far more than either bound.
+BATCH_TOLERANCE = {'bf16': 0.03, 'int4': 0.03}
+EXACT_TOLERANCE = 1e-3
+
+
+def _batch_tolerance(outcome) -> float:
+    return max([BATCH_TOLERANCE.get(p, EXACT_TOLERANCE) for p in outcome.segment_precisions]
+               + [EXACT_TOLERANCE])
+
+
 @pytest.mark.parametrize('name', ('full',) + ADAPTIVE)
-def test_batch_and_one_at_a_time_give_the_same_labels(text_engine, test_split, name):
+def test_batch_and_one_at_a_time_give_the_same_answers(text_engine, test_split, name):
+    """
+    Each row of a batch follows its own decisions and gets its own answer.
+
+    Where every segment ran in fp32 or int8, the same path, label and confidence. Where bf16
+    or int4 ran, a rounding near a threshold may take another path; on the same path the label
+    is the same unless the command alone is a near tie at that rounding (a bf16 near tie once
+    flipped under padding and failed CI on a freshly trained model).
+    """
     strategy = text_engine.strategy(name)
     texts = test_split.texts[5::11][:48]
     for battery in (1.0, 0.3):
         resources = text_engine.resources(battery_fraction=battery)
-        single = [text_engine.infer(text, strategy, resources).label for text in texts]
-        batched = [o.label for o in text_engine.infer_batch(texts, strategy, resources)]
-        assert batched == single
+        single = [text_engine.infer(text, strategy, resources) for text in texts]
+        batched = text_engine.infer_batch(texts, strategy, resources)
+        assert len(batched) == len(single)
+        for text, alone, together in zip(texts, single, batched):
+            tolerance = _batch_tolerance(alone)
+            same_path = (together.variant, together.exit_layer, together.segment_precisions) == (
+                alone.variant, alone.exit_layer, alone.segment_precisions)
+            if tolerance == EXACT_TOLERANCE:
+                assert same_path, text
+            elif not same_path:
+                continue         # a rounding near a threshold took another (legitimate) path
+            margin = alone.top_scores[0] - alone.top_scores[1]
+            if margin > 2 * tolerance:
+                assert together.label == alone.label, (text, alone.top_scores[:2])
+            assert together.top_scores[0] == pytest.approx(alone.top_scores[0], abs=tolerance)
 
 
 def test_oracle_is_evaluation_only(text_engine):
