@@ -234,4 +234,26 @@ def start_edge_pair(world: TwoHosts, deadline_ms: int, max_command_age_s: float,
         'max_command_age_s': max_command_age_s}, world.server_ip)
     world.robot = world.driver(world.robot_ns, world.server_ip)
     world.robot.match()
+    wait_for_offloading(world.robot)
     return world.robot
+
+
+def wait_for_offloading(driver: 'Driver', timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+    """
+    Send warm-up commands, one at a time, until one is answered by the server.
+
+    The driver's match says the robot's topics are discovered, not that the controller's
+    service client has discovered the server across the link: under load that takes seconds
+    longer, and until then every command is answered on the robot ("no expert server
+    matched"). This waits for the observable end of that discovery, never a fixed time.
+    """
+    deadline = time.monotonic() + timeout_s
+    attempt = 0
+    while True:
+        result = stream(driver, [f'warm-up {attempt}: go to the kitchen'], 0.0)[0]
+        if result['executed_on'] not in ('', 'robot'):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f'{driver.name}: no command offloaded within {timeout_s:.0f} s '
+                        f'(last: {result["reason"]})')
+        attempt += 1
