@@ -11,6 +11,9 @@ TEST_DOMAIN_ID ?= $(shell echo $$(( $$(pwd | cksum | cut -d' ' -f1) % 100 + 100 
 # beside this checkout when it exists (CI has it); make test ADAPTIVE_NLP_ROS2_TOOLS=DIR for others.
 ADAPTIVE_NLP_ROS2_TOOLS ?= $(if $(wildcard $(CURDIR)/../shared/ros2_tools/launch_ros),$(abspath $(CURDIR)/../shared/ros2_tools))
 export ADAPTIVE_NLP_ROS2_TOOLS
+# pytest-xdist workers for make test (one per core here; modules stay whole on one worker, and
+# each worker draws ROS domain ids from its own share of the range). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 # Extra arguments for the demo, e.g. make demo DEMO_ARGS="--strategy early_exit"
 DEMO_ARGS ?=
 # Also record the demo's run to this (new) rosbag2 folder, e.g. make demo RECORD=demo_runs/bag
@@ -32,7 +35,7 @@ test: artifacts
 	  --base-paths adaptive_nlp_ros_msgs adaptive_nlp_ros --build-base build --install-base install \
 	  --packages-select adaptive_nlp_ros --return-code-on-test-failure \
 	  --event-handlers console_direct+ summary+ \
-	  --pytest-args -p no:cacheprovider -ra
+	  --pytest-args -p no:cacheprovider -ra $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
 bench: artifacts
 	@$(ENV_RUN) python bench/run_all.py

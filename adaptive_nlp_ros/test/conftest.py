@@ -7,7 +7,8 @@ Isolation: every test that takes the ``ros_domain`` fixture gets its own DDS dom
 * ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` (no multicast off this machine);
 * ``ROS_DOMAIN_ID`` = a fresh id per test, within 1..101: a base (the ``ROS_DOMAIN_ID`` of the
   environment pytest started in, e.g. ``make test``'s per-checkout id, else derived from the pid)
-  plus a per-test counter, wrapped into that range;
+  plus a per-test counter, wrapped into that range (under pytest-xdist, into the worker's own
+  share of it, so tests running at once on two workers never share a domain);
 * an rclpy ``Context`` initialised on that domain (``rclpy.init(context=..., domain_id=...)``),
   with a probe node and an executor that the test spins (no background thread), shut down after
   the test.
@@ -50,7 +51,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import pytest
 
@@ -95,14 +96,29 @@ def _domain_base() -> int:
         return os.getpid()
 
 
+def _worker_slice() -> Tuple[int, int]:
+    """
+    Return (index, count) of this pytest-xdist worker; (0, 1) when the suite runs in one process.
+
+    Workers run at the same time, so each gets its own share of the domain range: two tests
+    of different workers never share a domain, whatever their counters reach.
+    """
+    name = os.environ.get('PYTEST_XDIST_WORKER', '')
+    count = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1') or 1)
+    index = int(name[2:]) if name.startswith('gw') and name[2:].isdigit() else 0
+    return index, max(1, count)
+
+
 _DOMAIN_BASE = _domain_base()
 _domain_sequence = itertools.count()
 
 
 def allocate_domain_id() -> int:
-    """Return a domain id within 1..101 that no earlier test of this session used (mod 101)."""
-    span = DOMAIN_ID_MAX - DOMAIN_ID_MIN + 1
-    return DOMAIN_ID_MIN + (_DOMAIN_BASE - DOMAIN_ID_MIN + next(_domain_sequence)) % span
+    """Return a domain id within 1..101 that no earlier test of this worker used (mod its span)."""
+    index, count = _worker_slice()
+    span = (DOMAIN_ID_MAX - DOMAIN_ID_MIN + 1) // count
+    offset = (_DOMAIN_BASE - DOMAIN_ID_MIN + next(_domain_sequence)) % span
+    return DOMAIN_ID_MIN + index * span + offset
 
 
 def ros_argument_value(value: Any) -> str:
