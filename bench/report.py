@@ -513,5 +513,9 @@ def write(results: Dict, out: pathlib.Path) -> None:
         import bench_fleet
         fleet = bench_fleet.markdown(results['fleet'])
         lines += ['', fleet.replace('## Fleet', '## 8. Fleet')]
+    if results.get('partition'):
+        import bench_partition
+        partition = bench_partition.markdown(results['partition'])
+        lines += ['', partition.replace('## A partition', '## 9. A partition')]
     lines += ['', '## Plots', ''] + [f'![{name}]({name})' for name in _plots(results, out)]
     (out / 'RESULTS.md').write_text('\n'.join(lines) + '\n')

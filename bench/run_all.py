@@ -114,6 +114,9 @@ def main() -> int:
     stage('fleet: robots on one expert server, with and without batching')
     import bench_fleet
     results['fleet'] = bench_fleet.run(args.quick)
+    stage('a 10 s partition in a 100-command stream (two hosts)')
+    import bench_partition
+    results['partition'] = bench_partition.run()
     stage('image BranchyNet')
     results['branchynet'] = report.branchynet(engine, passes)
     results['seconds'] = time.time() - started
