@@ -125,11 +125,13 @@ class ControllerNode(ManagedNode):
         """
         super().__init__(NODE_NAME, **node_options)
         self._given_engines = engines
-        self._values: Dict[str, Any] = declare_parameters(self, CONTROLLER_PARAMETERS)
+        # Set before the parameters: a refused start-up value raises from declare_parameters,
+        # and rclpy's shutdown still calls destroy_node, which reads these.
         self._controller: Optional[CommandController] = None
         self._transport: Optional[ServiceTransport] = None
         self._entities: List[Any] = []
         self._qos_watches: Dict[str, IncompatibleQosWatch] = {}
+        self._values: Dict[str, Any] = declare_parameters(self, CONTROLLER_PARAMETERS)
         install_parameter_callbacks(self, CONTROLLER_PARAMETERS, self._on_parameters_changed,
                                     check=self._check_parameters)
         self._diagnostics_publisher = self.create_publisher(

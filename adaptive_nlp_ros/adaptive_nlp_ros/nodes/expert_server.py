@@ -69,10 +69,12 @@ class ExpertServerNode(ManagedNode):
         """
         super().__init__(NODE_NAME, **node_options)
         self._given_engine = engine
-        self._values: Dict[str, Any] = declare_parameters(self, EXPERT_SERVER_PARAMETERS)
+        # Set before the parameters: a refused start-up value raises from declare_parameters,
+        # and rclpy's shutdown still calls destroy_node, which reads these.
         self._batcher: Optional[ExpertBatcher] = None
         self._service = None
         self._active = False
+        self._values: Dict[str, Any] = declare_parameters(self, EXPERT_SERVER_PARAMETERS)
         install_parameter_callbacks(self, EXPERT_SERVER_PARAMETERS, self._on_parameters_changed)
         self._diagnostics_publisher = self.create_publisher(
             DiagnosticArray, '/diagnostics',
