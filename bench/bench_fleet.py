@@ -36,6 +36,8 @@ import threading
 import time
 from typing import Dict, List
 
+from common import percentile
+
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
 SERVER = REPOSITORY / 'install' / 'adaptive_nlp_ros' / 'lib' / 'adaptive_nlp_ros' / 'expert_server'
@@ -48,14 +50,6 @@ TEXTS = ['go to the kitchen', 'bring the red cup from the table to anna', 'follo
          'what time is it', 'turn left 90 degrees', 'find my keys in the bedroom',
          'say hello to the man in the red shirt', 'go to the door and wait there',
          'take the book and put it on the shelf', 'move forward two meters slowly']
-
-
-def _percentile(values: List[float], share: float) -> float:
-    """Return the ``share`` percentile (nearest rank); NaN for none."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(math.ceil(share * len(ordered))) - 1)]
 
 
 class Fleet:
@@ -141,14 +135,14 @@ def _phase_figures(started: float, received: List[tuple], sent: int) -> Dict[str
     return {
         'sent': sent, 'results': len(messages), 'answered': len(answered),
         'answered_per_s': len(answered) / span if span else math.nan,
-        'p50_ms': _percentile(latencies, 0.5), 'p95_ms': _percentile(latencies, 0.95),
+        'p50_ms': percentile(latencies, 0.5), 'p95_ms': percentile(latencies, 0.95),
         'share_offloaded': len(offloaded) / len(answered) if answered else math.nan,
         'energy_mj_per_command': statistics.mean(m.energy_mj for m in answered)
         if answered else math.nan,
         'energy_mj_offloaded': statistics.mean(m.energy_mj for m in offloaded)
         if offloaded else math.nan,
         'energy_mj_local': statistics.mean(m.energy_mj for m in local) if local else math.nan,
-        'server_round_trip_p95_ms': _percentile(
+        'server_round_trip_p95_ms': percentile(
             [m.configuration.round_trip_ms for m in offloaded], 0.95),
         'reasons': collections.Counter(message.reason.split(':')[0].split('(')[0].strip()
                                        for message in answered).most_common(4),
@@ -237,8 +231,8 @@ def _server_capacity(rclpy, context, executor, size: int, duration_s: float) -> 
             done = [reply for reply in replies if reply[0] <= stop_at[0]]
         answered_rtts = [rtt for _, rtt, status, _ in done if status == 0]
         return {'clients': size, 'answered_per_s': len(answered_rtts) / duration_s,
-                'p50_ms': _percentile(answered_rtts, 0.5),
-                'p95_ms': _percentile(answered_rtts, 0.95),
+                'p50_ms': percentile(answered_rtts, 0.5),
+                'p95_ms': percentile(answered_rtts, 0.95),
                 'not_answered': sum(status != 0 for _, _, status, _ in done),
                 'mean_batch': statistics.mean(batch for *_, status, batch in done
                                               if status == 0) if answered_rtts else math.nan}

@@ -19,7 +19,6 @@ bench/partition_results.json; ``make bench`` runs it too).
 
 import collections
 import json
-import math
 import pathlib
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from typing import Dict, List
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent / 'adaptive_nlp_ros' / 'test'))
 
+from common import percentile  # noqa: E402
 from netlab_hosts import (ANSWER_TIMEOUT_S, netlab_problem, start_edge_pair, stream,  # noqa: E402
                           TwoHosts)
 
@@ -41,14 +41,6 @@ WARM_UP = 10
 SERVER_NAME = '/expert_server'
 WAITED = 'no reply within the deadline'     # the reason of a command that waited, then ran here
 LATE_S = 2.0                                 # listened to after the last result, for duplicates
-
-
-def _percentile(values: List[float], share: float) -> float:
-    """Return the ``share`` percentile (nearest rank); NaN for none."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(math.ceil(share * len(ordered))) - 1)]
 
 
 def _texts(prefix: str, count: int) -> List[str]:
@@ -109,11 +101,11 @@ def run() -> Dict[str, object]:
         'answered': sum(result['status'] == 0 for result in results),
         'offloaded': sum(result['executed_on'] == SERVER_NAME for result in results),
         'waited_then_local': sum(WAITED in result['reason'] for result in results),
-        'p50_ms': _percentile(latencies, 0.5), 'p95_ms': _percentile(latencies, 0.95),
+        'p50_ms': percentile(latencies, 0.5), 'p95_ms': percentile(latencies, 0.95),
         'max_ms': max(latencies),
-        'partition_p95_ms': _percentile([r['latency_ms'] for r in during], 0.95),
+        'partition_p95_ms': percentile([r['latency_ms'] for r in during], 0.95),
         'partition_offloaded': sum(r['executed_on'] == SERVER_NAME for r in during),
-        'local_p95_ms': _percentile(local, 0.95), 'local_n': len(local),
+        'local_p95_ms': percentile(local, 0.95), 'local_n': len(local),
         'after_offloaded': sum(r['executed_on'] == SERVER_NAME for r in after),
         'after_n': len(after),
     }

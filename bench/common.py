@@ -7,6 +7,7 @@ one run, with configurations interleaved so that load from other processes sprea
 
 import importlib.metadata
 import json
+import math
 import pathlib
 import statistics
 import time
@@ -16,6 +17,14 @@ from adaptive_nlp_ros.core.battery.power_model import machine_description
 
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
 WORK_DIR = BENCH_DIR / '_work'
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Return the nearest-rank value at ``share`` (0..1) of ``values``; NaN for none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(math.ceil(share * len(ordered))) - 1)]
 
 
 def median_and_iqr(samples: Sequence[float]) -> Dict[str, float]:
