@@ -29,7 +29,8 @@ def cmd_train(args) -> int:
     from adaptive_nlp_ros.core.training.text_training import FineTuneSettings
     from adaptive_nlp_ros.core.training.training import train, TrainSettings
 
-    settings = TrainSettings(fine_tune=FineTuneSettings(epochs=args.epochs, seed=args.seed),
+    settings = TrainSettings(fine_tune=FineTuneSettings(epochs=args.epochs, seed=args.seed,
+                                                        word_dropout=args.word_dropout),
                              safety_label=args.safety_label, images=not args.no_images,
                              threads=args.threads, seed=args.seed)
     out = artifacts_dir(args.out)
@@ -278,6 +279,17 @@ def cmd_demo(args) -> int:
     end_process(run_demo(args))
 
 
+def share_below_one(text: str) -> float:
+    """Parse a share 0 <= P < 1 (argparse type: a bad value is a usage error, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f'{value} is outside 0 <= P < 1')
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line interface."""
     parser = argparse.ArgumentParser(
@@ -285,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     parser.add_argument('-v', '--verbose', action='store_true', help='log debug messages')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+
+    def word_dropout_option(sub):
+        sub.add_argument('--word-dropout', type=share_below_one, default=0.0, metavar='P',
+                         help='mask this share of word pieces while fine-tuning, 0 <= P < 1 '
+                              '(default 0; see README, Models)')
 
     def artifacts_option(sub):
         sub.add_argument('--artifacts', help='artifacts folder (default: '
@@ -303,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--safety-label', default='stop',
                        help='label that must never be missed (default stop; "" for none)')
     train.add_argument('--no-images', action='store_true', help='skip the image BranchyNet')
+    word_dropout_option(train)
     threads_option(train, 2)
     train.set_defaults(handler=cmd_train)
 
@@ -316,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     ensure.add_argument('--seed', type=int, default=13)
     ensure.add_argument('--safety-label', default='stop')
     ensure.add_argument('--no-images', action='store_true')
+    word_dropout_option(ensure)
     threads_option(ensure, 2)
     ensure.set_defaults(handler=cmd_artifacts)
 

@@ -55,7 +55,8 @@ def tiny_artifacts(tmp_path_factory):
     """
     Train on 40 sentences of three home-automation labels (1 epoch, no images).
 
-    30 carry the label only, 10 also their actions: both kinds train side by side.
+    30 carry the label only, 10 also their actions: both kinds train side by side, with
+    word dropout on (the report records it).
     """
     folder = tmp_path_factory.mktemp('tiny')
     rows = [{'text': text, 'label': label} for label, texts in LABELS.items() for text in texts]
@@ -64,10 +65,19 @@ def tiny_artifacts(tmp_path_factory):
     train = _write_jsonl(folder / 'train.jsonl', rows)
     out = folder / 'artifacts'
     result = _run('train', '--data', str(train), '--out', str(out), '--epochs', '1',
-                  '--no-images', '--safety-label', '')
+                  '--no-images', '--safety-label', '', '--word-dropout', '0.1')
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'artifacts written to' in result.stdout
+    report = json.loads((out / 'text' / 'training_report.json').read_text())
+    assert report['settings']['fine_tune']['word_dropout'] == 0.1
     return folder, out
+
+
+@pytest.mark.parametrize('share', ['1.0', '-0.1', 'lots'])
+def test_train_refuses_a_word_dropout_outside_0_1(tmp_path, share):
+    result = _run('train', '--data', str(tmp_path / 'missing.jsonl'), '--word-dropout', share)
+    assert result.returncode == 2 and '--word-dropout' in result.stderr
+    assert 'Traceback' not in result.stderr
 
 
 def test_version_and_help():

@@ -96,6 +96,13 @@ class CommandTokenizer:
             token_mask[row, :len(encoding.ids)] = True
         return TokenBatch(input_ids, token_mask), encodings
 
+    def token_id(self, token: str) -> int:
+        """Return the vocabulary id of a token (e.g. ``[MASK]``); KeyError if absent."""
+        found = self._tokenizer.token_to_id(token)
+        if found is None:
+            raise KeyError(token)
+        return found
+
     def encoding(self, text: str):
         """Return the tokenizers ``Encoding`` of one text (ids and word pieces)."""
         return self._tokenizer.encode(text)

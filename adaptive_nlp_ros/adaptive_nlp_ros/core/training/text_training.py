@@ -40,6 +40,7 @@ class FineTuneSettings:
     freeze_word_embeddings: bool = True
     label_smoothing: float = 0.1
     token_loss_weight: float = 1.0       # each tag group's loss against the sentence loss
+    word_dropout: float = 0.0            # share of word pieces shown as [MASK] while training
     seed: int = 13
 
 
@@ -63,15 +64,44 @@ def all_exit_logits(library_model: torch.nn.Module, heads: ExitHeads,
     return all_exit_outputs(library_model, heads, tokenizer, texts)[0]
 
 
+def masked_pieces(input_ids: torch.Tensor, token_mask: torch.Tensor, share: float,
+                  mask_id: int, generator: torch.Generator) -> torch.Tensor:
+    """
+    Return ``input_ids`` with about ``share`` of the word pieces replaced by ``mask_id``.
+
+    Word dropout: a command whose verb the corpus never shows must still be read from the
+    rest of it; [CLS], [SEP] and padding are never masked.
+    """
+    lengths = token_mask.sum(dim=1, keepdim=True)
+    positions = torch.arange(input_ids.shape[1]).unsqueeze(0)
+    inner = token_mask & (positions > 0) & (positions < lengths - 1)
+    drop = inner & (torch.rand(input_ids.shape, generator=generator) < share)
+    return torch.where(drop, torch.full_like(input_ids, mask_id), input_ids)
+
+
+def _word_dropout(tokenizer: CommandTokenizer, share: float,
+                  seed: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Return the seeded input masking of ``fine_tune`` (``share`` of pieces as [MASK])."""
+    generator = torch.Generator().manual_seed(seed)
+    mask_id = tokenizer.token_id('[MASK]')
+    return lambda input_ids, token_mask: masked_pieces(input_ids, token_mask, share, mask_id,
+                                                       generator)
+
+
 def all_exit_outputs(library_model: torch.nn.Module, heads: ExitHeads,
-                     tokenizer: CommandTokenizer, texts: Sequence[str]):
+                     tokenizer: CommandTokenizer, texts: Sequence[str],
+                     mask_input: Optional[Callable[[torch.Tensor, torch.Tensor],
+                                                   torch.Tensor]] = None):
     """
     Return every exit's sentence and token logits, and each text's encoding.
 
     Via the library's forward pass; the token logits are None for heads without token heads.
+    ``mask_input(input_ids, token_mask)`` may replace pieces before the pass (training only).
     """
     batch, encodings = tokenizer.encode_with_offsets(texts)
-    output = library_model(input_ids=batch.input_ids,
+    input_ids = (batch.input_ids if mask_input is None
+                 else mask_input(batch.input_ids, batch.token_mask))
+    output = library_model(input_ids=input_ids,
                            attention_mask=batch.token_mask.long(),
                            output_hidden_states=True)
     hidden_states = output.hidden_states[1:]
@@ -129,13 +159,15 @@ def fine_tune(library_model: torch.nn.Module, tokenizer: CommandTokenizer,
     depth_weights = torch.arange(1, heads.num_layers + 1, dtype=torch.float32)
     depth_weights = depth_weights / depth_weights.sum()
     targets = torch.tensor(label_ids, dtype=torch.long)
+    mask_input = (_word_dropout(tokenizer, settings.word_dropout, settings.seed)
+                  if settings.word_dropout > 0 else None)
     library_model.train()
     heads.train()
     step = 0
     for _ in range(settings.epochs):
         for batch_rows in _length_bucketed_batches(lengths, settings.batch_size, rng):
             exit_logits, token_logits, encodings = all_exit_outputs(
-                library_model, heads, tokenizer, [texts[i] for i in batch_rows])
+                library_model, heads, tokenizer, [texts[i] for i in batch_rows], mask_input)
             sentence_targets = targets[batch_rows]
             loss = sum(weight * torch.nn.functional.cross_entropy(
                 logits, sentence_targets, label_smoothing=settings.label_smoothing)
