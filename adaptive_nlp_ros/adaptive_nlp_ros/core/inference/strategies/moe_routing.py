@@ -65,7 +65,10 @@ class MoeRouting(Strategy):
         reserve = (self.experts[-1].energy_mj(first + count, num_layers - done - count, tokens)
                    + head * -(-(num_layers - done - count) // self.segment_layers))
         ranked = sorted(range(len(self.experts)), key=lambda i: -gate[i])
-        chosen = next((i for i in ranked if costs[i] + reserve <= budget), len(costs) - 1)
+        # Nothing affordable: the expert cheapest for these layers at this length (the last
+        # expert is cheapest for a whole pass at 16 tokens, not always for this segment).
+        chosen = next((i for i in ranked if costs[i] + reserve <= budget),
+                      min(range(len(costs)), key=costs.__getitem__))
         shown = ' '.join(f'{expert.mode}={g:.2f}' for expert, g in zip(self.experts, gate))
         return RunLayers(count, self.experts[chosen].mode,
                          f'L{first}-{first + count - 1}:{self.experts[chosen].mode} '
