@@ -76,6 +76,18 @@ def test_out_of_scope_and_untagged_text_are_one_action_without_arguments():
     assert [(a.intent, a.arguments) for a in parse.actions] == [('stop', ())]
 
 
+def test_a_later_action_read_as_out_of_scope_carries_no_argument():
+    """Found by the any-text property test: 'bring X and JO00' gave out_of_scope(person=JO00)."""
+    words = ['bring', 'the', 'cup', 'and', 'sing', 'Anna', 'a', 'song']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'I', 'O', 'B', 'I', 'I', 'I'],
+        ['O', 'O', 'B-object', 'O', 'O', 'B-person', 'O', 'B-object'],
+        ['bring'] * 4 + ['out_of_scope'] * 4)
+    parse = decode(view, seg, role, intent, SCHEME, 'bring', 0.9)
+    assert [(a.intent, [g.role for g in a.arguments]) for a in parse.actions] == [
+        ('bring', ['object']), ('out_of_scope', [])]
+
+
 def test_a_pronoun_without_a_compatible_referent_stays_unresolved():
     words = ['put', 'it', 'there']
     view, seg, role, intent = tags_for(words, ['B', 'I', 'I'],

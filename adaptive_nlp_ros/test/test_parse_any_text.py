@@ -41,11 +41,14 @@ def _check(outcome, text):
 
 
 @pytest.mark.parametrize('name', STRATEGIES)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.filter_too_much])
+# derandomize: the same texts on every run, so CI cannot fail on a draw nobody can replay;
+# widen the search by raising max_examples locally.
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(text=strategies.one_of(TEXTS, WORDS))
 @example(text='bring it there and give them to her')          # pronouns with no referent
 @example(text='\u00e9\u0301\u0301 Joon-ho\u2019s caf\u00e9 \U0001F916\U0001F916 !!!')
+@example(text='0#G0>A00"JO00:')      # a later action read as out_of_scope kept an argument
 def test_any_text_parses_within_the_contract(text_engine, name, text):
     strategy = text_engine.strategy(name)
     for battery in (1.0, 0.05):

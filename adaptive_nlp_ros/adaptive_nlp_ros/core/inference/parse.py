@@ -185,8 +185,11 @@ class DraftParse:
         for index, draft in enumerate(self.actions):
             intent, confidence = ((label, label_confidence) if index == 0
                                   else (draft.intent, draft.intent_confidence))
+            # Nothing to act on has nothing to act with: a later action read as out_of_scope
+            # keeps its place in the sequence, never arguments (DESIGN.md).
+            arguments = () if intent == OUT_OF_SCOPE else draft.arguments
             parsed.append(ParsedAction(intent, min(confidence, draft.segment_confidence),
-                                       draft.arguments, draft.start, draft.end))
+                                       arguments, draft.start, draft.end))
         parsed = _merge_repeats(parsed)
         weakest = min([label_confidence] + [a.confidence for a in parsed]
                       + [g.confidence for a in parsed for g in a.arguments])
