@@ -28,6 +28,7 @@ from typing import Dict, List
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent / 'adaptive_nlp_ros' / 'test'))
 
+from adaptive_nlp_ros.core.offload.understand import EXECUTED_ON_ROBOT  # noqa: E402
 from common import percentile  # noqa: E402
 from netlab_hosts import (ANSWER_TIMEOUT_S, netlab_problem, start_edge_pair, stream,  # noqa: E402
                           TwoHosts)
@@ -89,7 +90,7 @@ def run() -> Dict[str, object]:
     during = [r for r in results if first <= position.get(r['text'], -1) < last]
     after = [r for r in results if position.get(r['text'], -1) >= last]
     local = [result['latency_ms'] for result in results
-             if result['executed_on'] == 'robot' and WAITED not in result['reason']]
+             if result['executed_on'] == EXECUTED_ON_ROBOT and WAITED not in result['reason']]
     texts_seen = collections.Counter(result['text'] for result in results)
     ids = collections.Counter(result['request_id'] for result in results)
     return {

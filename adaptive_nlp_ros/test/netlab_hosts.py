@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional
 
+from adaptive_nlp_ros.core.offload.understand import EXECUTED_ON_ROBOT
 from conftest import allocate_domain_id, node_command, NodeProcess
 import pytest
 
@@ -251,7 +252,7 @@ def wait_for_offloading(driver: 'Driver', timeout_s: float = STARTUP_TIMEOUT_S) 
     attempt = 0
     while True:
         result = stream(driver, [f'warm-up {attempt}: go to the kitchen'], 0.0)[0]
-        if result['executed_on'] not in ('', 'robot'):
+        if result['executed_on'] not in ('', EXECUTED_ON_ROBOT):
             return
         if time.monotonic() > deadline:
             pytest.fail(f'{driver.name}: no command offloaded within {timeout_s:.0f} s '

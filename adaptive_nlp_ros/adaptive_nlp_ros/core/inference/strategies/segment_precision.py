@@ -53,14 +53,14 @@ class SegmentPrecision(Strategy):
         segments_after = -(-after // self.segment_layers)
         reserve = self.cheapest.energy_mj(first + count, after, tokens) + head * segments_after
         budget = state.remaining_budget_mj
-        costs = [option.energy_mj(first, count, tokens) + head for option in self.modes]
-        for option, cost in zip(self.modes, costs):
+        for option in self.modes:
+            cost = option.energy_mj(first, count, tokens) + head
             if cost + reserve <= budget:
                 return RunLayers(count, option.mode, f'L{first}-{first + count - 1}:'
                                  f'{option.mode} ({cost:.2f} mJ of {budget:.2f} left)')
         # Nothing fits: the mode cheapest for these layers at this length. The frontier's
         # last mode is cheapest for a whole pass at 16 tokens, not always here; taking it
         # made a lower battery spend more than a higher one (caught by test_strategies).
-        cheapest = min(range(len(costs)), key=costs.__getitem__)
-        return RunLayers(count, self.modes[cheapest].mode, f'L{first}-{first + count - 1}:'
-                         f'{self.modes[cheapest].mode} (budget {budget:.2f} mJ: cheapest)')
+        cheapest = min(self.modes, key=lambda option: option.energy_mj(first, count, tokens))
+        return RunLayers(count, cheapest.mode, f'L{first}-{first + count - 1}:'
+                         f'{cheapest.mode} (budget {budget:.2f} mJ: cheapest)')
