@@ -48,13 +48,17 @@ def test_lower_battery_never_costs_more_for_an_image(image_engine, text_engine, 
 def test_full_runs_every_stage_and_an_empty_budget_the_cheapest(image_engine, text_engine,
                                                                 digits):
     empty = text_engine.resources(budget_mj=0.0)
+    # The cheapest exit by this machine's profile: usually the first, but the quick profile
+    # training takes prices sub-0.1 ms image heads from coarse CPU-time ticks, and one fresh
+    # clone priced the first exit's head above the second stage plus its head.
+    cheapest = image_engine.context.cheapest().variant.layers
     for image, label in zip(*digits):
         full = image_engine.infer(image, image_engine.strategy('full'), empty)
         assert full.exit_layer == full.num_layers == 3 and math.isnan(
             full.confidence_threshold)
         for name in ('energy_greedy', 'fuzzy_complexity', 'moe_gate'):
             cheap = image_engine.infer(image, image_engine.strategy(name), empty)
-            assert cheap.exit_layer == 1, (name, cheap.reason)
+            assert cheap.exit_layer == cheapest, (name, cheap.reason)
         assert full.label == label or full.confidence < 0.99
 
 
