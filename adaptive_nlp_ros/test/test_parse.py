@@ -189,3 +189,24 @@ def test_without_an_action_the_sentence_head_answers_alone():
     sentence = sentence_distribution(bring=0.6)
     joint, parse = read_structured_exit(view, sentence, seg, role, intent, SCHEME, INTENTS, 4)
     assert joint is sentence and parse.label == 'bring'
+
+
+def test_a_message_broken_by_a_stray_role_is_read_as_one_valid_run():
+    """Per-word argmax gives content, person, content: the valid sequence keeps one message."""
+    words = ['tell', 'Ben', 'that', 'the', 'doctor', 'is', 'here']
+    view, seg, role, intent = tags_for(
+        words, ['B'] + ['I'] * 6,
+        ['O', 'B-person', 'O', 'B-content', 'B-person', 'I-content', 'I-content'], ['bring'] * 7)
+    role[4, SCHEME.role_tags.index('I-content')] = 0.08     # second choice, valid in the run
+    parse = decode(view, seg, role, intent, SCHEME, 'bring', 0.95)
+    assert [(a.role, a.value) for a in parse.actions[0].arguments] == [
+        ('person', 'Ben'), ('content', 'the doctor is here')]
+    assert parse.actions[0].arguments[1].confidence == pytest.approx(0.08)
+
+
+def test_valid_argmax_tags_are_kept_and_a_lone_article_is_no_argument():
+    words = ['put', 'the', 'cup', 'on', 'the']
+    view, seg, role, intent = tags_for(
+        words, ['B'] + ['I'] * 4, ['O', 'O', 'B-object', 'O', 'B-destination'], ['bring'] * 5)
+    parse = decode(view, seg, role, intent, SCHEME, 'bring', 0.95)
+    assert [(a.role, a.value) for a in parse.actions[0].arguments] == [('object', 'cup')]

@@ -10,7 +10,10 @@ turns them into actions, at word level (a word takes the tags of its first piece
    intent is the sentence head's label (so ``label`` is always the first action's intent),
    the others' the mean of their pieces' intent distributions;
 2. arguments are runs tagged ``B-role``/``I-role`` of one role, each given to the action that
-   holds its first word (or the one before it);
+   holds its first word (or the one before it). Where the most likely tag of each word makes
+   an invalid run (``I-content`` after ``B-object``), the most likely *valid* sequence is
+   taken instead (``constrained_role_tags``), so one long message is not cut in three; a
+   span of articles or punctuation alone is no argument;
 3. a pronoun (``it``, ``them``, ``him``, ``her``, ``there`` ...) takes the nearest earlier
    argument of a compatible role as its referent: its value is the referent's text, its span
    the pronoun's, ``resolved`` is true;
@@ -27,7 +30,7 @@ word; the whole parse is as sure as its weakest part (``ParsedCommand.confidence
 from dataclasses import dataclass, field
 import math
 import re
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -204,7 +207,7 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
     starts = view.word_starts()
     ends = starts[1:] + [len(view.offsets)]
     segment_tag = segment[starts].argmax(axis=1)
-    role_tag = roles[starts].argmax(axis=1)
+    role_tag = constrained_role_tags(roles[starts], scheme)
     segment_p = segment[starts, segment_tag]
     role_p = roles[starts, role_tag]
 
@@ -240,6 +243,8 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
     decoded: List[ParsedArgument] = []
     for first, last, role, confidence in spans:
         start, end = char_span(first, last)
+        if not any(character.isalnum() for character in comparable(view.text[start:end])):
+            continue                     # a lone article or punctuation names nothing
         argument = _resolve(ParsedArgument(role, view.text[start:end], start, end, confidence),
                             decoded)
         decoded.append(argument)
@@ -262,6 +267,50 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
                                   min(float(segment_p[w]) for w in words),
                                   tuple(action_args[index]), start, end))
     return DraftParse(tuple(drafts))
+
+
+def constrained_role_tags(probabilities: np.ndarray, scheme: TagScheme) -> np.ndarray:
+    """
+    Return each word's role tag: the most likely per word when that makes valid runs, else
+    the most likely sequence in which ``I-role`` only follows ``B-role`` or ``I-role``.
+
+    Per-word argmax is the common case and costs nothing more; the Viterbi pass (hard
+    transitions, no learned weights) only runs when a run is broken.
+    """
+    greedy = probabilities.argmax(axis=1)
+    allowed, may_start = _role_transitions(scheme)
+    if may_start[greedy[0]] and all(allowed[a, b] for a, b in zip(greedy[:-1], greedy[1:])):
+        return greedy
+    with np.errstate(divide='ignore'):
+        log_p = np.log(probabilities)
+    forbidden = np.where(allowed, 0.0, -np.inf)
+    score = np.where(may_start, log_p[0], -np.inf)
+    back = np.zeros(probabilities.shape, dtype=np.int64)
+    for word in range(1, len(probabilities)):
+        candidates = score[:, None] + forbidden          # [previous, current]
+        back[word] = candidates.argmax(axis=0)
+        score = candidates[back[word], np.arange(candidates.shape[1])] + log_p[word]
+    tags = np.empty(len(probabilities), dtype=np.int64)
+    tags[-1] = int(score.argmax())
+    for word in range(len(probabilities) - 1, 0, -1):
+        tags[word - 1] = back[word, tags[word]]
+    return tags
+
+
+_TRANSITIONS: Dict[Tuple[str, ...], Tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _role_transitions(scheme: TagScheme) -> Tuple[np.ndarray, np.ndarray]:
+    """Return (allowed[previous, current], may_start[tag]) for the scheme's role tags."""
+    if scheme.role_tags not in _TRANSITIONS:
+        names = scheme.role_tags
+        inside = [name[2:] if name.startswith('I-') else None for name in names]
+        role = [name[2:] if name != 'O' else None for name in names]
+        allowed = np.array([[inside[current] is None or role[previous] == inside[current]
+                             for current in range(len(names))] for previous in range(len(names))])
+        may_start = np.array([value is None for value in inside])
+        _TRANSITIONS[scheme.role_tags] = (allowed, may_start)
+    return _TRANSITIONS[scheme.role_tags]
 
 
 def _merge_repeats(actions: List[ParsedAction]) -> List[ParsedAction]:
