@@ -271,11 +271,12 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
 
 def constrained_role_tags(probabilities: np.ndarray, scheme: TagScheme) -> np.ndarray:
     """
-    Return each word's role tag: the most likely per word when that makes valid runs, else
-    the most likely sequence in which ``I-role`` only follows ``B-role`` or ``I-role``.
+    Return each word's role tag, as a valid sequence of runs.
 
-    Per-word argmax is the common case and costs nothing more; the Viterbi pass (hard
-    transitions, no learned weights) only runs when a run is broken.
+    The most likely tag per word when that makes valid runs, else the most likely sequence
+    in which ``I-role`` only follows ``B-role`` or ``I-role``. Per-word argmax is the common
+    case and costs nothing more; the Viterbi pass (hard transitions, no learned weights) only
+    runs when a run is broken.
     """
     greedy = probabilities.argmax(axis=1)
     allowed, may_start = _role_transitions(scheme)
