@@ -46,7 +46,7 @@ class InferenceOutcome:
     refined: bool = False
     latency_ms: float = 0.0          # receipt (tokenization included) to result
     energy_mj: float = 0.0           # estimate: profiled cost of the segments that ran
-    decision_ms: float = 0.0         # time the strategy spent deciding
+    decision_ms: float = 0.0         # in the strategies' decide calls only (InputRun.decide)
     input_kind: str = 'text'
     reason: str = ''
     actions: List[ParsedAction] = field(default_factory=list)   # text only: what it means

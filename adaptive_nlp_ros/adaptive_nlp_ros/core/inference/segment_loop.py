@@ -79,7 +79,7 @@ class InputRun:
         self.probabilities: Optional[torch.Tensor] = None
         self.parse: Optional[ParsedCommand] = None     # the latest exit's parse (text)
         self.variant = ''
-        self.decision_s = 0.0
+        self.decision_s = 0.0      # time inside the strategies' decide calls (see decide)
         self._rounds = 0
         self._safety = safety
 
@@ -100,20 +100,29 @@ class InputRun:
         The loop overrides it in two cases only: layers asked for beyond the last one (or a
         strategy that never answers) become ``Answer``; an ``Answer`` before any exit ran
         becomes the network's cheapest way to an answer.
+
+        ``decision_s`` adds up the time of every ``decide`` call (the safety path's after an
+        escalation too) and nothing else: not the overrides, not running a segment, not
+        reading an exit or decoding its parse.
         """
         self._rounds += 1
-        start = time.perf_counter()
-        action = self.strategy.decide(self.state)
-        self.decision_s += time.perf_counter() - start
+        action = self._ask()
         if isinstance(action, RunLayers) and (self.layers_done >= self.num_layers
                                               or self._rounds > 4 * self.num_layers + 4):
             action = Answer('no layers left')
         if isinstance(action, Answer) and self.probabilities is None:
             action = network.cheapest_answer()
         if isinstance(action, Answer) and self.escalate():
-            action = self.strategy.decide(self.state)
+            action = self._ask()
         if action.reason:
             self.reasons.append(action.reason)
+        return action
+
+    def _ask(self) -> Action:
+        """Return the strategy's action for the state so far, timed into ``decision_s``."""
+        start = time.perf_counter()
+        action = self.strategy.decide(self.state)
+        self.decision_s += time.perf_counter() - start
         return action
 
     def _safety_rank(self) -> int:
