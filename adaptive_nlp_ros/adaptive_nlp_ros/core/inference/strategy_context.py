@@ -9,7 +9,7 @@ Energies are precomputed as two numbers per option, so a decision costs microsec
 
 from dataclasses import dataclass, field
 import math
-from typing import Dict, List, Tuple
+from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 from .cost_profile import CostProfile
 from .variant_pool import mode_backend, mode_precision, REFERENCE_MODE, Variant
@@ -66,9 +66,9 @@ class ModeOption:
     """
     An execution mode as a fine-grained strategy sees it.
 
-    The layers' costs are also kept as running sums, so the energy of any run of layers is
-    two subtractions: strategies ask it several times per segment, and a decision must cost
-    microseconds.
+    The layers' costs are also kept as running sums, so the cost of any run of layers is two
+    subtractions; strategies that ask at every segment precompute the runs they use
+    (``layers_cost``, ``segment_steps``), so a decision costs microseconds.
     """
 
     mode: str
@@ -97,10 +97,44 @@ class ModeOption:
 
     def energy_mj(self, first_layer: int, count: int, tokens: int) -> float:
         """Estimated energy of layers ``first_layer .. first_layer + count - 1``."""
+        return self.layers_cost(first_layer, count).mj(tokens)
+
+    def layers_cost(self, first_layer: int, count: int) -> LinearCost:
+        """Return the energy of layers ``first_layer ..`` (``count`` of them) as a line."""
         first = min(max(first_layer - 1, 0), len(self.layer_energy))
         last = min(max(first + count, first), len(self.layer_energy))
         fixed, per_token = self._fixed_sums, self._per_token_sums
-        return (fixed[last] - fixed[first]) + (per_token[last] - per_token[first]) * tokens
+        return LinearCost(fixed[last] - fixed[first], per_token[last] - per_token[first])
+
+
+class SegmentStep(NamedTuple):
+    """
+    The segment that follows a number of layers done, priced before any input arrives.
+
+    What a per-segment strategy asks at every segment, as energy lines in tokens: these
+    layers in each mode, and the layers after them in the cheapest mode (the reserve).
+    """
+
+    first: int                      # the segment's first layer
+    count: int                      # its layers
+    span: str                       # 'L3-4', as reasons name it
+    costs: Tuple[LinearCost, ...]   # these layers in each mode, in the modes' order
+    rest_cheapest: LinearCost       # the layers after it in the last mode of the list
+    segments_after: int             # segments after it, each reading an exit head
+
+
+def segment_steps(modes: Sequence[ModeOption], num_layers: int,
+                  segment_layers: int) -> Tuple[SegmentStep, ...]:
+    """Return the step after each number of layers done, 0 .. ``num_layers - 1``."""
+    steps = []
+    for done in range(num_layers):
+        first, count = done + 1, min(segment_layers, num_layers - done)
+        after = num_layers - done - count
+        steps.append(SegmentStep(first, count, f'L{first}-{first + count - 1}',
+                                 tuple(mode.layers_cost(first, count) for mode in modes),
+                                 modes[-1].layers_cost(first + count, after),
+                                 -(-after // segment_layers)))
+    return tuple(steps)
 
 
 class StrategyContext:
@@ -122,6 +156,9 @@ class StrategyContext:
         self.pool_by_id: Dict[str, PoolOption] = {option.variant_id: option
                                                   for option in self.pool}
         self.mode_by_name: Dict[str, ModeOption] = {option.mode: option for option in self.modes}
+        # What most_accurate_within reads of each option, unpacked once: it scans per decision.
+        self._pool_terms = tuple((option.energy.fixed_mj, option.energy.per_token_mj,
+                                  option.dev_accuracy, option) for option in self.pool)
 
     @classmethod
     def build(cls, pool_entries, mode_fidelity: Dict[str, float], num_layers: int,
@@ -161,12 +198,12 @@ class StrategyContext:
 
     def most_accurate_within(self, budget_mj: float, tokens: int) -> PoolOption:
         """Return the most accurate option within ``budget_mj`` (the cheapest if none fits)."""
-        best = None
-        for option in self.pool:
-            if option.energy_mj(tokens) <= budget_mj and (
-                    best is None or option.dev_accuracy > best.dev_accuracy):
-                best = option
-        return best if best is not None else self.cheapest()
+        best, best_accuracy = None, 0.0
+        for fixed_mj, per_token_mj, accuracy, option in self._pool_terms:
+            if fixed_mj + per_token_mj * tokens <= budget_mj and (
+                    best is None or accuracy > best_accuracy):
+                best, best_accuracy = option, accuracy
+        return best if best is not None else self.pool[0]
 
     def efficient_pool(self) -> List[PoolOption]:
         """Options on the accuracy-energy frontier, cheapest first (dominated ones dropped)."""

@@ -1,7 +1,7 @@
 """The strategy interface: a small class with one decision method."""
 
 import math
-from typing import Any, ClassVar, Dict, Mapping
+from typing import Any, ClassVar, Dict, List, Mapping, Sequence
 
 from ..decisions import Action, DecisionState, ResourceState
 from ..strategy_context import battery_level, StrategyContext
@@ -28,6 +28,7 @@ class Strategy:
             raise ValueError(f'strategy {self.name}: unknown settings {sorted(unknown)}; '
                              f'known: {sorted(self.defaults)}')
         self.settings = {**self.defaults, **dict(settings)}
+        self._threshold_memo = (None, None, None, math.nan)
 
     def decide(self, state: DecisionState) -> Action:
         """Return the next action for this input."""
@@ -43,10 +44,22 @@ class Strategy:
                              self.context.budget_model)
 
     def scheduled_threshold(self, resources: ResourceState) -> float:
-        """Return the battery-scheduled threshold of ``threshold_at_full``/``_at_empty``."""
-        return threshold_for_battery(self.level(resources), self.settings['threshold_at_full'],
-                                     self.settings['threshold_at_empty'],
-                                     self.context.budget_model.reserve_fraction)
+        """
+        Return the battery-scheduled threshold of ``threshold_at_full``/``_at_empty``.
+
+        Remembered for the latest battery reading and budget model: every segment of a
+        command asks again with the same ones, and a decision must cost microseconds.
+        """
+        fraction, charging = resources.battery_fraction, resources.charging
+        budget_model = self.context.budget_model
+        memo = self._threshold_memo
+        if memo[0] == fraction and memo[1] == charging and memo[2] is budget_model:
+            return memo[3]
+        threshold = threshold_for_battery(
+            self.level(resources), self.settings['threshold_at_full'],
+            self.settings['threshold_at_empty'], budget_model.reserve_fraction)
+        self._threshold_memo = (fraction, charging, budget_model, threshold)
+        return threshold
 
     def segment_size(self) -> int:
         """Return the ``segment_layers`` setting, within 1 .. the backbone's layers."""
@@ -64,3 +77,22 @@ def threshold_for_battery(level: float, at_full: float, at_empty: float,
     usable = (level - reserve_fraction) / max(1e-9, 1.0 - reserve_fraction)
     usable = min(1.0, max(0.0, usable))
     return at_empty + (at_full - at_empty) * usable
+
+
+def softmax(scores: Sequence[float], temperature: float = 1.0) -> List[float]:
+    """
+    Return the softmax of a few scores, in plain floats (a gate over a handful of experts).
+
+    Plain loops: numpy's per-call overhead dwarfs a dozen numbers, and before Python 3.12
+    each comprehension is a call of its own, slow right after inference has flushed the
+    caches (where the engine decides).
+    """
+    peak = max(scores)
+    weights = []
+    for score in scores:
+        weights.append(math.exp((score - peak) / temperature))
+    total = sum(weights)
+    gate = []
+    for weight in weights:
+        gate.append(weight / total)
+    return gate

@@ -36,6 +36,14 @@ class EarlyExit(Strategy):
         self.min_layer = max(1, min(int(self.settings['min_exit_layer']), context.num_layers))
         max_layer = int(self.settings['max_exit_layer']) or context.num_layers
         self.max_layer = max(self.min_layer, min(max_layer, context.num_layers))
+        # Every command starts and continues the same way: the actions are made once, and
+        # the next layer's cost is a line per layer done.
+        self.first_layers = RunLayers(self.min_layer, self.mode,
+                                      f'layers 1-{self.min_layer} in {self.mode}')
+        self.next_layer = RunLayers(1, self.mode, '')
+        mode = context.mode_by_name[self.mode]
+        self.layer_costs = tuple(mode.layers_cost(done + 1, 1)
+                                 for done in range(context.num_layers))
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Return the threshold in force at this battery level."""
@@ -46,18 +54,17 @@ class EarlyExit(Strategy):
         progress = state.progress
         done = progress.layers_done
         if done == 0:
-            return RunLayers(self.min_layer, self.mode, f'layers 1-{self.min_layer} in '
-                             f'{self.mode}')
-        threshold = self.confidence_threshold(state.resources)
-        if progress.whole_confidence >= threshold:
-            return Answer(f'exit after {done}: confidence {progress.whole_confidence:.2f} >= '
-                          f'{threshold:.2f}')
+            return self.first_layers
+        threshold = self.scheduled_threshold(state.resources)
+        confidence = progress.whole_confidence
+        if confidence >= threshold:
+            return Answer(f'exit after {done}: confidence {confidence:.2f} >= {threshold:.2f}')
         if done >= self.max_layer:
             return Answer(f'exit after {done}: last allowed layer')
-        next_cost = (self.context.mode_by_name[self.mode].energy_mj(done + 1, 1,
-                                                                    state.command.tokens)
-                     + self.context.head_energy.mj(state.command.tokens))
-        if next_cost > state.remaining_budget_mj:
-            return Answer(f'exit after {done}: budget left {state.remaining_budget_mj:.2f} mJ'
+        tokens = state.command.tokens
+        next_cost = self.layer_costs[done].mj(tokens) + self.context.head_energy.mj(tokens)
+        budget = state.remaining_budget_mj
+        if next_cost > budget:
+            return Answer(f'exit after {done}: budget left {budget:.2f} mJ'
                           f' < next layer {next_cost:.2f} mJ')
-        return RunLayers(1, self.mode, '')
+        return self.next_layer

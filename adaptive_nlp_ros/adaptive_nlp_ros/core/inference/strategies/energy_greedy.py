@@ -12,10 +12,10 @@ class EnergyGreedy(Strategy):
     def decide(self, state: DecisionState) -> Action:
         """Pick the variant."""
         tokens = state.command.tokens
-        option = self.context.most_accurate_within(state.remaining_budget_mj, tokens)
-        fits = option.energy_mj(tokens) <= state.remaining_budget_mj
+        budget = state.remaining_budget_mj
+        option = self.context.most_accurate_within(budget, tokens)
+        energy = option.energy_mj(tokens)
         return RunVariant(option.variant_id, (
-            f'{option.variant_id}: dev acc {option.dev_accuracy:.3f}, '
-            f'{option.energy_mj(tokens):.2f} mJ '
-            + (f'<= budget {state.remaining_budget_mj:.2f} mJ' if fits else
-               f'(nothing fits budget {state.remaining_budget_mj:.2f} mJ: cheapest)')))
+            f'{option.variant_id}: dev acc {option.dev_accuracy:.3f}, {energy:.2f} mJ '
+            + (f'<= budget {budget:.2f} mJ' if energy <= budget else
+               f'(nothing fits budget {budget:.2f} mJ: cheapest)')))

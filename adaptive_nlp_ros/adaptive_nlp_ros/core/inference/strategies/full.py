@@ -2,6 +2,7 @@
 
 from .base import Strategy
 from ..decisions import Action, DecisionState, RunVariant
+from ..strategy_context import StrategyContext
 
 
 class FullReference(Strategy):
@@ -9,6 +10,10 @@ class FullReference(Strategy):
 
     name = 'full'
 
+    def __init__(self, context: StrategyContext, settings=()):
+        super().__init__(context, settings)
+        self.reference = RunVariant(context.reference_id, 'reference: fp32, every layer')
+
     def decide(self, state: DecisionState) -> Action:
-        """Run the reference variant."""
-        return RunVariant(self.context.reference_id, 'reference: fp32, every layer')
+        """Run the reference variant (the same action every time, made once)."""
+        return self.reference

@@ -8,11 +8,9 @@ expert scores ``need x fidelity_gain - pressure x relative_cost``; the gate is t
 the scores, the best affordable expert runs the segment, and a confident exit ends the pass.
 """
 
-import math
-
-from .base import Strategy
+from .base import softmax, Strategy
 from ..decisions import Action, Answer, DecisionState, ResourceState, RunLayers
-from ..strategy_context import StrategyContext
+from ..strategy_context import segment_steps, StrategyContext
 
 
 class MoeRouting(Strategy):
@@ -29,47 +27,55 @@ class MoeRouting(Strategy):
         fidelities = [expert.fidelity for expert in self.experts]
         span = max(1e-9, max(fidelities) - min(fidelities))
         self.gain = [(fidelity - min(fidelities)) / span for fidelity in fidelities]
+        self.temperature = self.settings['gate_temperature']
+        num_layers = context.num_layers
+        self.steps = segment_steps(self.experts, num_layers, self.segment_layers)
+        # The rest of the pass from each segment on, in the most faithful mode (the pressure).
+        self.faithful_rest = tuple(self.experts[0].layers_cost(done + 1, num_layers - done)
+                                   for done in range(num_layers))
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Return the exit threshold in force at this battery level."""
         return self.scheduled_threshold(resources)
 
     def decide(self, state: DecisionState) -> Action:
-        """Exit if confident, else route the next segment."""
+        """Exit if confident, else route the next segment (its costs precomputed per mode)."""
         progress = state.progress
         done = progress.layers_done
         num_layers = self.context.num_layers
         if done >= num_layers:
             return Answer(f'all {num_layers} layers ran')
-        threshold = self.confidence_threshold(state.resources)
-        if done and progress.whole_confidence >= threshold:
-            return Answer(f'exit after {done}: confidence {progress.whole_confidence:.2f} >= '
-                          f'{threshold:.2f}')
-        need = (1.0 - progress.whole_confidence) if done else state.command.complexity
+        if done:
+            threshold = self.scheduled_threshold(state.resources)
+            confidence = progress.whole_confidence
+            if confidence >= threshold:
+                return Answer(f'exit after {done}: confidence {confidence:.2f} >= '
+                              f'{threshold:.2f}')
+            need = 1.0 - confidence
+        else:
+            need = state.command.complexity
         tokens = state.command.tokens
-        count = min(self.segment_layers, num_layers - done)
-        first = done + 1
+        step = self.steps[done]
         head = self.context.head_energy.mj(tokens)
         budget = state.remaining_budget_mj
-        best_rest = self.experts[0].energy_mj(first, num_layers - done, tokens)
-        pressure = best_rest / max(budget, 1e-9)
-        costs = [expert.energy_mj(first, count, tokens) + head for expert in self.experts]
-        top_cost = costs[0]
-        scores = [need * gain - pressure * cost / top_cost
-                  for gain, cost in zip(self.gain, costs)]
-        temperature = self.settings['gate_temperature']
-        peak = max(scores)
-        weights = [math.exp((score - peak) / temperature) for score in scores]
-        total = sum(weights)
-        gate = [weight / total for weight in weights]
-        reserve = (self.experts[-1].energy_mj(first + count, num_layers - done - count, tokens)
-                   + head * -(-(num_layers - done - count) // self.segment_layers))
-        ranked = sorted(range(len(self.experts)), key=lambda i: -gate[i])
-        # Nothing affordable: the expert cheapest for these layers at this length (the last
-        # expert is cheapest for a whole pass at 16 tokens, not always for this segment).
-        chosen = next((i for i in ranked if costs[i] + reserve <= budget),
-                      min(range(len(costs)), key=costs.__getitem__))
-        shown = ' '.join(f'{expert.mode}={g:.2f}' for expert, g in zip(self.experts, gate))
-        return RunLayers(count, self.experts[chosen].mode,
-                         f'L{first}-{first + count - 1}:{self.experts[chosen].mode} '
-                         f'(need {need:.2f}, pressure {pressure:.2f}; gate {shown})')
+        pressure = self.faithful_rest[done].mj(tokens) / max(budget, 1e-9)
+        costs, scores = [], []
+        for layers, gain in zip(step.costs, self.gain):
+            cost = layers.mj(tokens) + head
+            costs.append(cost)
+            scores.append(need * gain - pressure * cost / costs[0])
+        gate = softmax(scores, self.temperature)
+        reserve = step.rest_cheapest.mj(tokens) + head * step.segments_after
+        # The likeliest affordable expert (the first of equals). Nothing affordable: the
+        # expert cheapest for these layers at this length (the last expert is cheapest for a
+        # whole pass at 16 tokens, not always for this segment).
+        chosen, shown = None, []
+        for expert, (probability, cost) in enumerate(zip(gate, costs)):
+            if cost + reserve <= budget and (chosen is None or probability > gate[chosen]):
+                chosen = expert
+            shown.append(f'{self.experts[expert].mode}={probability:.2f}')
+        if chosen is None:
+            chosen = min(range(len(costs)), key=costs.__getitem__)
+        mode = self.experts[chosen].mode
+        return RunLayers(step.count, mode, f'{step.span}:{mode} (need {need:.2f}, pressure '
+                         f'{pressure:.2f}; gate {" ".join(shown)})')

@@ -30,6 +30,8 @@ class Progressive(Strategy):
         self.cheap = modes[-1]
         # Only a more faithful mode can refine (none for images: one mode).
         self.refiners = [mode for mode in modes if mode.fidelity > self.cheap.fidelity]
+        self.cheap_pass = RunLayers(context.num_layers, self.cheap.mode,
+                                    f'cheap pass: {self.cheap.mode}')   # made once
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Below this confidence the cheap answer gets refined."""
@@ -40,8 +42,8 @@ class Progressive(Strategy):
         progress = state.progress
         num_layers = self.context.num_layers
         if progress.layers_done == 0:
-            return RunLayers(num_layers, self.cheap.mode, f'cheap pass: {self.cheap.mode}')
-        threshold = self.confidence_threshold(state.resources)
+            return self.cheap_pass
+        threshold = self.scheduled_threshold(state.resources)
         if progress.whole_confidence >= threshold:
             return Answer(('refined ' if progress.refinements else 'cheap pass ')
                           + f'confident: {progress.whole_confidence:.2f} >= {threshold:.2f}')

@@ -33,13 +33,15 @@ class SafetyPath(Strategy):
         self.exact_mode = exact_mode
         self.safety_label = safety_label
         self.threshold = threshold
+        self.fast_pass = RunLayers(context.num_layers, fast_mode,
+                                   f'every layer in {fast_mode}')       # made once
 
     def decide(self, state: DecisionState) -> Action:
         """Run every layer fast; re-run them exactly while the safety label stays plausible."""
         progress = state.progress
         layers = self.context.num_layers
         if progress.layers_done == 0:
-            return RunLayers(layers, self.fast_mode, f'every layer in {self.fast_mode}')
+            return self.fast_pass
         if progress.layers_done < layers:
             return RunLayers(layers - progress.layers_done, self.fast_mode,
                              f'layers {progress.layers_done + 1}-{layers} in {self.fast_mode}')

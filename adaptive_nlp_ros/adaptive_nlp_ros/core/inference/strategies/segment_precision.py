@@ -12,7 +12,7 @@ the cheapest mode for every segment after it, fits the remaining budget. With
 
 from .base import Strategy
 from ..decisions import Action, Answer, DecisionState, ResourceState, RunLayers
-from ..strategy_context import StrategyContext
+from ..strategy_context import segment_steps, StrategyContext
 
 
 class SegmentPrecision(Strategy):
@@ -26,41 +26,42 @@ class SegmentPrecision(Strategy):
         super().__init__(context, settings)
         self.segment_layers = self.segment_size()
         self.modes = context.efficient_modes()      # most faithful first
-        self.cheapest = self.modes[-1]
+        self.early_exit = self.settings['early_exit']
+        self.steps = segment_steps(self.modes, context.num_layers, self.segment_layers)
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Return the early-exit threshold in force (NaN when early exit is off)."""
-        if not self.settings['early_exit']:
+        if not self.early_exit:
             return float('nan')
         return self.scheduled_threshold(resources)
 
     def decide(self, state: DecisionState) -> Action:
-        """Answer, or pick the mode of the next segment."""
-        done = state.progress.layers_done
+        """Answer, or pick the mode of the next segment (its costs precomputed per mode)."""
+        progress = state.progress
+        done = progress.layers_done
         num_layers = self.context.num_layers
         if done >= num_layers:
             return Answer(f'all {num_layers} layers ran')
-        if done and self.settings['early_exit']:
-            threshold = self.confidence_threshold(state.resources)
-            if state.progress.whole_confidence >= threshold:
-                return Answer(f'exit after {done}: confidence '
-                              f'{state.progress.whole_confidence:.2f} >= {threshold:.2f}')
+        if done and self.early_exit:
+            threshold = self.scheduled_threshold(state.resources)
+            confidence = progress.whole_confidence
+            if confidence >= threshold:
+                return Answer(f'exit after {done}: confidence {confidence:.2f} >= '
+                              f'{threshold:.2f}')
         tokens = state.command.tokens
-        count = min(self.segment_layers, num_layers - done)
-        first = done + 1
-        after = num_layers - done - count
+        step = self.steps[done]
         head = self.context.head_energy.mj(tokens)
-        segments_after = -(-after // self.segment_layers)
-        reserve = self.cheapest.energy_mj(first + count, after, tokens) + head * segments_after
+        reserve = step.rest_cheapest.mj(tokens) + head * step.segments_after
         budget = state.remaining_budget_mj
-        for option in self.modes:
-            cost = option.energy_mj(first, count, tokens) + head
+        for option, layers in zip(self.modes, step.costs):
+            cost = layers.mj(tokens) + head
             if cost + reserve <= budget:
-                return RunLayers(count, option.mode, f'L{first}-{first + count - 1}:'
-                                 f'{option.mode} ({cost:.2f} mJ of {budget:.2f} left)')
+                return RunLayers(step.count, option.mode, f'{step.span}:{option.mode} '
+                                 f'({cost:.2f} mJ of {budget:.2f} left)')
         # Nothing fits: the mode cheapest for these layers at this length. The frontier's
         # last mode is cheapest for a whole pass at 16 tokens, not always here; taking it
         # made a lower battery spend more than a higher one (caught by test_strategies).
-        cheapest = min(self.modes, key=lambda option: option.energy_mj(first, count, tokens))
-        return RunLayers(count, cheapest.mode, f'L{first}-{first + count - 1}:'
-                         f'{cheapest.mode} (budget {budget:.2f} mJ: cheapest)')
+        cheapest = min(range(len(self.modes)), key=lambda i: step.costs[i].mj(tokens))
+        mode = self.modes[cheapest].mode
+        return RunLayers(step.count, mode, f'{step.span}:{mode} (budget {budget:.2f} mJ: '
+                         'cheapest)')
