@@ -210,3 +210,23 @@ def test_valid_argmax_tags_are_kept_and_a_lone_article_is_no_argument():
         words, ['B'] + ['I'] * 4, ['O', 'O', 'B-object', 'O', 'B-destination'], ['bring'] * 5)
     parse = decode(view, seg, role, intent, SCHEME, 'bring', 0.95)
     assert [(a.role, a.value) for a in parse.actions[0].arguments] == [('object', 'cup')]
+
+
+def test_a_new_run_right_after_one_of_the_same_role_continues_it():
+    words = ['find', 'the', 'nearest', 'trash', 'bin', 'and', 'the', 'cup']
+    view, seg, role, intent = tags_for(
+        words, ['B'] + ['I'] * 7,
+        ['O', 'O', 'B-object', 'B-object', 'I-object', 'O', 'O', 'B-object'], ['bring'] * 8)
+    parse = decode(view, seg, role, intent, SCHEME, 'bring', 0.95)
+    assert [(a.role, a.value) for a in parse.actions[0].arguments] == [
+        ('object', 'nearest trash bin'), ('object', 'cup')]
+
+
+def test_her_tagged_as_an_object_refers_to_the_animal_named_before():
+    words = ['find', 'my', 'cat', 'and', 'pick', 'her', 'up']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'I', 'O', 'B', 'I', 'I'],
+        ['O', 'O', 'B-object', 'O', 'O', 'B-object', 'O'], ['bring'] * 4 + ['pick'] * 3)
+    parse = decode(view, seg, role, intent, SCHEME, 'bring', 0.95)
+    her = parse.actions[1].arguments[0]
+    assert (her.role, her.value, her.resolved) == ('object', 'cat', True)

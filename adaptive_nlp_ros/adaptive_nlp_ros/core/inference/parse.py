@@ -13,7 +13,9 @@ turns them into actions, at word level (a word takes the tags of its first piece
    holds its first word (or the one before it). Where the most likely tag of each word makes
    an invalid run (``I-content`` after ``B-object``), the most likely *valid* sequence is
    taken instead (``constrained_role_tags``), so one long message is not cut in three; a
-   span of articles or punctuation alone is no argument;
+   ``B-role`` right after a run of the same role continues it (``the [heaviest][object]``
+   is one object: a list names its items with a comma or ``and`` between them); a span of
+   articles or punctuation alone is no argument;
 3. a pronoun (``it``, ``them``, ``him``, ``her``, ``there`` ...) takes the nearest earlier
    argument of a compatible role as its referent: its value is the referent's text, its span
    the pronoun's, ``resolved`` is true;
@@ -38,11 +40,12 @@ ROLES = ('object', 'person', 'location', 'destination', 'direction', 'distance',
          'speed', 'content')
 SEGMENT_TAGS = ('O', 'B', 'I')
 OUT_OF_SCOPE = 'out_of_scope'
-# Pronouns and what they may stand for (the role families of their referents).
+# Pronouns and what they may stand for (the role families of their referents); ``him`` and
+# ``her`` may stand for an animal the tags read as an object (``pick her up``: the cat).
 PRONOUNS = {
     'it': ('object',), 'that': ('object',), 'this': ('object',), 'that one': ('object',),
     'this one': ('object',), 'them': ('object', 'person'), 'those': ('object',),
-    'these': ('object',), 'him': ('person',), 'her': ('person',),
+    'these': ('object',), 'him': ('person', 'object'), 'her': ('person', 'object'),
     'there': ('location', 'destination'),
 }
 _FAMILY = {'location': 'place', 'destination': 'place', 'object': 'object',
@@ -229,7 +232,7 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
             open_role = None
             continue
         prefix, role = name.split('-', 1)
-        if prefix == 'I' and open_role == role and spans:
+        if open_role == role and spans and (prefix == 'I' or spans[-1][1] == word - 1):
             first, _, _, confidence = spans[-1]
             spans[-1] = (first, word, role, min(confidence, float(role_p[word])))
         else:
