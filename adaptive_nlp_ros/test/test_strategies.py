@@ -57,13 +57,20 @@ def test_lower_battery_never_picks_a_costlier_decision(text_engine, test_split, 
 
 @pytest.mark.parametrize('name', ['energy_greedy', 'fuzzy_complexity', 'moe_gate', 'early_exit'])
 def test_lower_battery_never_spends_more_end_to_end(text_engine, test_split, name):
-    """Strategies whose path does not depend on earlier choices: whole-command energy."""
+    """
+    Strategies whose path does not depend on earlier choices: whole-command energy.
+
+    Unless the cheaper answer left ``stop`` plausible and went on the safety path: that
+    escalation spends what a stop needs, at any battery (``test_safety_path``).
+    """
     strategy = text_engine.strategy(name)
     for text in test_split.texts[::97]:
-        energies = [text_engine.infer(text, strategy, text_engine.resources(
-            battery_fraction=battery)).energy_mj for battery in BATTERIES]
-        assert all(low <= high + 1e-9 for high, low in zip(energies, energies[1:])), (
-            f'{name} on {text!r}: {energies}')
+        outcomes = [text_engine.infer(text, strategy, text_engine.resources(
+            battery_fraction=battery)) for battery in BATTERIES]
+        for battery, high, low in zip(BATTERIES[1:], outcomes, outcomes[1:]):
+            assert low.energy_mj <= high.energy_mj + 1e-9 or 'safety path' in low.reason, (
+                f'{name} on {text!r} at battery {battery}: {low.energy_mj:.3f} mJ > '
+                f'{high.energy_mj:.3f} mJ ({low.reason})')
 
 
 @pytest.mark.parametrize('name', ('full',) + ADAPTIVE)
