@@ -174,3 +174,19 @@ def test_an_answer_that_leaves_stop_plausible_continues_on_the_safety_path(
                                                     mode_backend(engine.safety.fast_mode))
     assert {outcome.exit_layer for outcome in plain} == {1}      # the budget cut the others
     assert any(outcome.label == 'stop' for outcome in escalated)
+
+
+@pytest.mark.parametrize('name', ['energy_greedy', 'moe_gate'])
+def test_a_whole_variant_answer_escalates_alone_as_in_a_batch(text_engine, test_split, name):
+    """One command at a time and batched, a variant that leaves stop plausible escalates."""
+    engine = text_engine
+    strategy = engine.strategy(name)
+    resources = engine.resources(battery_fraction=0.2)     # small MiniLM variants answer
+    texts = [text for text in test_split.texts if not engine.safety_check(text).possible]
+    alone = ['plausible after' in engine.infer(text, strategy, resources).reason
+             for text in texts]
+    together = ['plausible after' in outcome.reason
+                for start in range(0, len(texts), 16)
+                for outcome in engine.infer_batch(texts[start:start + 16], strategy, resources)]
+    assert any(together), 'no answer left stop plausible: nothing is checked'
+    assert alone == together

@@ -193,7 +193,7 @@ def answer_one(network: SegmentedNetwork, run: InputRun) -> InputRun:
         if isinstance(action, Answer):
             break
         network.carry_out([run], action)
-        if isinstance(action, RunVariant):
+        if isinstance(action, RunVariant) and not run.escalate():
             break
     return run
 
