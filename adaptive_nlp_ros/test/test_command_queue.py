@@ -133,3 +133,29 @@ def test_any_arrivals_stay_bounded_and_the_likeliest_stop_is_kept(
     if stops:
         likeliest = -max(stops)[1]                  # highest score, oldest among equals
         assert likeliest in served and served.index(likeliest) < priority_capacity
+
+
+def test_get_batch_takes_one_lane_in_order_while_commands_join():
+    queue = CommandQueue(20)
+    for item, priority in (('a', False), ('s1', True), ('b', False), ('s2', True),
+                           ('IMG', False), ('c', False), ('d', False), ('e', False)):
+        queue.put(item, priority)
+    text = str.islower
+    assert queue.get_batch(0.0, 8, lambda item: item != 'IMG') == ['s1', 's2']  # stops alone
+    assert queue.get_batch(0.0, 8, lambda item: item != 'IMG') == ['a', 'b']    # up to IMG
+    assert queue.get_batch(0.0, 8, lambda item: item != 'IMG') == ['IMG']       # it goes alone
+    assert queue.get_batch(0.0, 2, text) == ['c', 'd']                          # max_count
+    assert queue.get_batch(0.0, 8) == ['e']                                     # no joins: one
+    assert queue.get_batch(0.0, 8, text) == [] and len(queue) == 0
+
+
+def test_get_batch_never_loses_or_repeats_a_command():
+    queue = CommandQueue(50, 10)
+    dropped, served = [], []
+    for index in range(300):
+        dropped += queue.put(index, priority=index % 7 == 0, stop_score=index % 3)
+        if index % 11 == 0:
+            served += queue.get_batch(0.0, 4, lambda item: item % 5 != 0)
+    while len(queue):
+        served += queue.get_batch(0.0, 4, lambda item: item % 5 != 0)
+    assert sorted(dropped + served) == list(range(300))

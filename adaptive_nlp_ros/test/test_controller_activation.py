@@ -45,6 +45,9 @@ class CountingEngine:
         self.inferred.append(command)
         return InferenceOutcome('navigate', 0.9, ['navigate'], [0.9], strategy.name, 'fake', 1, 1)
 
+    def infer_batch(self, texts, strategy, resources) -> List[InferenceOutcome]:
+        return [self.infer(text, strategy, resources) for text in texts]
+
 
 class Results(list):
     """The results published, in order; ``wait_for`` blocks until one with an id arrived."""

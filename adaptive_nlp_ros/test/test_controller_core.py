@@ -88,6 +88,9 @@ class FakeTextEngine:
             battery_fraction=resources.battery_fraction, energy_budget_mj=resources.budget_mj,
             battery_stale=resources.battery_stale, energy_mj=float(layers), reason='fake')
 
+    def infer_batch(self, texts, strategy, resources: ResourceState) -> List[InferenceOutcome]:
+        return [self.infer(text, strategy, resources) for text in texts]
+
 
 class FakeImageEngine:
     """Answers every image as digit_0."""

@@ -327,6 +327,7 @@ def test_threshold_parameters_take_effect(controller):
     ('stale_strategy', 'oracle', 'evaluation-only'),
     ('strategy', 'static:no_such_variant', 'unknown strategy'),
     ('queue_size', 0, 'out of range'),
+    ('max_batch', 0, 'out of range'),
     ('early_exit.threshold_at_full', 1.5, 'out of range'),
     ('battery_timeout_s', 'soon', ''),            # wrong type: refused by rclpy's descriptor
     ('artifacts_dir', '/elsewhere', 'read-only'),

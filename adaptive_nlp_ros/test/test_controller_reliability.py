@@ -390,6 +390,11 @@ class ExplodingEngine:
             raise RuntimeError('simulated fault inside the model')
         return self._engine.infer(text, strategy, resources)
 
+    def infer_batch(self, texts, strategy, resources):
+        if any('explode' in text for text in texts):
+            raise RuntimeError('simulated fault inside the model')
+        return self._engine.infer_batch(texts, strategy, resources)
+
 
 def test_a_failing_inference_is_rejected_with_its_reason_and_the_node_goes_on(
         ros_domain, text_engine):

@@ -23,14 +23,15 @@ Bounds, and who gives way (every bound holds, so memory stays bounded under any 
 So the queue never holds more than ``max(capacity, priority_capacity)`` commands.
 
 Every call returns the commands it dropped, so the caller can answer each of them at once
-(one result per received command). Thread-safe: receive callbacks put, one worker gets.
+(one result per received command). Thread-safe: receive callbacks put, one worker gets (one
+command, or with ``get_batch`` several queued one behind the other in one lane).
 """
 
 from collections import deque
 from dataclasses import dataclass
 import threading
 import time
-from typing import Deque, Generic, List, Optional, TypeVar
+from typing import Callable, Deque, Generic, List, Optional, TypeVar
 
 T = TypeVar('T')
 
@@ -171,18 +172,41 @@ class CommandQueue(Generic[T]):
 
         :return: None when the wait timed out or the queue is closed and empty.
         """
+        batch = self.get_batch(timeout_s)
+        return batch[0] if batch else None
+
+    def get_batch(self, timeout_s: Optional[float] = None, max_count: int = 1,
+                  joins: Optional[Callable[[T], bool]] = None) -> List[T]:
+        """
+        Return the next command and up to ``max_count - 1`` queued right behind it in its lane.
+
+        The next command is the one ``get`` returns; the others follow it in order while
+        ``joins`` accepts the first and each of them (``joins`` runs under the queue's lock:
+        keep it cheap). A batch never mixes lanes, so possible stops are never answered
+        behind ordinary commands. Nothing is waited for beyond the first command.
+
+        :return: empty when the wait timed out or the queue is closed and empty.
+        """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         with self._condition:
             while not self._priority and not self._ordinary:
                 if self._closed:
-                    return None
+                    return []
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0.0:
-                    return None
+                    return []
                 self._condition.wait(remaining)
             if self._priority:
-                return self._priority.popleft().item
-            return self._ordinary.popleft()
+                batch = [self._priority.popleft().item]
+                while (len(batch) < max_count and self._priority and joins is not None
+                       and joins(batch[0]) and joins(self._priority[0].item)):
+                    batch.append(self._priority.popleft().item)
+                return batch
+            batch = [self._ordinary.popleft()]
+            while (len(batch) < max_count and self._ordinary and joins is not None
+                   and joins(batch[0]) and joins(self._ordinary[0])):
+                batch.append(self._ordinary.popleft())
+            return batch
 
     def close(self) -> List[T]:
         """Refuse further arrivals, wake a waiting ``get``, and return what was still queued."""

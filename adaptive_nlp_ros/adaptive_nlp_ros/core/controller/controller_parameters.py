@@ -64,6 +64,11 @@ GENERAL_PARAMETERS = (
                   'depth). When full, the one the cheap check scores least likely to be a stop '
                   'is demoted to the ordinary queue, so false alarms give way to real stops.',
                   min_value=1, max_value=100000),
+    ParameterSpec('max_batch', 8,
+                  'Most queued text commands answered as one batch when several wait (same '
+                  'per-command decisions; possible stops batched among themselves, first). '
+                  '1: one command at a time. Images and edge_offload go one at a time.',
+                  min_value=1, max_value=256),
     ParameterSpec('max_text_chars', 1000,
                   'Longer text commands are rejected (not truncated).',
                   min_value=1, max_value=1000000),
@@ -185,6 +190,7 @@ class ControllerSettings:
     max_command_age_s: float = 2.0
     queue_size: int = 100
     stop_queue_size: int = 200
+    max_batch: int = 8
     max_text_chars: int = 1000
     max_image_pixels: int = 262144
     budget: EnergyBudgetModel = field(default_factory=EnergyBudgetModel)
@@ -206,6 +212,7 @@ class ControllerSettings:
                    max_stamp_skew_s=merged['max_stamp_skew_s'],
                    max_command_age_s=merged['max_command_age_s'],
                    queue_size=merged['queue_size'], stop_queue_size=merged['stop_queue_size'],
+                   max_batch=merged['max_batch'],
                    max_text_chars=merged['max_text_chars'],
                    max_image_pixels=merged['max_image_pixels'], budget=budget,
                    strategy_settings=per_strategy, offload=OffloadSettings(

@@ -7,6 +7,7 @@ the keys other components rely on (``received``, ``answered``, ``rejected``, ``d
 ``queue_length``, ``battery_age_s``, ``strategy``); the rest are for people.
 """
 
+import math
 from typing import Dict, Tuple
 
 from .records import DIAGNOSTIC_ERROR, DIAGNOSTIC_OK, DIAGNOSTIC_WARN
@@ -36,6 +37,12 @@ def controller_status(controller) -> Tuple[int, str, Dict[str, object]]:
         'battery_stale': reading.stale,
         'battery_fraction': reading.last_good_fraction,
         'in_progress': worker.in_progress,
+        'max_batch': settings.max_batch,
+        'batches': worker.batches,
+        'batched_commands': worker.batched_commands,
+        'mean_batch': (worker.batched_commands / worker.batches if worker.batches
+                       else math.nan),
+        'batch_failures': worker.batch_failures,
         'queue_size': queue.capacity,
         'stop_queue_length': queue.priority_length(),
         'stop_queue_size': queue.priority_capacity,

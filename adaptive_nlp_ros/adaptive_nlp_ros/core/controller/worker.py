@@ -8,13 +8,25 @@ fields changed. An inference that raises is answered REJECTED with the error; an
 error in the loop is logged and shown on the diagnostics, and the loop goes on. Under
 ``edge_offload`` a text command may be answered by the expert server instead (the worker then
 waits at most the deadline; see ``core.offload.edge_offload``).
+
+Micro-batching under backlog: when several text commands wait one behind the other in one lane
+of the queue, up to ``max_batch`` of them are answered by one ``TextEngine.infer_batch`` call,
+which makes every command's decisions as alone (same strategy, same resources: the battery is
+read once per batch) and runs together only the steps they share. Possible stops are batched
+among themselves, never with ordinary commands, so they still go first. Each command is then
+finished exactly as alone (stale-command rule, configuration, its result), in queue order;
+each result counts the batch's whole wall time, since all leave when the batch is done.
+Nothing waits for a batch to fill: a lone command is answered alone. Images, and text while
+``edge_offload`` decides where to compute, go one at a time. A batch whose inference raises
+is answered again one command at a time, so each is answered or rejected with its own reason.
 """
 
 import math
 import threading
-from typing import Any, Callable, List, Optional
+import time
+from typing import Any, Callable, List, Optional, Sequence
 
-from .battery_tracker import BatteryTracker
+from .battery_tracker import BatteryReading, BatteryTracker
 from .command_queue import CommandQueue
 from .command_validation import (REJECT_INACTIVE, REJECT_INFERENCE_ERROR, Rejection,
                                  stale_rejection)
@@ -23,14 +35,16 @@ from .log_throttle import ThrottledLog
 from .records import (Command, Configuration, EXECUTED_ON_ROBOT, INACTIVE_REASON, KIND_TEXT,
                       STATUS_ANSWERED)
 from .strategy_selection import StrategySelection
-from ..offload.edge_offload import offloaded_outcome, on_robot
+from ..inference.results import InferenceOutcome
+from ..offload.edge_offload import (offloaded_outcome, on_robot,
+                                    STRATEGY_NAME as EDGE_OFFLOAD)
 
 WORKER_POLL_S = 0.1
 ConfigurationSink = Callable[[Configuration, Any], None]
 
 
 class InferenceWorker:
-    """Answers the queue's commands one at a time, on its own thread once started."""
+    """Answers the queue's commands, alone or in batches, on its own thread once started."""
 
     def __init__(self, engines: Any, queue: CommandQueue, selection: StrategySelection,
                  battery: BatteryTracker, ledger: ResultLedger, settings: Callable[[], Any],
@@ -56,24 +70,36 @@ class InferenceWorker:
         self._last_configuration: Optional[Configuration] = None
         self.in_progress = 0
         self.failed = ''
+        self.batches = 0                 # batches of two or more commands answered together
+        self.batched_commands = 0        # commands in those batches
+        self.batch_failures = 0          # batches answered again one command at a time
         self._thread: Optional[threading.Thread] = None
         self._stopping = threading.Event()
 
     def process_next(self, timeout_s: Optional[float] = 0.0) -> bool:
         """
-        Answer the next queued command (waiting up to ``timeout_s``).
+        Answer the next queued command, and those that join its batch (waiting ``timeout_s``).
 
         :return: False when there was none.
         """
-        command = self._queue.get(timeout_s)
-        if command is None:
+        commands = self._queue.get_batch(timeout_s, self._batch_limit(), _batchable)
+        if not commands:
             return False
-        self.in_progress = 1
+        self.in_progress = len(commands)
         try:
-            self._answer(command)
+            if len(commands) == 1:
+                self._answer(commands[0])
+            else:
+                self._answer_batch(commands)
         finally:
             self.in_progress = 0
         return True
+
+    def _batch_limit(self) -> int:
+        """Return ``max_batch``, or 1 while ``edge_offload`` decides where text runs."""
+        settings = self._settings()
+        name = settings.stale_strategy if self._battery.reading().stale else settings.strategy
+        return 1 if name == EDGE_OFFLOAD else settings.max_batch
 
     def _answer(self, command: Command) -> None:
         """Infer one command and publish its result (and a changed configuration)."""
@@ -112,9 +138,65 @@ class InferenceWorker:
                 outcome = on_robot(outcome, placement)
             outcome.reason = '; '.join(part for part in (placement.reason, outcome.reason)
                                        if part)
+        self._finish(command, outcome, reading, strategy.name, executed_on, round_trip_ms)
+
+    def _answer_batch(self, commands: Sequence[Command]) -> None:
+        """Infer queued text commands as one batch; answer each as ``_answer`` would."""
+        if not self._active():
+            for command in commands:
+                self._reject(command, Rejection(REJECT_INACTIVE, INACTIVE_REASON))
+            return
+        try:
+            self._selection.apply(self._settings())
+            reading = self._battery.reading()
+            offloading = self._selection.edge_for(KIND_TEXT, reading.stale) is not None
+            if not offloading:
+                strategy = self._selection.for_command(KIND_TEXT, reading.stale)
+                text = self._engines.text
+                resources = text.resources(reading.fraction, reading.charging, reading.stale,
+                                           capacity_wh=reading.capacity_wh)
+                started = time.perf_counter()
+                outcomes = text.infer_batch([command.text for command in commands], strategy,
+                                            resources)
+                if len(outcomes) != len(commands):
+                    raise RuntimeError(f'{len(outcomes)} outcomes for {len(commands)} '
+                                       'commands')
+        except Exception as error:  # noqa: B902 - answer each alone, with its own reason
+            self.batch_failures += 1
+            self._log.warn('batch_failed', f'a batch of {len(commands)} commands failed '
+                           f'({error!r}); answering them one at a time')
+            self._one_at_a_time(commands)
+            return
+        if offloading:                          # the battery went stale into edge_offload
+            self._one_at_a_time(commands)
+            return
+        wall_ms = (time.perf_counter() - started) * 1e3
+        self.batches += 1
+        self.batched_commands += len(commands)
+        for command, outcome in zip(commands, outcomes):
+            outcome.latency_ms = wall_ms
+            try:
+                self._finish(command, outcome, reading, strategy.name)
+            except Exception as error:  # noqa: B902 - the rest of the batch is still answered
+                self._reject(command, Rejection(REJECT_INFERENCE_ERROR,
+                                                f'answering failed: {error!r}'))
+
+    def _one_at_a_time(self, commands: Sequence[Command]) -> None:
+        """Answer commands alone, in order; one that fails is rejected, the rest go on."""
+        for command in commands:
+            try:
+                self._answer(command)
+            except Exception as error:  # noqa: B902 - as in the batch: answer everyone
+                self._reject(command, Rejection(REJECT_INFERENCE_ERROR,
+                                                f'answering failed: {error!r}'))
+
+    def _finish(self, command: Command, outcome: InferenceOutcome, reading: BatteryReading,
+                strategy_name: str, executed_on: str = EXECUTED_ON_ROBOT,
+                round_trip_ms: float = math.nan) -> None:
+        """Apply the stale-command rule, publish a changed configuration, emit the result."""
         reason = outcome.reason
         if command.stale_age_s is not None:
-            if outcome.label != engines.text.safety_label:
+            if outcome.label != self._engines.text.safety_label:
                 self._reject(command, stale_rejection(
                     command.stale_age_s, self._settings().max_command_age_s,
                     f' (kept as a possible stop, answered {outcome.label})'))
@@ -124,7 +206,7 @@ class InferenceWorker:
                       f'{reason}')
         if reading.stale:
             reason = (f'battery stale ({reading.age_s:.1f} s without a good BatteryState): '
-                      f'stale_strategy {strategy.name}, battery unknown; {reason}')
+                      f'stale_strategy {strategy_name}, battery unknown; {reason}')
         configuration = Configuration.from_outcome(outcome, reason, executed_on, round_trip_ms)
         previous = self._last_configuration
         if previous is None or previous.discrete_key() != configuration.discrete_key():
@@ -177,3 +259,8 @@ class InferenceWorker:
     def alive(self) -> bool:
         """Return True while the worker thread runs."""
         return self._thread is not None and self._thread.is_alive()
+
+
+def _batchable(command: Command) -> bool:
+    """Return True for commands that may share a batch: text (images go alone)."""
+    return command.kind == KIND_TEXT
