@@ -517,5 +517,9 @@ def write(results: Dict, out: pathlib.Path) -> None:
         import bench_partition
         partition = bench_partition.markdown(results['partition'])
         lines += ['', partition.replace('## A partition', '## 9. A partition')]
+    if results.get('burst'):
+        import bench_burst
+        burst = bench_burst.markdown(results['burst'])
+        lines += ['', burst.replace('## A burst', '## 10. A burst')]
     lines += ['', '## Plots', ''] + [f'![{name}]({name})' for name in _plots(results, out)]
     (out / 'RESULTS.md').write_text('\n'.join(lines) + '\n')

@@ -117,6 +117,9 @@ def main() -> int:
     stage('a 10 s partition in a 100-command stream (two hosts)')
     import bench_partition
     results['partition'] = bench_partition.run()
+    stage('a burst of 2,000 commands, one at a time vs micro-batched')
+    import bench_burst
+    results['burst'] = bench_burst.run()
     stage('image BranchyNet')
     results['branchynet'] = report.branchynet(engine, passes)
     results['seconds'] = time.time() - started
