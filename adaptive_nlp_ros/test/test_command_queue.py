@@ -141,7 +141,8 @@ def test_get_batch_takes_one_lane_in_order_while_commands_join():
                            ('IMG', False), ('c', False), ('d', False), ('e', False)):
         queue.put(item, priority)
     text = str.islower
-    assert queue.get_batch(0.0, 8, lambda item: item != 'IMG') == ['s1', 's2']  # stops alone
+    assert queue.get_batch(0.0, 8, lambda item: item != 'IMG') == ['s1']        # a stop: alone
+    assert queue.get_batch(0.0, 8, lambda item: item != 'IMG') == ['s2']
     assert queue.get_batch(0.0, 8, lambda item: item != 'IMG') == ['a', 'b']    # up to IMG
     assert queue.get_batch(0.0, 8, lambda item: item != 'IMG') == ['IMG']       # it goes alone
     assert queue.get_batch(0.0, 2, text) == ['c', 'd']                          # max_count

@@ -115,14 +115,15 @@ def test_a_lone_command_is_answered_alone_and_nothing_waits_for_a_batch():
     assert harness.text.batches() == []
 
 
-def test_possible_stops_are_batched_among_themselves_and_answered_first():
+def test_possible_stops_are_answered_first_each_alone():
+    """A stop's result never waits for a batch mate's: a batch publishes when all is done."""
     harness = Batching()
     controller = harness.controller
     for text in ('go to a', 'stop now', 'go to b', 'please stop', 'go to c'):
         controller.receive_text(text)
     harness.run_all()
-    assert harness.text.batches() == [('stop now', 'please stop'),
-                                      ('go to a', 'go to b', 'go to c')]
+    assert harness.text.alone() == ['stop now', 'please stop']
+    assert harness.text.batches() == [('go to a', 'go to b', 'go to c')]
     assert harness.answered() == ['stop now', 'please stop', 'go to a', 'go to b', 'go to c']
     assert [result.label for result in harness.results[:2]] == ['stop', 'stop']
 
@@ -177,11 +178,11 @@ def test_any_batch_fault_still_answers_everyone(fault):
         harness.text.batch_error = 'out of memory'
     else:
         harness.text.short_by = 1
-    for text in ('stop now', 'please stop', 'go to a', 'go to b'):
+    for text in ('stop now', 'go to a', 'go to b', 'go to c'):
         harness.controller.receive_text(text)
     harness.run_all()
-    assert harness.answered() == ['stop now', 'please stop', 'go to a', 'go to b']
-    assert harness.controller.diagnostics()[2]['batch_failures'] == 2
+    assert harness.answered() == ['stop now', 'go to a', 'go to b', 'go to c']
+    assert harness.controller.diagnostics()[2]['batch_failures'] == 1
 
 
 def test_a_command_that_cannot_be_finished_is_rejected_and_its_batch_mates_answered():
@@ -196,14 +197,14 @@ def test_a_command_that_cannot_be_finished_is_rejected_and_its_batch_mates_answe
     assert harness.results[1].reason.startswith('answering failed')
 
 
-def test_stale_possible_stops_in_a_batch_are_answered_only_if_stops():
+def test_stale_possible_stops_are_answered_only_if_stops():
     harness = Batching()
     controller = harness.controller
     controller.receive_text('stop the arm', age_s=5.0)
     controller.receive_text('go nonstop to the lab', age_s=5.0)       # a false alarm
     controller.receive_text('stop here', age_s=5.0)
     harness.run_all()
-    assert harness.text.batches() == [('stop the arm', 'go nonstop to the lab', 'stop here')]
+    assert harness.text.batches() == []
     by_text = {result.input_text: result for result in harness.results}
     assert by_text['stop the arm'].status == by_text['stop here'].status == STATUS_ANSWERED
     assert by_text['stop the arm'].reason.startswith('stale (5.00 s on the way) but a stop')
@@ -279,7 +280,7 @@ def test_the_real_engine_answers_a_batch_as_it_answers_each_command_alone(text_e
             controller.receive_text(text)
         while controller.process_next(0.0):
             pass
-        assert controller.diagnostics()[2]['batches'] == (0 if max_batch == 1 else 2)
+        assert controller.diagnostics()[2]['batches'] == (0 if max_batch == 1 else 1)
         return [(result.input_text, result.status, result.label, result.outcome.actions,
                  result.configuration.exit_layer, result.configuration.segment_precisions)
                 for result in results]

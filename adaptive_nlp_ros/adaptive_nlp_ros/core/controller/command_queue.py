@@ -182,8 +182,9 @@ class CommandQueue(Generic[T]):
 
         The next command is the one ``get`` returns; the others follow it in order while
         ``joins`` accepts the first and each of them (``joins`` runs under the queue's lock:
-        keep it cheap). A batch never mixes lanes, so possible stops are never answered
-        behind ordinary commands. Nothing is waited for beyond the first command.
+        keep it cheap). Only ordinary commands batch: a possible stop comes alone, so its
+        result never waits for a batch mate's (a batch publishes when all of it is answered),
+        and never behind an ordinary command. Nothing is waited for beyond the first command.
 
         :return: empty when the wait timed out or the queue is closed and empty.
         """
@@ -196,12 +197,8 @@ class CommandQueue(Generic[T]):
                 if remaining is not None and remaining <= 0.0:
                     return []
                 self._condition.wait(remaining)
-            if self._priority:
-                batch = [self._priority.popleft().item]
-                while (len(batch) < max_count and self._priority and joins is not None
-                       and joins(batch[0]) and joins(self._priority[0].item)):
-                    batch.append(self._priority.popleft().item)
-                return batch
+            if self._priority:               # a possible stop: alone, published at once
+                return [self._priority.popleft().item]
             batch = [self._ordinary.popleft()]
             while (len(batch) < max_count and self._ordinary and joins is not None
                    and joins(batch[0]) and joins(self._ordinary[0])):
