@@ -8,21 +8,11 @@ re-runs of cached layers. A command that may be a ``stop`` (judged first by the 
 cheapest model) never leaves early, whatever the strategy and the battery: it takes the
 safety path (``strategies/safety_path.py``): every layer in a fast faithful mode, and a full
 fp32 re-run whenever that pass does not answer ``stop`` but leaves it plausible.
-
-The TF-IDF check flags far more held-out non-stops than dev ones, so a flagged command first
-passes a stop gate (``SafetyGate``): layer 1 in the fast mode, and unless that exit leaves
-a stop plausible somewhere in the command (``TextSegments`` reads every word piece's stop
-intent), it continues under the requested strategy. ``fit_safety_gate`` sets the gate's
-threshold at load from the dev split the artifacts were trained with (half the lowest score
-of a dev command holding a stop); without that split there is no gate, as before.
 """
 
 import collections
 from dataclasses import dataclass
-import json
-import logging
 import math
-import pathlib
 import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -40,7 +30,7 @@ from .segment_loop import answer_one, answer_together, InputRun
 from .strategies import create_strategy, Strategy
 from .strategies.full import FullReference
 from .strategies.moe_gate import gate_features
-from .strategies.safety_path import SafetyGate, SafetyPath
+from .strategies.safety_path import SafetyPath
 from .strategy_context import StrategyContext
 from .text_backbone import TokenBatch
 from .text_models import TextModels
@@ -54,10 +44,6 @@ SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 of the exact safet
 SAFETY_FAST_FIDELITY = 0.99         # dev agreement with fp32 of the fast safety pass
 CHEAP_MEMO_SIZE = 512               # texts whose TF-IDF probabilities are remembered
 VARIANT_SEGMENT_LAYERS = 2          # how a whole-variant run is reported: segments of 2 layers
-SAFETY_GATE_LAYERS = 1              # layers a flagged command runs before the stop gate reads
-SAFETY_GATE_MARGIN = 0.5            # gate threshold: this share of the lowest dev stop's score
-
-LOG = logging.getLogger(__name__)
 
 
 def safety_score(text: str, first_action_probability: float,
@@ -113,7 +99,9 @@ class TextEngine:
         self.full = FullReference(self.context)
         self.safety_index = (models.labels.index(models.safety_label)
                              if models.safety_label in models.labels else None)
-        self.safety = self._safety_path(None)
+        self.safety = SafetyPath(self.context, self._safety_fast_mode(),
+                                 self.context.pool_by_id[self._safety_variant()].variant.mode,
+                                 models.safety_label or '', models.safety_threshold)
         self._labels = models.labels
         self._cheap_memo: 'collections.OrderedDict[str, np.ndarray]' = collections.OrderedDict()
         self._cheap_lock = threading.Lock()
@@ -125,34 +113,6 @@ class TextEngine:
         return self.models.safety_label or ''
 
     # -- set-up -------------------------------------------------------------------------
-
-    def _safety_path(self, gate: Optional[SafetyGate]) -> SafetyPath:
-        """Return the safety path, with ``gate`` (None: every flagged command at full depth)."""
-        return SafetyPath(self.context, self._safety_fast_mode(),
-                          self.context.pool_by_id[self._safety_variant()].variant.mode,
-                          self.models.safety_label or '', self.models.safety_threshold, gate)
-
-    def set_safety_gate(self, gate: Optional[SafetyGate]) -> None:
-        """Gate flagged commands from the next command on (None: no gate)."""
-        self.safety = self._safety_path(gate)
-
-    def stop_gate_scores(self, texts: Sequence[str], layers: int) -> List[float]:
-        """
-        Return each command's stop gate reading after ``layers`` in the safety fast mode.
-
-        The reading the loop compares with the gate threshold (``InputRun.stop_anywhere``),
-        computed by the same code: the exit after ``layers``, every word piece asked.
-        """
-        scores = []
-        action = RunLayers(layers, self.safety.fast_mode, '')
-        for text in texts:
-            prepared = self.prepare(text)
-            run = InputRun(self.full, DecisionState(self.resources(1.0), prepared.summary),
-                           self._labels, self.models.num_layers, prepared, (),
-                           self.safety_index)
-            self.segments.carry_out([run], action)
-            scores.append(run.stop_anywhere)
-        return scores
 
     def _safety_fast_mode(self) -> str:
         """Return the cheapest mode at least ``SAFETY_FAST_FIDELITY`` faithful to fp32."""
@@ -306,11 +266,9 @@ class TextEngine:
                            f'{self.models.safety_threshold:.2f}): safety override')
         escalation = (self.safety if self.safety_override and effective is strategy
                       and strategy.name != self.full.name else None)
-        cleared = (strategy if effective is self.safety and self.safety.gate is not None
-                   else None)
         return InputRun(effective, DecisionState(resources, prepared.summary), self._labels,
                         self.models.num_layers, prepared, reasons, self.safety_index,
-                        requested=strategy.name, safety=escalation, cleared=cleared)
+                        requested=strategy.name, safety=escalation)
 
     def _outcome(self, run: InputRun) -> InferenceOutcome:
         """Return the result object of a finished run."""
@@ -428,23 +386,15 @@ class TextSegments:
                                                             tokens), refined)
             row_probabilities = probabilities[row] if probabilities is not None else None
             parse = safety = None
-            anywhere = math.nan
             if tags is not None:
                 sentence = row_probabilities
-                row_tags = [part[row] for part in tags]
-                row_probabilities, parse = self._parse(run, sentence, row_tags)
+                row_probabilities, parse = self._parse(run, sentence,
+                                                       [part[row] for part in tags])
                 if engine.safety_index is not None:     # asking both heads never lowers it
                     safety = float(max(sentence[engine.safety_index],
                                        row_probabilities[engine.safety_index]))
-                    pieces = run.item.batch.input_ids.shape[1]
-                    if pieces > 2:
-                        anywhere = max(safety, float(
-                            row_tags[2][1:pieces - 1, engine.safety_index].max()))
-                    else:
-                        anywhere = safety
             run.record(segment, last_layer, row_probabilities,
-                       engine.head_energy_mj(tokens) if read_exit else 0.0, parse, safety,
-                       anywhere)
+                       engine.head_energy_mj(tokens) if read_exit else 0.0, parse, safety)
 
     def _parse(self, run: InputRun, probabilities: torch.Tensor, tags
                ) -> Tuple[torch.Tensor, ParsedCommand]:
@@ -529,56 +479,4 @@ def load_text_engine(directory=None, budget_model: EnergyBudgetModel = EnergyBud
                                       f'unusable ({error}); re-run `adaptive-nlp profile`'
                                       ) from None
     weights = load_rule_base().complexity_weights
-    engine = TextEngine(models, profile, budget_model, weights)
-    dev_stops = trained_dev_stops(models.directory, models.safety_label)
-    engine.set_safety_gate(fit_safety_gate(engine, dev_stops))
-    return engine
-
-
-def holds_label(record: dict, label: Optional[str]) -> bool:
-    """Return True when a corpus line's first action or any later one is ``label``."""
-    return label is not None and (record.get('label') == label or any(
-        isinstance(action, dict) and action.get('intent') == label
-        for action in record.get('actions') or ()))
-
-
-def trained_dev_stops(directory: pathlib.Path, label: Optional[str]) -> Optional[List[str]]:
-    """
-    Return the commands holding ``label`` of the dev split the artifacts were trained with.
-
-    The split named in the training report (JSONL, as ``adaptive-nlp train --dev`` takes);
-    None when there is none (dev held out of train) or it cannot be read.
-    """
-    from .. import artifacts
-
-    try:
-        report = json.loads((directory / artifacts.TEXT_REPORT).read_text())
-        with open(report['dev'], encoding='utf-8') as stream:
-            records = [json.loads(line) for line in stream if line.strip()]
-        return [record['text'] for record in records if holds_label(record, label)]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        LOG.info('no stop gate: the dev split is not at hand (%s)', error)
-        return None
-
-
-def fit_safety_gate(engine: TextEngine, dev_stops: Optional[Sequence[str]],
-                    layers: int = SAFETY_GATE_LAYERS,
-                    margin: float = SAFETY_GATE_MARGIN) -> Optional[SafetyGate]:
-    """
-    Return the stop gate fitted on the dev commands holding a stop, or None.
-
-    Its threshold is ``margin`` times the lowest gate reading (``stop_gate_scores``) of
-    ``dev_stops`` (every dev command whose first or later action is the safety label): every
-    dev stop stays flagged, with room for unseen phrasing (the TF-IDF check's threshold is
-    chosen the same way). None without a safety label, token heads, dev stops, or with
-    ``layers`` short of 1 or not short of full depth.
-    """
-    if (not dev_stops or not engine.safety_override or engine.safety_index is None
-            or not engine.models.heads.structured
-            or not 0 < layers < engine.models.num_layers):
-        return None
-    scores = [score for score in engine.stop_gate_scores(dev_stops, layers)
-              if not math.isnan(score)]
-    if not scores:
-        return None
-    return SafetyGate(layers, margin * min(scores))
+    return TextEngine(models, profile, budget_model, weights)

@@ -18,7 +18,7 @@ answers. ``answer_one`` is that loop, as it reads::
 unfinished input decides, inputs whose next action is the same step run as one batch, and
 each records its own progress. ``InputRun.record`` is the only place progress changes, and
 ``InputRun.decide`` and ``InputRun.escalate`` the only places the loop overrides a strategy
-(four documented cases).
+(three documented cases).
 The network is the text backbone (``engine.TextSegments``) or the image BranchyNet
 (``image_engine.ImageSegments``).
 """
@@ -56,8 +56,7 @@ class InputRun:
     def __init__(self, strategy: Strategy, state: DecisionState, labels: Sequence[str],
                  num_layers: int, item: object = None, reasons: Sequence[str] = (),
                  safety_index: Optional[int] = None, requested: str = '',
-                 safety: Optional[SafetyPath] = None,
-                 cleared: Optional[Strategy] = None) -> None:
+                 safety: Optional[SafetyPath] = None) -> None:
         """
         Start with nothing run.
 
@@ -67,9 +66,6 @@ class InputRun:
         :param requested: the strategy asked for, when ``strategy`` stands in for it.
         :param safety: the safety path that takes over an answer leaving the safety label
             plausible (``escalate``); None: never (the reference, or already on it).
-        :param cleared: the requested strategy, for a run that starts on the safety path
-            with a stop gate (``SafetyPath.gate``): the run continues under it when the
-            gate's exit rules a stop out. None: no gate.
         """
         self.strategy = strategy
         self.requested = requested or strategy.name
@@ -83,12 +79,9 @@ class InputRun:
         self.probabilities: Optional[torch.Tensor] = None
         self.parse: Optional[ParsedCommand] = None     # the latest exit's parse (text)
         self.variant = ''
-        # the latest exit's stop plausibility with any word piece asked (NaN: not read)
-        self.stop_anywhere = math.nan
         self.decision_s = 0.0      # time inside the strategies' decide calls (see decide)
         self._rounds = 0
         self._safety = safety
-        self._cleared = cleared
 
     @property
     def progress(self) -> Progress:
@@ -104,17 +97,15 @@ class InputRun:
         """
         Ask the strategy for the next action, noting its reason.
 
-        The loop overrides it in three cases: layers asked for beyond the last one (or a
+        The loop overrides it in two cases only: layers asked for beyond the last one (or a
         strategy that never answers) become ``Answer``; an ``Answer`` before any exit ran
-        becomes the network's cheapest way to an answer; a flagged run whose stop gate rules
-        a stop out continues under the requested strategy (``clear``).
+        becomes the network's cheapest way to an answer.
 
         ``decision_s`` adds up the time of every ``decide`` call (the safety path's after an
         escalation too) and nothing else: not the overrides, not running a segment, not
         reading an exit or decoding its parse.
         """
         self._rounds += 1
-        self.clear()
         action = self._ask()
         if isinstance(action, RunLayers) and (self.layers_done >= self.num_layers
                                               or self._rounds > 4 * self.num_layers + 4):
@@ -133,32 +124,6 @@ class InputRun:
         action = self.strategy.decide(self.state)
         self.decision_s += time.perf_counter() - start
         return action
-
-    def clear(self) -> bool:
-        """
-        Hand a flagged run back to its requested strategy when the stop gate rules a stop out.
-
-        Once the gate's layers ran on the safety path, the exit's ``stop_anywhere`` below the
-        gate threshold clears the command: the requested strategy goes on from the layers
-        already run, and the safety path guards its answer as any unflagged command's
-        (``escalate``). At or above it, the run stays on the safety path. Asked once; return
-        True when it cleared.
-        """
-        requested = self._cleared
-        if requested is None:
-            return False
-        gate = getattr(self.strategy, 'gate', None)
-        if gate is None or self.layers_done < gate.layers:
-            return False
-        self._cleared = None
-        if not gate.clears(self.stop_anywhere):
-            return False
-        self._safety = self.strategy
-        self.strategy = requested
-        self.reasons.append(f'stop gate cleared after layer {self.layers_done} '
-                            f'(p={self.stop_anywhere:.3f} < {gate.threshold:.3f}): '
-                            f'{requested.name}')
-        return True
 
     def _safety_rank(self) -> int:
         """Return how many labels the latest exit finds likelier than the safety label."""
@@ -196,15 +161,12 @@ class InputRun:
     def record(self, segment: SegmentRecord, layers_done: int,
                probabilities: Optional[torch.Tensor], head_energy_mj: float = 0.0,
                parse: Optional[ParsedCommand] = None,
-               safety_probability: Optional[float] = None,
-               stop_anywhere: float = math.nan) -> None:
+               safety_probability: Optional[float] = None) -> None:
         """
         Note a segment that ran and, when its exit was read, what the exit said.
 
         :param safety_probability: how plausible the safety label is, where the network
             judges it otherwise than by ``probabilities`` (default: their safety entry).
-        :param stop_anywhere: the stop gate's reading: the safety label's plausibility with
-            every word piece asked too (NaN: the network has no token heads; never cleared).
         """
         progress = self.state.progress
         label, confidence, safety = progress.label, progress.confidence, math.nan
@@ -218,7 +180,6 @@ class InputRun:
             elif self.safety_index is not None:
                 safety = float(probabilities[self.safety_index])
             self.parse = parse
-            self.stop_anywhere = stop_anywhere
             parse_confidence = parse.confidence if parse is not None else math.nan
         self.state = replace(self.state, progress=progress.after(
             segment, layers_done, label, confidence, head_energy_mj, safety,

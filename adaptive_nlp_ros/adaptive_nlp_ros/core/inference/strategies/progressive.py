@@ -8,8 +8,7 @@ The cheap pass runs every layer in the cheapest mode. The critical part is the l
 (``segment_layers`` layers): it is re-run in the most faithful affordable mode from the
 cached hidden state before it. If still unconfident, the refinement grows backwards by one
 segment at a time, up to ``max_refinements`` times. Every re-run is a ``Rerun`` action, so
-the result records exactly which layers ran twice. A run handed over part-way (a flagged
-command the stop gate cleared) finishes the cheap pass from where it is.
+the result records exactly which layers ran twice.
 """
 
 from .base import Strategy
@@ -44,9 +43,6 @@ class Progressive(Strategy):
         num_layers = self.context.num_layers
         if progress.layers_done == 0:
             return self.cheap_pass
-        if progress.layers_done < num_layers:     # handed a run part-way (the stop gate)
-            return RunLayers(num_layers - progress.layers_done, self.cheap.mode,
-                             f'cheap pass on: {self.cheap.mode}')
         threshold = self.scheduled_threshold(state.resources)
         if progress.whole_confidence >= threshold:
             return Answer(('refined ' if progress.refinements else 'cheap pass ')
