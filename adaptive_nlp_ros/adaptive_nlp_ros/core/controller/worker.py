@@ -9,11 +9,11 @@ error in the loop is logged and shown on the diagnostics, and the loop goes on. 
 ``edge_offload`` a text command may be answered by the expert server instead (the worker then
 waits at most the deadline; see ``core.offload.edge_offload``).
 
-Micro-batching under backlog: when several text commands wait one behind the other in one lane
-of the queue, up to ``max_batch`` of them are answered by one ``TextEngine.infer_batch`` call,
-which makes every command's decisions as alone (same strategy, same resources: the battery is
-read once per batch) and runs together only the steps they share. Possible stops are batched
-among themselves, never with ordinary commands, so they still go first. Each command is then
+Micro-batching under backlog: when several ordinary text commands wait one behind the other,
+up to ``max_batch`` of them are answered by one ``TextEngine.infer_batch`` call, which makes
+every command's decisions as alone (same strategy, same resources: the battery is read once
+per batch) and runs together only the steps they share. Possible stops still go first, each
+alone (``CommandQueue.get_batch``): a stop never waits for a batch mate. Each command is then
 finished exactly as alone (stale-command rule, configuration, its result), in queue order;
 each result counts the batch's whole wall time, since all leave when the batch is done.
 Nothing waits for a batch to fill: a lone command is answered alone. Images, and text while

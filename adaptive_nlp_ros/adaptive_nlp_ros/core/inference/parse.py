@@ -283,7 +283,7 @@ def constrained_role_tags(probabilities: np.ndarray, scheme: TagScheme) -> np.nd
     """
     greedy = probabilities.argmax(axis=1)
     allowed, may_start = _role_transitions(scheme)
-    if may_start[greedy[0]] and all(allowed[a, b] for a, b in zip(greedy[:-1], greedy[1:])):
+    if may_start[greedy[0]] and allowed[greedy[:-1], greedy[1:]].all():
         return greedy
     with np.errstate(divide='ignore'):
         log_p = np.log(probabilities)

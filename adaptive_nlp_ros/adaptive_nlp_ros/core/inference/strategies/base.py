@@ -1,9 +1,9 @@
 """The strategy interface: a small class with one decision method."""
 
 import math
-from typing import Any, ClassVar, Dict, List, Mapping, Sequence
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence
 
-from ..decisions import Action, DecisionState, ResourceState
+from ..decisions import Action, Answer, DecisionState, ResourceState
 from ..strategy_context import battery_level, StrategyContext
 
 
@@ -60,6 +60,16 @@ class Strategy:
             self.settings['threshold_at_empty'], budget_model.reserve_fraction)
         self._threshold_memo = (fraction, charging, budget_model, threshold)
         return threshold
+
+    def confident_exit(self, state: DecisionState) -> Optional[Answer]:
+        """Return the answer when the latest exit reaches the battery's threshold, else None."""
+        progress = state.progress
+        threshold = self.scheduled_threshold(state.resources)
+        confidence = progress.whole_confidence
+        if confidence >= threshold:
+            return Answer(f'exit after {progress.layers_done}: confidence {confidence:.2f} >= '
+                          f'{threshold:.2f}')
+        return None
 
     def segment_size(self) -> int:
         """Return the ``segment_layers`` setting, within 1 .. the backbone's layers."""

@@ -55,10 +55,9 @@ class EarlyExit(Strategy):
         done = progress.layers_done
         if done == 0:
             return self.first_layers
-        threshold = self.scheduled_threshold(state.resources)
-        confidence = progress.whole_confidence
-        if confidence >= threshold:
-            return Answer(f'exit after {done}: confidence {confidence:.2f} >= {threshold:.2f}')
+        confident = self.confident_exit(state)
+        if confident is not None:
+            return confident
         if done >= self.max_layer:
             return Answer(f'exit after {done}: last allowed layer')
         tokens = state.command.tokens

@@ -46,12 +46,10 @@ class MoeRouting(Strategy):
         if done >= num_layers:
             return Answer(f'all {num_layers} layers ran')
         if done:
-            threshold = self.scheduled_threshold(state.resources)
-            confidence = progress.whole_confidence
-            if confidence >= threshold:
-                return Answer(f'exit after {done}: confidence {confidence:.2f} >= '
-                              f'{threshold:.2f}')
-            need = 1.0 - confidence
+            confident = self.confident_exit(state)
+            if confident is not None:
+                return confident
+            need = 1.0 - progress.whole_confidence
         else:
             need = state.command.complexity
         tokens = state.command.tokens

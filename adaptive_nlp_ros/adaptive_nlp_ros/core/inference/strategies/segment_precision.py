@@ -37,17 +37,14 @@ class SegmentPrecision(Strategy):
 
     def decide(self, state: DecisionState) -> Action:
         """Answer, or pick the mode of the next segment (its costs precomputed per mode)."""
-        progress = state.progress
-        done = progress.layers_done
+        done = state.progress.layers_done
         num_layers = self.context.num_layers
         if done >= num_layers:
             return Answer(f'all {num_layers} layers ran')
         if done and self.early_exit:
-            threshold = self.scheduled_threshold(state.resources)
-            confidence = progress.whole_confidence
-            if confidence >= threshold:
-                return Answer(f'exit after {done}: confidence {confidence:.2f} >= '
-                              f'{threshold:.2f}')
+            confident = self.confident_exit(state)
+            if confident is not None:
+                return confident
         tokens = state.command.tokens
         step = self.steps[done]
         head = self.context.head_energy.mj(tokens)
