@@ -102,10 +102,7 @@ def _numpy_gate_choice(strategy: MoeGate, state: DecisionState) -> int:
     target = threshold_for_battery(strategy.level(state.resources), 0.97, 0.5,
                                    strategy.context.budget_model.reserve_fraction)
     index = min(int(np.searchsorted(cumulative, target - 1e-9)), len(strategy.experts) - 1)
-    while index > 0 and (strategy.experts[index].energy_mj(state.command.tokens)
-                         > state.remaining_budget_mj):
-        index -= 1
-    return index
+    return strategy.cheapest_sufficient(index, state.command.tokens, state.remaining_budget_mj)
 
 
 @pytest.mark.parametrize('features', [6, 0])       # text: signals + probabilities; images: none
@@ -124,6 +121,21 @@ def test_plain_float_gate_decides_as_the_numpy_gate(features):
                                                                      rel=1e-12, abs=1e-300)
         expected = strategy.experts[_numpy_gate_choice(strategy, state)]
         assert strategy.decide(state).variant_id == expected.variant_id
+
+
+def test_a_lower_battery_never_picks_a_costlier_expert_at_any_length():
+    """Experts in 16-token order whose per-token costs reorder them for long commands."""
+    strategy = MoeGate(_context(random.Random(5), experts=8, features=3))
+    rng = random.Random(9)
+    for _ in range(300):
+        summary = InputSummary('text', rng.randint(1, 120), gate_features=tuple(
+            rng.uniform(0.0, 1.0) for _ in range(3)))
+        costs = []
+        for battery in (1.0, 0.8, 0.6, 0.4, 0.2, 0.0):
+            state = DecisionState(ResourceState(battery), summary)
+            chosen = strategy.context.pool_by_id[strategy.decide(state).variant_id]
+            costs.append(chosen.energy_mj(summary.tokens))
+        assert all(low <= high + 1e-9 for high, low in zip(costs, costs[1:])), costs
 
 
 def test_a_target_reached_exactly_takes_the_cheaper_expert():

@@ -5,9 +5,11 @@ The gate (multinomial logistic regression) maps cheap input features (the comple
 signals and the TF-IDF model's class probabilities) to the probability that each expert is
 the cheapest one that answers right. Experts are ordered by energy; the strategy takes the
 cheapest expert whose cumulative gate probability reaches a target that loosens as the
-battery falls (the resource term), then the budget caps it. Gate scores go in the reason.
+battery falls (the resource term), runs it or a later expert cheaper at this command's length,
+and the budget caps it. Gate scores go in the reason.
 """
 
+import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -82,6 +84,26 @@ class MoeGate(Strategy):
         """
         return softmax((np.dot(self.weights, features) + self.bias).tolist())
 
+    def cheapest_sufficient(self, index: int, tokens: int, budget: float) -> int:
+        """
+        Return the expert to run once the gate's target points at ``index``.
+
+        The cheapest at this command's length among ``index`` and the experts after it (the
+        order is energy at 16 tokens, and per-token costs differ: a long command can make a
+        later expert cheaper, and a lower battery must never pick a costlier one); where none
+        fits the budget, the last one before ``index`` that does (else the first).
+        """
+        chosen, chosen_mj = -1, math.inf
+        for expert in range(index, len(self.experts)):
+            energy = self.experts[expert].energy_mj(tokens)
+            if energy <= budget and energy < chosen_mj:
+                chosen, chosen_mj = expert, energy
+        if chosen >= 0:
+            return chosen
+        while index > 0 and self.experts[index].energy_mj(tokens) > budget:
+            index -= 1
+        return index
+
     def decide(self, state: DecisionState) -> Action:
         """Pick the expert."""
         gate = self.gate(state.command.gate_features)
@@ -95,10 +117,7 @@ class MoeGate(Strategy):
             if cumulative >= target - 1e-9:
                 index = expert
                 break
-        tokens = state.command.tokens
-        budget = state.remaining_budget_mj
-        while index > 0 and self.experts[index].energy_mj(tokens) > budget:
-            index -= 1
+        index = self.cheapest_sufficient(index, state.command.tokens, state.remaining_budget_mj)
         top = sorted(range(len(gate)), key=gate.__getitem__, reverse=True)[:3]   # ties: cheaper
         shown = ' '.join([f'{self.experts[i].variant_id}={gate[i]:.2f}' for i in top])
         chosen = self.experts[index].variant_id
