@@ -4,9 +4,11 @@ import math
 
 from adaptive_nlp_ros.core.evaluation.structure_metrics import (argument_counts, confusion,
                                                                 structure_summary)
+from adaptive_nlp_ros.core.inference.exit_heads import ExitHeads
 from adaptive_nlp_ros.core.inference.first_action import read_structured_exit
 from adaptive_nlp_ros.core.inference.parse import (argument_matches, decode, ParsedAction,
-                                                   ParsedArgument, TagScheme, TokenView)
+                                                   ParsedArgument, roles_by_intent, TagScheme,
+                                                   TokenView)
 import numpy as np
 import pytest
 
@@ -230,3 +232,66 @@ def test_her_tagged_as_an_object_refers_to_the_animal_named_before():
     parse = decode(view, seg, role, intent, SCHEME, 'bring', 0.95)
     her = parse.actions[1].arguments[0]
     assert (her.role, her.value, her.resolved) == ('object', 'cat', True)
+
+
+def test_function_words_around_a_name_are_cut_and_the_span_follows():
+    """`the man lying on the [bed]`: the person ends before `on the`; `her desk` is `desk`."""
+    words = ['bring', 'it', 'to', 'the', 'man', 'lying', 'on', 'the', 'bed', 'or', 'her', 'desk']
+    view, seg, role, intent = tags_for(
+        words, ['B'] + ['I'] * 11,
+        ['O', 'B-object', 'O', 'O', 'B-person', 'I-person', 'I-person', 'I-person',
+         'B-location', 'O', 'B-destination', 'I-destination'], ['bring'] * 12)
+    role[6:8, SCHEME.role_tags.index('I-person')] = 0.5      # the cut words were the least sure
+    arguments = decode(view, seg, role, intent, SCHEME, 'bring', 0.95).actions[0].arguments
+    assert [(a.role, a.value) for a in arguments] == [
+        ('object', 'it'), ('person', 'man lying'), ('location', 'bed'), ('destination', 'desk')]
+    person = arguments[1]
+    assert view.text[person.start:person.end] == 'man lying'
+    assert person.confidence == pytest.approx(0.9)
+
+
+def test_pronouns_amounts_and_lone_possessives_keep_their_words():
+    words = ['grab', 'that', 'one', 'and', 'move', 'a', 'bit', 'for', 'his']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'I', 'O', 'B', 'I', 'I', 'I', 'I'],
+        ['O', 'B-object', 'I-object', 'O', 'O', 'B-distance', 'I-distance', 'O', 'B-person'],
+        ['pick'] * 4 + ['bring'] * 5)
+    parse = decode(view, seg, role, intent, SCHEME, 'pick', 0.95)
+    assert [(a.role, a.value) for a in parse.actions[0].arguments] == [('object', 'that one')]
+    assert [(a.role, a.value) for a in parse.actions[1].arguments] == [('distance', 'a bit')]
+
+
+def test_a_role_the_intent_never_took_in_training_is_dropped():
+    """Stop with an object is no argument; a scheme without the table keeps every role."""
+    commands = [(_action('pick', ('object', 'cup')),), (_action('stop'),), None]
+    learned = TagScheme(INTENTS, intent_roles=roles_by_intent(commands))
+    assert learned.intent_roles == (('pick', ('object',)), ('stop', ()))
+    assert learned.allows('bring', 'person')              # an intent not seen: anything goes
+    words = ['stop', 'the', 'cup', 'and', 'pick', 'the', 'cup']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'I', 'O', 'B', 'I', 'I'],
+        ['O', 'O', 'B-object', 'O', 'O', 'O', 'B-object'], ['stop'] * 4 + ['pick'] * 3)
+    parse = decode(view, seg, role, intent, learned, 'stop', 0.95)
+    assert [(a.intent, [g.value for g in a.arguments]) for a in parse.actions] == [
+        ('stop', []), ('pick', ['cup'])]
+    kept = decode(view, seg, role, intent, SCHEME, 'stop', 0.95)
+    assert [g.value for g in kept.actions[0].arguments] == ['cup']
+
+
+def test_dropping_a_role_does_not_change_which_actions_merge():
+    """`pick` (no destination) then `pick`: merging is decided on the tags, before the drop."""
+    words = ['go', 'to', 'the', 'shelf', 'and', 'pick', 'the', 'cup']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'I', 'I', 'O', 'B', 'I', 'I'],
+        ['O', 'O', 'O', 'B-destination', 'O', 'O', 'O', 'B-object'], ['pick'] * 8)
+    learned = TagScheme(INTENTS, intent_roles=(('pick', ('object',)),))
+    parse = decode(view, seg, role, intent, learned, 'pick', 0.95)
+    assert [(a.intent, [g.value for g in a.arguments]) for a in parse.actions] == [
+        ('pick', []), ('pick', ['cup'])]
+
+
+@pytest.mark.parametrize('intent_roles', [(('pick', ('object',)), ('stop', ())), ()])
+def test_exit_heads_keep_the_roles_each_intent_took(tmp_path, intent_roles):
+    scheme = TagScheme(INTENTS, intent_roles=intent_roles)
+    ExitHeads(2, 8, INTENTS, inner_size=4, scheme=scheme).save(tmp_path / 'heads.pt')
+    assert ExitHeads.load(tmp_path / 'heads.pt').scheme == scheme

@@ -1,5 +1,6 @@
 """The cheap tier's word tagger: it learns actions and roles, saves as arrays, and is used."""
 
+from dataclasses import replace
 import json
 import random
 
@@ -118,6 +119,15 @@ def test_saved_tagger_gives_the_same_probabilities(tagger, tmp_path):
         np.testing.assert_allclose(before, after, rtol=1e-6)
         np.testing.assert_allclose(after.sum(axis=1), 1.0, rtol=1e-5)
     assert loaded.temperatures == tagger.temperatures
+
+
+def test_the_roles_each_intent_took_are_saved_with_the_tagger(tagger, tmp_path):
+    learned = replace(tagger.scheme, intent_roles=(('pick', ('location', 'object')),
+                                                   ('stop', ())))
+    WordTagger(tagger.vocabulary, tagger.weights, tagger.bias, learned,
+               tagger.temperatures).save(tmp_path / 'tagger.npz')
+    scheme = WordTagger.load(tmp_path / 'tagger.npz').scheme
+    assert scheme == learned and not scheme.allows('stop', 'object')
 
 
 def test_a_word_without_known_features_still_gets_distributions(tagger):

@@ -14,14 +14,18 @@ turns them into actions, at word level (a word takes the tags of its first piece
    an invalid run (``I-content`` after ``B-object``), the most likely *valid* sequence is
    taken instead (``constrained_role_tags``), so one long message is not cut in three; a
    ``B-role`` right after a run of the same role continues it (``the [heaviest][object]``
-   is one object: a list names its items with a comma or ``and`` between them); a span of
-   articles or punctuation alone is no argument;
+   is one object: a list names its items with a comma or ``and`` between them); the function
+   words around a name are cut (``trim_span``: ``the [man lying] on the [bed]``, ``her
+   [desk]``; amounts and messages keep theirs); a span of articles or punctuation alone, or
+   a lone possessive (``his``), is no argument;
 3. a pronoun (``it``, ``them``, ``him``, ``her``, ``there`` ...) takes the nearest earlier
    argument of a compatible role as its referent: its value is the referent's text, its span
    the pronoun's, ``resolved`` is true;
 4. neighbouring actions of one intent, one of them without arguments, are one action
    (``_merge_repeats``);
-5. ``out_of_scope``, or no action found, is one action with no arguments (the label's).
+5. an argument whose role its action's intent never took in training is dropped
+   (``TagScheme.intent_roles``: a ``stop`` has no object, a ``cancel`` no destination);
+6. ``out_of_scope``, or no action found, is one action with no arguments (the label's).
 
 Confidences are calibrated probabilities: an action's is its intent probability (the
 sentence head's for the first), a span's is the **lowest** calibrated probability of the
@@ -29,10 +33,11 @@ tags that make it (its ``B`` and every ``I``), so a span is only as sure as its 
 word; the whole parse is as sure as its weakest part (``ParsedCommand.confidence``).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 import math
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -48,6 +53,18 @@ PRONOUNS = {
     'these': ('object',), 'him': ('person', 'object'), 'her': ('person', 'object'),
     'there': ('location', 'destination'),
 }
+# Possessive pronouns are no argument of their own (``her`` is also an object pronoun).
+POSSESSIVES = frozenset(('my', 'your', 'his', 'its', 'our', 'their'))
+# Roles whose spans keep their leading words: amounts keep their quantifier (``a bit``,
+# ``a quarter turn``) and a message is said as it was written.
+UNTRIMMED_ROLES = frozenset(('distance', 'angle', 'speed', 'content'))
+LEADING_FUNCTION_WORDS = frozenset((
+    'the', 'a', 'an', 'some', 'any', 'my', 'your', 'his', 'her', 'its', 'our', 'their',
+    'this', 'that', 'these', 'those', 'uh', 'um', 'er', 'to', 'from', 'in', 'on', 'at',
+    'into', 'onto'))
+TRAILING_FUNCTION_WORDS = frozenset((
+    'the', 'a', 'an', 'to', 'from', 'in', 'on', 'at', 'by', 'of', 'with', 'near', 'next',
+    'into', 'onto', 'under', 'behind', 'beside', 'inside', 'for', 'and', 'or'))
 _FAMILY = {'location': 'place', 'destination': 'place', 'object': 'object',
            'person': 'person'}
 
@@ -90,16 +107,39 @@ class ParsedCommand:
 
 @dataclass(frozen=True)
 class TagScheme:
-    """The token heads' outputs: segment tags, role tags, then one column per intent."""
+    """
+    The token heads' outputs: segment tags, role tags, then one column per intent.
+
+    ``intent_roles`` lists, per intent, the roles its arguments took in the training set
+    (``roles_by_intent``); the decoder drops an argument whose role its action's intent never
+    took (``stop`` with an object, ``cancel`` with a destination: ANNOTATION.md, rule 7).
+    Empty (models trained before it was kept), or an intent not listed: every role is allowed.
+    """
 
     intents: Tuple[str, ...]
     roles: Tuple[str, ...] = ROLES
+    intent_roles: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
 
-    @property
+    @cached_property
     def role_tags(self) -> Tuple[str, ...]:
         """Return ``O``, then ``B-role`` and ``I-role`` for each role."""
         return ('O',) + tuple(f'{prefix}-{role}' for role in self.roles
                               for prefix in ('B', 'I'))
+
+    @cached_property
+    def role_tag_parts(self) -> Tuple[Tuple[str, str], ...]:
+        """Return each role tag as ``(prefix, role)``; ``('O', '')`` for ``O``."""
+        return tuple(tuple(name.split('-', 1)) if name != 'O' else ('O', '')
+                     for name in self.role_tags)
+
+    @cached_property
+    def _allowed_roles(self) -> Dict[str, frozenset]:
+        return {intent: frozenset(roles) for intent, roles in self.intent_roles}
+
+    def allows(self, intent: str, role: str) -> bool:
+        """Return True when an argument of ``role`` may belong to an ``intent`` action."""
+        allowed = self._allowed_roles.get(intent)
+        return allowed is None or role in allowed
 
     @property
     def width(self) -> int:
@@ -111,6 +151,17 @@ class TagScheme:
         segment = len(SEGMENT_TAGS)
         roles = segment + len(self.role_tags)
         return slice(0, segment), slice(segment, roles), slice(roles, self.width)
+
+
+def roles_by_intent(commands: Sequence[Optional[Sequence['ParsedAction']]]
+                    ) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+    """Return, per intent of annotated ``commands``, the roles its arguments took (sorted)."""
+    seen: Dict[str, set] = {}
+    for actions in commands:
+        for action in actions or ():
+            seen.setdefault(action.intent, set()).update(
+                argument.role for argument in action.arguments)
+    return tuple((intent, tuple(sorted(roles))) for intent, roles in sorted(seen.items()))
 
 
 @dataclass
@@ -182,6 +233,7 @@ class DraftParse:
     """
 
     actions: Tuple[DraftAction, ...]
+    scheme: Optional[TagScheme] = None       # the roles each intent allows (None: all)
 
     def finish(self, label: str, label_confidence: float) -> ParsedCommand:
         """Return the parse with ``label`` as the first action's intent (see the module)."""
@@ -197,6 +249,11 @@ class DraftParse:
             parsed.append(ParsedAction(intent, min(confidence, draft.segment_confidence),
                                        arguments, draft.start, draft.end))
         parsed = _merge_repeats(parsed)
+        if self.scheme is not None and self.scheme.intent_roles:
+            # After merging: which actions merge must not depend on the roles dropped here.
+            parsed = [replace(action, arguments=tuple(
+                argument for argument in action.arguments
+                if self.scheme.allows(action.intent, argument.role))) for action in parsed]
         weakest = min([label_confidence] + [a.confidence for a in parsed]
                       + [g.confidence for a in parsed for g in a.arguments])
         return ParsedCommand(tuple(parsed), weakest)
@@ -226,12 +283,12 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
 
     spans: List[Tuple[int, int, str, float]] = []    # first word, last word, role, confidence
     open_role: Optional[str] = None
+    tag_parts = scheme.role_tag_parts
     for word, tag in enumerate(role_tag):
-        name = scheme.role_tags[tag]
-        if name == 'O':
+        prefix, role = tag_parts[tag]
+        if prefix == 'O':
             open_role = None
             continue
-        prefix, role = name.split('-', 1)
         if open_role == role and spans and (prefix == 'I' or spans[-1][1] == word - 1):
             first, _, _, confidence = spans[-1]
             spans[-1] = (first, word, role, min(confidence, float(role_p[word])))
@@ -242,12 +299,21 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
     def char_span(first_word: int, last_word: int) -> Tuple[int, int]:
         return view.offsets[starts[first_word]][0], view.offsets[ends[last_word] - 1][1]
 
+    def word_text(word: int) -> str:
+        return view.text[slice(*char_span(word, word))].lower()
+
     action_args: List[List[ParsedArgument]] = [[] for _ in actions]
     decoded: List[ParsedArgument] = []
     for first, last, role, confidence in spans:
+        if role not in UNTRIMMED_ROLES:
+            trimmed = trim_span(first, last, word_text)
+            if trimmed != (first, last):
+                first, last = trimmed
+                confidence = float(role_p[first:last + 1].min())
         start, end = char_span(first, last)
-        if not any(character.isalnum() for character in comparable(view.text[start:end])):
-            continue                     # a lone article or punctuation names nothing
+        value = comparable(view.text[start:end])
+        if not any(character.isalnum() for character in value) or value in POSSESSIVES:
+            continue                     # a lone article, punctuation or `his` names nothing
         argument = _resolve(ParsedArgument(role, view.text[start:end], start, end, confidence),
                             decoded)
         decoded.append(argument)
@@ -269,7 +335,32 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
         drafts.append(DraftAction(intent, confidence,
                                   min(float(segment_p[w]) for w in words),
                                   tuple(action_args[index]), start, end))
-    return DraftParse(tuple(drafts))
+    return DraftParse(tuple(drafts), scheme)
+
+
+def trim_span(first: int, last: int, word_text: Callable[[int], str]) -> Tuple[int, int]:
+    """
+    Return a span's words without the function words around the name (ANNOTATION.md, rule 1).
+
+    Leading articles, determiners, possessives, fillers and prepositions (``the``, ``this``,
+    ``her desk``, ``uh living room``) and trailing prepositions and articles (``the person
+    next to the`` before a location the tags read apart) are cut; a pronoun (``that one``)
+    and a span of function words alone stay whole.
+    """
+    if ' '.join(word_text(word) for word in range(first, last + 1)) in PRONOUNS:
+        return first, last
+    start, end = first, last
+    while start < end and _function_word(word_text(start), LEADING_FUNCTION_WORDS):
+        start += 1
+    while end > start and _function_word(word_text(end), TRAILING_FUNCTION_WORDS):
+        end -= 1
+    if _function_word(word_text(start), LEADING_FUNCTION_WORDS | TRAILING_FUNCTION_WORDS):
+        return first, last
+    return start, end
+
+
+def _function_word(word: str, words: frozenset) -> bool:
+    return word in words or not any(character.isalnum() for character in word)
 
 
 def constrained_role_tags(probabilities: np.ndarray, scheme: TagScheme) -> np.ndarray:

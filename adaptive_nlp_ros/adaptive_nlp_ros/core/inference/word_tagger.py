@@ -152,6 +152,8 @@ class WordTagger:
                                 meta=np.frombuffer(json.dumps({
                                     'features': names, 'intents': list(self.scheme.intents),
                                     'roles': list(self.scheme.roles),
+                                    'intent_roles': {intent: list(roles) for intent, roles
+                                                     in self.scheme.intent_roles},
                                     'temperatures': self.temperatures}).encode(),
                                     dtype=np.uint8))
 
@@ -161,7 +163,9 @@ class WordTagger:
         with np.load(path, allow_pickle=False) as saved:
             meta = json.loads(saved['meta'].tobytes().decode())
             vocabulary = {name: index for index, name in enumerate(meta['features'])}
-            scheme = TagScheme(tuple(meta['intents']), tuple(meta['roles']))
+            scheme = TagScheme(tuple(meta['intents']), tuple(meta['roles']),
+                               tuple((intent, tuple(roles)) for intent, roles
+                                     in meta.get('intent_roles', {}).items()))
             weights, bias = saved['weights'], saved['bias']
         if weights.shape != (scheme.width, len(vocabulary)) or bias.shape != (scheme.width,):
             raise ValueError(f'{path}: weights {weights.shape} do not fit {scheme.width} '
