@@ -83,6 +83,7 @@ def main() -> int:
     samples: Dict[str, List[float]] = {name: [] for name in names}
     for text in texts:
         for name, strategy in strategies.items():
+            engine.clear_caches()       # as in run_all: each answer pays for its TF-IDF look
             samples[name].append(engine.infer(text, strategy, resources).decision_ms * 1e3)
     print(f'{len(texts)} commands, battery 0.5; decision time per command (us) and per call')
     print(f'{"strategy":18} {"median":>8} {"p90":>8} {"calls":>6} {"per call":>9}')

@@ -385,7 +385,9 @@ def write(results: Dict, out: pathlib.Path) -> None:
              f' passes; per-command median over passes, then mean / median / IQR over '
              f'{results["batch_1"]["timed_commands"]} commands. Accuracy over all '
              f'{results["batch_1"]["accuracy_commands"]} test commands. Latency includes '
-             'tokenization (and, for strategies, the stop check and decisions).', '']
+             'tokenization (and, for strategies, the stop check and decisions); the engine\'s '
+             'TF-IDF memo is cleared before every strategy answer, so none reuses another\'s '
+             'look at the same command.', '']
     lines += ['## Targets', '', '| target | measured | met |', '|---|---|---|']
     for target, measured, ok in targets(results):
         lines.append(f'| {target} | {measured} | {"yes" if ok else "**no**"} |')
