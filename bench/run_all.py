@@ -18,7 +18,7 @@ from adaptive_nlp_ros.core.evaluation.evaluation import evaluate  # noqa: E402
 import bench_exit_structure  # noqa: E402
 import bench_structure  # noqa: E402
 import bench_text  # noqa: E402
-from common import BENCH_DIR, environment, write_json  # noqa: E402
+from common import BENCH_DIR, environment, write_json, write_section  # noqa: E402
 import report  # noqa: E402
 
 CORPUS = pathlib.Path(__file__).resolve().parent.parent / 'adaptive_nlp_ros' / \
@@ -120,6 +120,12 @@ def main() -> int:
     stage('a burst of 2,000 commands, one at a time vs micro-batched')
     import bench_burst
     results['burst'] = bench_burst.run()
+    if out.resolve() == BENCH_DIR.resolve():
+        # The stand-alone pages carry this run's figures too, never an older run's.
+        for stem, title, module in (('fleet', 'Fleet benchmark', bench_fleet),
+                                    ('partition', 'Partition benchmark', bench_partition),
+                                    ('burst', 'Burst benchmark', bench_burst)):
+            write_section(stem, title, results[stem], module.markdown(results[stem]))
     stage('image BranchyNet')
     results['branchynet'] = report.branchynet(engine, passes)
     results['seconds'] = time.time() - started
