@@ -190,19 +190,3 @@ def test_a_whole_variant_answer_escalates_alone_as_in_a_batch(text_engine, test_
                 for outcome in engine.infer_batch(texts[start:start + 16], strategy, resources)]
     assert any(together), 'no answer left stop plausible: nothing is checked'
     assert alone == together
-
-
-def test_the_tfidf_memo_spares_a_second_look_until_cleared(text_engine, monkeypatch):
-    """The receipt check and the inference share one TF-IDF look; a cleared memo pays again."""
-    looks = []
-    tfidf = text_engine.models.tfidf
-    original = tfidf.probabilities
-    monkeypatch.setattr(tfidf, 'probabilities', lambda text: looks.append(text) or original(text))
-    text = 'carry the lamp to the attic and wave at the gardener'
-    text_engine.clear_caches()
-    text_engine.safety_check(text)
-    text_engine.infer(text, text_engine.strategy('early_exit'), text_engine.resources(1.0))
-    assert looks == [text]
-    text_engine.clear_caches()
-    text_engine.infer(text, text_engine.strategy('early_exit'), text_engine.resources(1.0))
-    assert looks == [text, text]

@@ -284,18 +284,23 @@ def test_stop_check_at_receipt_is_not_repeated_by_inference(text_engine, monkeyp
     calls = []
     original = text_engine.models.tfidf.probabilities
 
-    def counting(text):
+    def counting(text, *terms):
         calls.append(text)
-        return original(text)
+        return original(text, *terms)
 
     monkeypatch.setattr(text_engine.models.tfidf, 'probabilities', counting)
     text = 'please carry the blue box to the loading dock on floor three'
+    text_engine.clear_caches()
     check = text_engine.safety_check(text)
     outcome = text_engine.infer(text, text_engine.strategy('early_exit'),
                                 text_engine.resources(battery_fraction=0.8))
     assert calls == [text]
     assert outcome.label in text_engine.models.labels
     assert check.possible == ('safety override' in outcome.reason)
+    text_engine.clear_caches()                  # a benchmark's next pass pays for its look
+    text_engine.infer(text, text_engine.strategy('early_exit'),
+                      text_engine.resources(battery_fraction=0.8))
+    assert calls == [text, text]
 
 
 def test_early_exit_counts_the_whole_cost_of_the_next_exit(text_engine, monkeypatch):

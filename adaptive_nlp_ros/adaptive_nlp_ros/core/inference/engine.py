@@ -34,7 +34,7 @@ from .strategies.safety_path import SafetyPath
 from .strategy_context import StrategyContext
 from .text_backbone import TokenBatch
 from .text_models import TextModels
-from .tfidf_classifier import TfidfClassifier
+from .tfidf_classifier import analyze, TfidfClassifier
 from .variant_pool import mode_backend, mode_precision, TFIDF_VARIANT
 from .word_tagger import word_view
 from ..battery.energy_budget import EnergyBudgetModel
@@ -47,17 +47,20 @@ VARIANT_SEGMENT_LAYERS = 2          # how a whole-variant run is reported: segme
 
 
 def safety_score(text: str, first_action_probability: float,
-                 stop_detector: Optional[TfidfClassifier]) -> float:
+                 stop_detector: Optional[TfidfClassifier],
+                 terms: Optional[Sequence[str]] = None) -> float:
     """
     How likely a command holds a ``stop``: the larger of two TF-IDF probabilities.
 
     The label model scores the first action only; in "stop, forget the delivery" or "go to the
     door, no wait, stop" its probability of ``stop`` is small. The detector (trained on whether
     any action is a stop) sees those; either one flags the command.
+
+    :param terms: ``tfidf_classifier.analyze(text)`` where the caller has it already.
     """
     score = float(first_action_probability)
     if stop_detector is not None:
-        score = max(score, float(stop_detector.probabilities(text)[-1]))
+        score = max(score, float(stop_detector.probabilities(text, terms)[-1]))
     return score
 
 
@@ -103,7 +106,8 @@ class TextEngine:
                                  self.context.pool_by_id[self._safety_variant()].variant.mode,
                                  models.safety_label or '', models.safety_threshold)
         self._labels = models.labels
-        self._cheap_memo: 'collections.OrderedDict[str, np.ndarray]' = collections.OrderedDict()
+        self._cheap_memo: 'collections.OrderedDict[str, Tuple[np.ndarray, SafetyCheck]]' = \
+            collections.OrderedDict()
         self._cheap_lock = threading.Lock()
         self.segments = TextSegments(self)
 
@@ -178,11 +182,10 @@ class TextEngine:
         probabilities = None
         cheap_label, cheap_confidence, possible_safety = '', math.nan, False
         if self.models.tfidf is not None:
-            probabilities = self._cheap_probabilities(text)
+            probabilities, check = self._cheap_look(text)
             best = int(probabilities.argmax())
             cheap_label, cheap_confidence = self._labels[best], float(probabilities[best])
-            if self.safety_override:
-                possible_safety = self._safety_check(text, probabilities).possible
+            possible_safety = check.possible
         features = complexity_features(text, encoding.tokens[1:-1], probabilities)
         summary = InputSummary('text', len(encoding.ids),
                                features.score(self.complexity_weights), cheap_label,
@@ -203,11 +206,11 @@ class TextEngine:
             return SafetyCheck(False, 0.0)
         if self.models.tfidf is None:
             return SafetyCheck(True, 0.0)
-        return self._safety_check(text, self._cheap_probabilities(text))
+        return self._cheap_look(text)[1]
 
     def clear_caches(self) -> None:
         """
-        Forget the remembered TF-IDF answers (``_cheap_probabilities``).
+        Forget the remembered TF-IDF answers (``_cheap_look``).
 
         A cache is fair only across distinct commands: a benchmark that answers the same
         command again (another strategy, another pass) clears it first, so every timed
@@ -216,30 +219,32 @@ class TextEngine:
         with self._cheap_lock:
             self._cheap_memo.clear()
 
-    def _cheap_probabilities(self, text: str) -> np.ndarray:
+    def _cheap_look(self, text: str) -> Tuple[np.ndarray, SafetyCheck]:
         """
-        Return the TF-IDF model's probabilities, remembered for the most recent texts.
+        Return the TF-IDF model's probabilities and the stop check, remembered for recent texts.
 
-        The controller runs the stop check at receipt and the inference later, on another
-        thread; the bounded memo spares the second TF-IDF pass for every queued command.
+        One analysis of the text serves both TF-IDF models. The controller runs the stop check
+        at receipt and the inference later, on another thread; the bounded memo spares the
+        second look for every queued command.
         """
         with self._cheap_lock:
-            probabilities = self._cheap_memo.get(text)
-            if probabilities is not None:
+            look = self._cheap_memo.get(text)
+            if look is not None:
                 self._cheap_memo.move_to_end(text)
-                return probabilities
-        probabilities = self.models.tfidf.probabilities(text)
+                return look
+        terms = analyze(text)
+        probabilities = self.models.tfidf.probabilities(text, terms)
+        check = SafetyCheck(False, 0.0)
+        if self.safety_override:
+            score = safety_score(text, probabilities[self.safety_index],
+                                 self.models.stop_detector, terms)
+            check = SafetyCheck(score >= self.models.safety_threshold, score)
+        look = (probabilities, check)
         with self._cheap_lock:
-            self._cheap_memo[text] = probabilities
+            self._cheap_memo[text] = look
             if len(self._cheap_memo) > CHEAP_MEMO_SIZE:
                 self._cheap_memo.popitem(last=False)
-        return probabilities
-
-    def _safety_check(self, text: str, probabilities: np.ndarray) -> SafetyCheck:
-        """Return the verdict of the TF-IDF models on the safety label (see ``safety_score``)."""
-        score = safety_score(text, probabilities[self._labels.index(self.models.safety_label)],
-                             self.models.stop_detector)
-        return SafetyCheck(score >= self.models.safety_threshold, score)
+        return look
 
     # -- inference ----------------------------------------------------------------------
 

@@ -8,11 +8,11 @@ prediction costs tens of microseconds. It is also the controller's cheap first l
 every command (is this possibly a ``stop``?).
 """
 
+from collections import Counter
 import json
-import math
 import pathlib
 import re
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -64,28 +64,30 @@ class TfidfClassifier:
         vocabulary = {term: int(index) for term, index in vectorizer.vocabulary_.items()}
         return cls(vocabulary, vectorizer.idf_, weights, bias, labels)
 
-    def features(self, text: str):
-        """Sparse TF-IDF vector of a text as (indices, values)."""
+    def features(self, text: str, terms: Optional[Sequence[str]] = None):
+        """Sparse TF-IDF vector of a text as (indices, values); ``terms``: its ``analyze``."""
+        vocabulary = self.vocabulary
         counts: Dict[int, int] = {}
-        for term in analyze(text):
-            index = self.vocabulary.get(term)
+        for term, count in Counter(analyze(text) if terms is None else terms).items():
+            index = vocabulary.get(term)
             if index is not None:
-                counts[index] = counts.get(index, 0) + 1
+                counts[index] = count
         if not counts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        values = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float32,
-                             count=len(counts)) * self.idf[indices]
+        values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64,
+                                           count=len(counts)))).astype(np.float32)
+        values *= self.idf[indices]
         return indices, values / np.linalg.norm(values)
 
-    def logits(self, text: str) -> np.ndarray:
+    def logits(self, text: str, terms: Optional[Sequence[str]] = None) -> np.ndarray:
         """Class scores of a text."""
-        indices, values = self.features(text)
+        indices, values = self.features(text, terms)
         return self.weights[:, indices] @ values + self.bias
 
-    def probabilities(self, text: str) -> np.ndarray:
-        """Calibrated class probabilities of a text."""
-        scaled = self.logits(text) / self.temperature
+    def probabilities(self, text: str, terms: Optional[Sequence[str]] = None) -> np.ndarray:
+        """Calibrated class probabilities of a text (``terms``: its ``analyze``, if known)."""
+        scaled = self.logits(text, terms) / self.temperature
         scaled = np.exp(scaled - scaled.max())
         return scaled / scaled.sum()
 
