@@ -333,8 +333,8 @@ def percent(value: float) -> str:
     return 'n/a' if math.isnan(value) else f'{100 * value:.1f} %'
 
 
-def main() -> None:
-    """Distil, fit, measure and write ``bench/STATIC.md``."""
+def main() -> Dict[str, object]:
+    """Distil, fit, measure and write ``bench/STATIC.md``; return the headline figures."""
     set_torch_threads(1)
     threadpool_limits(limits=1)         # numpy / scikit-learn BLAS: one thread too
     started = time.perf_counter()
@@ -382,6 +382,10 @@ def main() -> None:
         + stop_section(probabilities, targets, stops, models.labels.index(SAFETY_LABEL)))
     OUTPUT.write_text(report)
     print(report)
+    return {'report': report, 'distill_s': seconds['distill'],
+            'accuracy': {tier: {name: accuracy(probabilities[tier][name], targets[name])
+                                for name in eval_sets} for tier in probabilities},
+            'median_us': {name: row['median'] * 1e3 for name, row in latency.items()}}
 
 
 # -- report ---------------------------------------------------------------------------------

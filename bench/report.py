@@ -197,6 +197,16 @@ def targets(results: Dict) -> List[Tuple[str, str, bool]]:
                ' MB at the end', max(controller['rss_ready_mb'], controller['rss_end_mb']) <= 700)
         _check(checks, 'controller ready to answer within 15 s of start',
                f'{controller["ready_s"]:.1f} s', controller['ready_s'] <= 15)
+    static = results.get('static_tier')
+    if static:
+        accuracy, median = static['accuracy'], static['median_us']
+        shown = '; '.join(f'{name} {accuracy["static"][name]:.3f} vs '
+                          f'{accuracy["TF-IDF"][name]:.3f}'
+                          for name in ('held-out family', 'hand-written', 'dev'))
+        timed = [name for name in median if name.startswith('static') and 'of which' not in name]
+        _check(checks, 'the static tier alone: accuracy and latency beside TF-IDF (section 11)',
+               f'accuracy static vs TF-IDF: {shown}; median {median[timed[0]]:.0f} vs '
+               f'{median["TF-IDF"]:.0f} us', True)
     image = results['branchynet']
     chosen = image['chosen_on_dev']
     on_test = chosen['test']
@@ -523,5 +533,9 @@ def write(results: Dict, out: pathlib.Path) -> None:
         import bench_burst
         burst = bench_burst.markdown(results['burst'])
         lines += ['', burst.replace('## A burst', '## 10. A burst')]
+    if results.get('static_tier'):
+        static = results['static_tier']['report'].split('\n', 1)[1]     # its own title off
+        lines += ['', '## 11. A static-embedding tier beside TF-IDF (measured, not in the pool)',
+                  static.replace('\n## ', '\n### ')]
     lines += ['', '## Plots', ''] + [f'![{name}]({name})' for name in _plots(results, out)]
     (out / 'RESULTS.md').write_text('\n'.join(lines) + '\n')

@@ -126,6 +126,9 @@ def main() -> int:
                                     ('partition', 'Partition benchmark', bench_partition),
                                     ('burst', 'Burst benchmark', bench_burst)):
             write_section(stem, title, results[stem], module.markdown(results[stem]))
+    stage('a static-embedding tier distilled from the backbone, beside TF-IDF (STATIC.md)')
+    import bench_static_tier
+    results['static_tier'] = bench_static_tier.main()
     stage('image BranchyNet')
     results['branchynet'] = report.branchynet(engine, passes)
     results['seconds'] = time.time() - started
