@@ -44,13 +44,17 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.logging import get_logger
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
 NODE_NAME = 'expert_server'
 DIAGNOSTICS_PERIOD_S = 1.0
 STOP_TIMEOUT_S = 2.0
 INACTIVE_REASON = 'inactive: the expert server is not active (lifecycle state inactive)'
+# Keep all: the services default (keep last 10) let DDS overwrite the oldest requests of a burst
+# from many robots before the executor took them, unanswered; the batcher's queue is the bound.
+SERVICE_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_ALL,
+                         reliability=ReliabilityPolicy.RELIABLE)
 
 
 class ExpertServerStartError(RuntimeError):
@@ -114,6 +118,7 @@ class ExpertServerNode(ManagedNode):
             queue_size=values['queue_size'], max_text_chars=values['max_text_chars'],
             logger=self.get_logger())
         self._service = self.create_service(Understand, values['service'], self._on_understand,
+                                            qos_profile=SERVICE_QOS,
                                             callback_group=ReentrantCallbackGroup())
         self.get_logger().info(
             f'ready in {time.perf_counter() - started:.1f} s: serving '
