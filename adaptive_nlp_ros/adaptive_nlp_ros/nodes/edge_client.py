@@ -14,6 +14,7 @@ from typing import Any, Callable, Deque, Tuple
 
 from adaptive_nlp_ros.core.offload.understand import UnderstandReply, UnderstandRequest
 from adaptive_nlp_ros.nodes.conversions import understand_reply, understand_request_message
+from adaptive_nlp_ros.nodes.qos import SERVICE_QOS
 from adaptive_nlp_ros_msgs.srv import Understand
 from rclpy.callback_groups import ReentrantCallbackGroup
 
@@ -26,7 +27,7 @@ class ServiceTransport:
     def __init__(self, node: Any, service: str) -> None:
         """Create the client of ``service`` (relative names resolve in the node's namespace)."""
         self._node = node
-        self._client = node.create_client(Understand, service,
+        self._client = node.create_client(Understand, service, qos_profile=SERVICE_QOS,
                                           callback_group=ReentrantCallbackGroup())
         self._pending: Deque[Tuple[float, Any]] = collections.deque()
         self._lock = threading.Lock()

@@ -35,7 +35,7 @@ from adaptive_nlp_ros.nodes.lifecycle import ManagedNode, NodeStartError
 from adaptive_nlp_ros.nodes.parameters import (declare_parameters, install_parameter_callbacks,
                                                ParameterDeclarationError)
 from adaptive_nlp_ros.nodes.process_exit import end_process
-from adaptive_nlp_ros.nodes.qos import OVERRIDABLE
+from adaptive_nlp_ros.nodes.qos import OVERRIDABLE, SERVICE_QOS
 from adaptive_nlp_ros.nodes.shutdown import ShutdownSignals, spin_until_shutdown
 from adaptive_nlp_ros_msgs.srv import Understand
 from diagnostic_msgs.msg import DiagnosticArray
@@ -44,17 +44,13 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.logging import get_logger
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
 NODE_NAME = 'expert_server'
 DIAGNOSTICS_PERIOD_S = 1.0
 STOP_TIMEOUT_S = 2.0
 INACTIVE_REASON = 'inactive: the expert server is not active (lifecycle state inactive)'
-# Keep all: the services default (keep last 10) let DDS overwrite the oldest requests of a burst
-# from many robots before the executor took them, unanswered; the batcher's queue is the bound.
-SERVICE_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_ALL,
-                         reliability=ReliabilityPolicy.RELIABLE)
 
 
 class ExpertServerStartError(RuntimeError):

@@ -20,12 +20,18 @@ from typing import Any, Dict, Optional, Set
 
 from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
 from rclpy.qos import (HistoryPolicy, qos_check_compatible, QoSCompatibility, QoSPolicyKind,
-                       QoSProfile)
+                       QoSProfile, ReliabilityPolicy)
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
 OVERRIDABLE_POLICIES = (QoSPolicyKind.HISTORY, QoSPolicyKind.DEPTH, QoSPolicyKind.RELIABILITY,
                         QoSPolicyKind.DURABILITY)
 OVERRIDABLE = QoSOverridingOptions(OVERRIDABLE_POLICIES)
+# ``understand`` on both sides: reliable, keep all. The services default (keep last 10) let DDS
+# overwrite the oldest requests of a burst from many robots before the server's executor took
+# them, and every client of a service receives the replies to all clients (rmw_fastrtps), so a
+# robot's reply could be pushed out the same way; the server's queue_size is the bound.
+SERVICE_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_ALL,
+                         reliability=ReliabilityPolicy.RELIABLE)
 UNKNOWN_NODE = '_NODE_NAME_UNKNOWN_'     # what the graph says before it knows an endpoint's node
 UNNAMED_POLLS = 3                       # polls to wait for that name before logging without it
 
