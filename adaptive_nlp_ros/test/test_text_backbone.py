@@ -55,6 +55,26 @@ def test_truncated_loop_equals_library_hidden_state():
                                   atol=1e-5)
 
 
+def test_folder_loader_equals_library_weights():
+    """The controller's loader (no library model) takes the very same fp32 tensors."""
+    path = pretrained_backbone_path()
+    model = load_library_model(path)
+    ours = SegmentedEncoder.from_folder(path, ('fp32',))
+    library = SegmentedEncoder(model, ('fp32',))
+    assert (ours.num_layers, ours.hidden_size) == (library.num_layers, library.hidden_size)
+    for name in ('word', 'position', 'token_type', 'norm_weight', 'norm_bias', 'eps'):
+        mine, theirs = getattr(ours.embeddings, name), getattr(library.embeddings, name)
+        assert torch.equal(mine, theirs) if torch.is_tensor(mine) else mine == theirs, name
+    for mine, theirs in zip(ours.layer_weights, library.layer_weights, strict=True):
+        for name, value in vars(theirs).items():
+            other = getattr(mine, name)
+            assert torch.equal(other, value) if torch.is_tensor(value) else other == value
+    tokenizer = CommandTokenizer(path / 'tokenizer.json')
+    batch = tokenizer.encode(TEXTS)
+    with torch.inference_mode():
+        assert torch.equal(_loop(ours, batch, 'fp32'), _loop(library, batch, 'fp32'))
+
+
 @pytest.fixture(scope='module')
 def mode_outputs(text_engine, test_split):
     """Return final hidden states and labels of every execution mode over the test split."""

@@ -9,7 +9,7 @@ which is what lets any segment of one pass run at any precision.
 """
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional
 import warnings
 
 import torch
@@ -42,26 +42,41 @@ class LayerWeights:
     def from_bert_layer(cls, layer: torch.nn.Module, num_heads: int,
                         norm_eps: float) -> 'LayerWeights':
         """Copy a transformers ``BertLayer``'s parameters (detached, fp32)."""
-        attention = layer.attention.self
+        return cls.from_tensors(dict(layer.named_parameters()), '', num_heads, norm_eps)
+
+    @classmethod
+    def from_tensors(cls, tensors: Mapping[str, torch.Tensor], prefix: str, num_heads: int,
+                     norm_eps: float) -> 'LayerWeights':
+        """
+        Copy one BERT layer's parameters (detached, fp32) from a state dict.
+
+        ``tensors`` holds the layer's parameters under their ``BertLayer`` names after
+        ``prefix`` (e.g. ``encoder.layer.0.`` in a ``BertModel`` state dict or its
+        ``model.safetensors``): ``attention.self.query.weight`` and so on.
+        """
+        def get(name: str) -> torch.Tensor:
+            return tensors[prefix + name].detach()
 
         def take(tensor: torch.Tensor) -> torch.Tensor:
             return tensor.detach().float().contiguous().clone()
 
         return cls(
-            qkv_weight=take(torch.cat([attention.query.weight, attention.key.weight,
-                                       attention.value.weight])),
-            qkv_bias=take(torch.cat([attention.query.bias, attention.key.bias,
-                                     attention.value.bias])),
-            attention_out_weight=take(layer.attention.output.dense.weight),
-            attention_out_bias=take(layer.attention.output.dense.bias),
-            attention_norm_weight=take(layer.attention.output.LayerNorm.weight),
-            attention_norm_bias=take(layer.attention.output.LayerNorm.bias),
-            ffn_in_weight=take(layer.intermediate.dense.weight),
-            ffn_in_bias=take(layer.intermediate.dense.bias),
-            ffn_out_weight=take(layer.output.dense.weight),
-            ffn_out_bias=take(layer.output.dense.bias),
-            ffn_norm_weight=take(layer.output.LayerNorm.weight),
-            ffn_norm_bias=take(layer.output.LayerNorm.bias),
+            qkv_weight=take(torch.cat([get('attention.self.query.weight'),
+                                       get('attention.self.key.weight'),
+                                       get('attention.self.value.weight')])),
+            qkv_bias=take(torch.cat([get('attention.self.query.bias'),
+                                     get('attention.self.key.bias'),
+                                     get('attention.self.value.bias')])),
+            attention_out_weight=take(get('attention.output.dense.weight')),
+            attention_out_bias=take(get('attention.output.dense.bias')),
+            attention_norm_weight=take(get('attention.output.LayerNorm.weight')),
+            attention_norm_bias=take(get('attention.output.LayerNorm.bias')),
+            ffn_in_weight=take(get('intermediate.dense.weight')),
+            ffn_in_bias=take(get('intermediate.dense.bias')),
+            ffn_out_weight=take(get('output.dense.weight')),
+            ffn_out_bias=take(get('output.dense.bias')),
+            ffn_norm_weight=take(get('output.LayerNorm.weight')),
+            ffn_norm_bias=take(get('output.LayerNorm.bias')),
             num_heads=num_heads,
             norm_eps=norm_eps,
         )

@@ -87,11 +87,18 @@ def quantize_to_int8(fp32_path: pathlib.Path, int8_path: pathlib.Path) -> None:
         root.setLevel(level)
 
 
-def session_options(threads: int):
-    """ONNX Runtime options for latency at small batch: sequential, all graph optimizations."""
+def session_options(threads: int, memory_arena: bool = True):
+    """
+    ONNX Runtime options for latency at small batch: sequential, all graph optimizations.
+
+    ``memory_arena=False`` gives the session no CPU memory arena of its own: the per-layer
+    sessions use it, where twelve arenas (one per session) held about 16 MB the controller
+    never gives back, for no measurable latency at batch 1 or 32 (same outputs, bit for bit).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    options.enable_cpu_mem_arena = memory_arena
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -111,7 +118,8 @@ class OrtEncoderLayer:
 
         self.precision = precision
         self.model_path = model_path
-        self.session = ort.InferenceSession(str(model_path), session_options(threads),
+        self.session = ort.InferenceSession(str(model_path),
+                                            session_options(threads, memory_arena=False),
                                             providers=['CPUExecutionProvider'])
 
     def __call__(self, hidden: torch.Tensor,

@@ -8,9 +8,10 @@ the library's forward pass stays available as the reference every backend is tes
 
 from dataclasses import dataclass
 import functools
+import json
 import logging
 import pathlib
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -117,18 +118,75 @@ class Embeddings:
 
     def __init__(self, library_model: torch.nn.Module):
         embeddings = library_model.embeddings
-        self.word = embeddings.word_embeddings.weight.detach().clone()
-        self.position = embeddings.position_embeddings.weight.detach().clone()
-        self.token_type = embeddings.token_type_embeddings.weight.detach()[0].clone()
-        self.norm_weight = embeddings.LayerNorm.weight.detach().clone()
-        self.norm_bias = embeddings.LayerNorm.bias.detach().clone()
-        self.eps = embeddings.LayerNorm.eps
+        self._take(dict(embeddings.named_parameters()), '', embeddings.LayerNorm.eps)
+
+    @classmethod
+    def from_tensors(cls, tensors: Mapping[str, torch.Tensor], prefix: str,
+                     eps: float) -> 'Embeddings':
+        """Copy the embeddings from a state dict (names after ``prefix``, e.g. ``embeddings.``)."""
+        embeddings = cls.__new__(cls)
+        embeddings._take(tensors, prefix, eps)
+        return embeddings
+
+    def _take(self, tensors: Mapping[str, torch.Tensor], prefix: str, eps: float) -> None:
+        def get(name: str) -> torch.Tensor:
+            return tensors[prefix + name].detach()
+
+        self.word = get('word_embeddings.weight').clone()
+        self.position = get('position_embeddings.weight').clone()
+        self.token_type = get('token_type_embeddings.weight')[0].clone()
+        self.norm_weight = get('LayerNorm.weight').clone()
+        self.norm_bias = get('LayerNorm.bias').clone()
+        self.eps = eps
 
     def __call__(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Embed token ids [batch, tokens] into the first hidden state [batch, tokens, width]."""
         tokens = input_ids.shape[1]
         x = self.word[input_ids] + self.position[:tokens] + self.token_type
         return F.layer_norm(x, (x.shape[-1],), self.norm_weight, self.norm_bias, self.eps)
+
+
+SAFETENSORS_FILE = 'model.safetensors'
+
+
+@dataclass(frozen=True)
+class BackboneShape:
+    """What the segmented encoder needs from a BERT ``config.json``."""
+
+    num_layers: int
+    hidden_size: int
+    num_heads: int
+    norm_eps: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> 'BackboneShape':
+        """Read a BERT config (defaults: the library's ``BertConfig``); ValueError otherwise."""
+        if config.get('model_type', 'bert') != 'bert':
+            raise ValueError(f'model_type {config.get("model_type")!r} is not bert')
+        return cls(num_layers=int(config.get('num_hidden_layers', 12)),
+                   hidden_size=int(config.get('hidden_size', 768)),
+                   num_heads=int(config.get('num_attention_heads', 12)),
+                   norm_eps=float(config.get('layer_norm_eps', 1e-12)))
+
+
+class _LazyTensors(Mapping):
+    """A safetensors file read one tensor at a time (only the tensors asked for)."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._names = list(handle.keys())
+        self._known = frozenset(self._names)
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        if name not in self._known:
+            raise KeyError(name)
+        return self._handle.get_tensor(name)
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 class SegmentedEncoder:
@@ -143,13 +201,49 @@ class SegmentedEncoder:
     def __init__(self, library_model: torch.nn.Module, torch_precisions: Sequence[str] = (
             'fp32', 'bf16', 'int8', 'int4')):
         config = library_model.config
-        self.num_layers = config.num_hidden_layers
-        self.hidden_size = config.hidden_size
-        self.embeddings = Embeddings(library_model)
+        shape = BackboneShape(config.num_hidden_layers, config.hidden_size,
+                              config.num_attention_heads, config.layer_norm_eps)
+        self._build(shape, dict(library_model.named_parameters()), torch_precisions)
+
+    @classmethod
+    def from_folder(cls, path: pathlib.Path, torch_precisions: Sequence[str] = (
+            'fp32', 'bf16', 'int8', 'int4')) -> 'SegmentedEncoder':
+        """
+        Build from a backbone folder in the library's format, without the library.
+
+        Reads ``config.json`` and ``model.safetensors`` directly: the same fp32 tensors as
+        ``SegmentedEncoder(load_library_model(path))``, without importing the library's model
+        code (about 120 MB of resident modules: torch.distributed, dynamo, sympy, scipy) or
+        building its model next to the encoder's own copies. A folder with no
+        ``model.safetensors`` falls back to the library.
+        """
+        path = pathlib.Path(path)
+        weights = path / SAFETENSORS_FILE
+        if not weights.is_file():
+            return cls(load_library_model(path), torch_precisions)
+        from safetensors import safe_open, SafetensorError
+
+        shape = BackboneShape.from_config(json.loads((path / 'config.json').read_text()))
+        encoder = cls.__new__(cls)
+        try:
+            with safe_open(str(weights), framework='pt') as handle:
+                tensors = _LazyTensors(handle)
+                prefix = '' if 'embeddings.word_embeddings.weight' in tensors else 'bert.'
+                encoder._build(shape, tensors, torch_precisions, prefix)
+        except SafetensorError as error:
+            raise ValueError(f'{weights}: {error}') from None
+        return encoder
+
+    def _build(self, shape: 'BackboneShape', tensors: Mapping[str, torch.Tensor],
+               torch_precisions: Sequence[str], prefix: str = '') -> None:
+        self.num_layers = shape.num_layers
+        self.hidden_size = shape.hidden_size
+        self.embeddings = Embeddings.from_tensors(tensors, prefix + 'embeddings.',
+                                                  shape.norm_eps)
         self.layer_weights = [
-            LayerWeights.from_bert_layer(layer, config.num_attention_heads,
-                                         config.layer_norm_eps)
-            for layer in library_model.encoder.layer]
+            LayerWeights.from_tensors(tensors, f'{prefix}encoder.layer.{layer}.',
+                                      shape.num_heads, shape.norm_eps)
+            for layer in range(shape.num_layers)]
         self._layers: Dict[str, List] = {}
         for precision in torch_precisions:
             self._layers[precision] = [TorchEncoderLayer(weights, precision)

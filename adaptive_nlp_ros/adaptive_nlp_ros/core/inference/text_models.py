@@ -16,7 +16,7 @@ import torch
 
 from .exit_heads import ExitHeads
 from .onnx_layers import OrtEncoderLayer
-from .text_backbone import CommandTokenizer, load_library_model, SegmentedEncoder
+from .text_backbone import CommandTokenizer, SegmentedEncoder
 from .tfidf_classifier import TfidfClassifier
 from .variant_pool import default_variants, mode_precision, ORT_MODES, TORCH_MODES, Variant
 from .word_tagger import WordTagger
@@ -82,16 +82,16 @@ class TextModels:
                                                      artifacts.POOL_TABLE])
         backbone = directory / artifacts.BACKBONE_DIR
         try:
-            library_model = load_library_model(backbone)
+            # Straight from the backbone's files: the library's model is not built (nor its
+            # modules imported) next to the encoder's own copies of the weights.
+            encoder = SegmentedEncoder.from_folder(
+                backbone, [mode for mode in modes if mode in TORCH_MODES])
             heads = ExitHeads.load(directory / artifacts.EXIT_HEADS)
             pool_table = json.loads((directory / artifacts.POOL_TABLE).read_text())
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise artifacts.ArtifactError(directory, artifacts.BACKBONE_DIR,
                                           f'cannot be loaded ({error})') from None
         tokenizer = CommandTokenizer(backbone / 'tokenizer.json')
-        encoder = SegmentedEncoder(library_model,
-                                   [mode for mode in modes if mode in TORCH_MODES])
-        del library_model
         for mode in [mode for mode in modes if mode in ORT_MODES]:
             try:
                 encoder.add_mode(mode, _load_ort_layers(directory, manifest, mode,

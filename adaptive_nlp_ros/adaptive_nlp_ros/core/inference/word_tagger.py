@@ -81,9 +81,11 @@ class WordTagger:
     def __init__(self, vocabulary: Dict[str, int], weights: np.ndarray, bias: np.ndarray,
                  scheme: TagScheme, temperatures: Sequence[float] = (1.0, 1.0, 1.0)):
         self.vocabulary = vocabulary
-        self.weights = weights.astype(np.float32)       # [outputs, features], heads stacked
+        # One copy, in the layout the product reads; ``weights`` is a view of it.
+        self._columns = np.ascontiguousarray(
+            np.asarray(weights, dtype=np.float32).T)             # [features, outputs]
+        self.weights = self._columns.T                  # [outputs, features], heads stacked
         self.bias = bias.astype(np.float32)
-        self._columns = np.ascontiguousarray(self.weights.T)     # [features, outputs]
         self.scheme = scheme
         self.temperatures = [float(t) for t in temperatures]
 
@@ -148,7 +150,8 @@ class WordTagger:
         """Write the model as plain arrays plus a JSON vocabulary."""
         names = sorted(self.vocabulary, key=self.vocabulary.get)
         with open(path, 'wb') as stream:
-            np.savez_compressed(stream, weights=self.weights, bias=self.bias,
+            np.savez_compressed(stream, weights=np.ascontiguousarray(self.weights),
+                                bias=self.bias,
                                 meta=np.frombuffer(json.dumps({
                                     'features': names, 'intents': list(self.scheme.intents),
                                     'roles': list(self.scheme.roles),
