@@ -15,6 +15,7 @@ from adaptive_nlp_ros.core.controller.controller_parameters import ControllerSet
 from adaptive_nlp_ros.core.controller.engines import ControllerEngines
 from adaptive_nlp_ros.core.controller.records import (CommandResult, STATUS_ANSWERED,
                                                       STATUS_REJECTED)
+from adaptive_nlp_ros.core.inference.engine import length_groups
 from adaptive_nlp_ros.core.inference.results import InferenceOutcome
 import pytest
 from test_controller_core import Clock, FakeImageEngine, FakeTextEngine, ListLogger
@@ -286,3 +287,21 @@ def test_the_real_engine_answers_a_batch_as_it_answers_each_command_alone(text_e
                 for result in results]
 
     assert answers(8) == answers(1)
+
+
+def test_a_batch_runs_in_groups_of_similar_length():
+    """Shortest first; a row joins a group while within 1.5x (plus 4 tokens) of its first."""
+    assert length_groups([30, 8, 10, 31, 9, 60]) == [[1, 4, 2], [0, 3], [5]]
+    assert length_groups([12]) == [[0]] and length_groups([5, 5, 5]) == [[0, 1, 2]]
+
+
+def test_batched_answers_split_by_length_equal_one_at_a_time(text_engine):
+    texts = ['stop', 'go to the kitchen and bring the red cup from the table to Anna please',
+             'follow me', 'find the tallest person in the lobby and greet them, then go charge']
+    strategy = text_engine.strategy('full')
+    resources = text_engine.resources(1.0)
+    together = text_engine.infer_batch(texts, strategy, resources)
+    for text, outcome in zip(texts, together):
+        alone = text_engine.infer(text, strategy, resources)
+        assert outcome.label == alone.label
+        assert [a.intent for a in outcome.actions] == [a.intent for a in alone.actions]

@@ -43,6 +43,7 @@ TOP_K = 3
 SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 of the exact safety variant
 SAFETY_FAST_FIDELITY = 0.99         # dev agreement with fp32 of the fast safety pass
 CHEAP_MEMO_SIZE = 512               # texts whose TF-IDF probabilities are remembered
+PADDING_SLACK = 1.5                 # a batch's rows run together within this length ratio
 VARIANT_SEGMENT_LAYERS = 2          # how a whole-variant run is reported: segments of 2 layers
 
 
@@ -376,6 +377,13 @@ class TextSegments:
             for run in runs:
                 self._run_layers([run], first_layer, count, mode, refined, read_exit)
             return
+        if len(runs) > 1:
+            groups = length_groups([run.item.batch.input_ids.shape[1] for run in runs])
+            if len(groups) > 1:
+                for group in groups:
+                    self._run_layers([runs[row] for row in group], first_layer, count, mode,
+                                     refined, read_exit)
+                return
         encoder = self.models.encoder
         for run in runs:
             if 0 not in run.hidden:
@@ -459,6 +467,26 @@ class TextSegments:
             self._run_layers(runs, first, count, variant.mode, False,
                              read_exit=first + count > variant.layers)
             first += count
+
+
+def length_groups(lengths: Sequence[int], slack: float = PADDING_SLACK) -> List[List[int]]:
+    """
+    Split a batch's rows into runs of similar length, shortest first (row indices).
+
+    A row joins the group of the shorter ones before it while the group's longest row is at
+    most ``slack`` times its shortest (plus 4 tokens). Padding a batch to its longest command
+    wastes the pass on padding, splitting it finely loses what batching gains: 256 held-out
+    commands in batches of 8 as they came, ``full``, interleaved, ms per command: 8.73 one at a
+    time, 7.14 batched whole, 6.60 / 6.16 / 6.14 in groups within 1.25x / 1.5x / 2x.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: List[List[int]] = []
+    for row in order:
+        if groups and lengths[row] <= slack * lengths[groups[-1][0]] + 4:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
 
 
 def _stack(runs: List[InputRun], layer: int) -> Tuple[torch.Tensor, TokenBatch]:
