@@ -288,23 +288,30 @@ def fastdds_shm_files_of(pid: int) -> set:
             if Path(path).name.startswith(SHM_PREFIXES)}
 
 
-def stale_shm_files(candidates: set) -> List[str]:
+def stale_shm_files(candidates: set, settle_s: float = 2.0) -> List[str]:
     """
     Return those of ``candidates`` that still exist and no live process uses: left behind.
 
     Fast DDS shares its port files between the processes of a domain, so a file one process
     used may rightly outlive it while another process still maps it. Pass as candidates the
     files a process used less those that existed before it started (``fastdds_shm_files``):
-    those were someone else's.
+    those were someone else's. A port's lock file (``_el``) is opened only for a moment by the
+    participant that cleans it up, so one look can catch it unused just before it goes (seen
+    once in a suite run): a file is left behind only if it still is after ``settle_s``.
     """
-    remaining = {path for path in candidates if os.path.exists(path)}
-    if not remaining:
-        return []
-    in_use = set()
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            in_use.update(_shm_paths_in(int(entry)))
-    return sorted(remaining - in_use)
+    deadline = time.monotonic() + settle_s
+    while True:
+        remaining = {path for path in candidates if os.path.exists(path)}
+        if not remaining:
+            return []
+        in_use = set()
+        for entry in os.listdir('/proc'):
+            if entry.isdigit():
+                in_use.update(_shm_paths_in(int(entry)))
+        stale = sorted(remaining - in_use)
+        if not stale or time.monotonic() >= deadline:
+            return stale
+        time.sleep(0.1)
 
 
 @dataclass

@@ -220,8 +220,8 @@ def _assert_ends_cleanly(process: NodeProcess, number: int, owned_shm: set) -> N
     assert 'Traceback' not in process.stderr, process.describe()
     assert 'never retrieved' not in process.stderr, process.describe()
     assert owned_shm, 'the process used no Fast DDS shared memory: nothing was checked'
-    assert not stale_shm_files(owned_shm), \
-        f'left in /dev/shm: {stale_shm_files(owned_shm)}\n{process.describe()}'
+    stale = stale_shm_files(owned_shm)
+    assert not stale, f'left in /dev/shm: {stale}\n{process.describe()}'
 
 
 @pytest.mark.parametrize('number', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
