@@ -280,30 +280,6 @@ def test_batcher_answers_waiting_requests_as_one_batch_like_one_by_one(text_engi
         assert [action.intent for action in reply.actions] == [a.intent for a in alone.actions]
 
 
-def test_batcher_window_opens_when_the_worker_is_free(text_engine):
-    """A request that waited through a long batch still waits the window for company."""
-    clock = Clock()
-    collecting = threading.Event()          # the worker read the clock: it is collecting
-
-    def worker_clock() -> float:
-        if threading.current_thread() is not threading.main_thread():
-            collecting.set()
-        return clock()
-    batcher = ExpertBatcher(text_engine, text_engine.strategy('full'), SERVER, check_text,
-                            window_s=0.05, max_batch=2, queue_size=4, clock=worker_clock)
-    replies, sink = _collector()
-    batcher.submit(UnderstandRequest(1, '/robot1', 'go to the kitchen', 10_000), sink)
-    clock.now_s += 1.0                      # the worker was busy with an earlier batch
-    answered: List[int] = []
-    worker = threading.Thread(target=lambda: answered.append(batcher.answer_next_batch(0.0)))
-    worker.start()
-    assert collecting.wait(10.0)
-    batcher.submit(UnderstandRequest(2, '/robot2', 'follow me', 10_000), sink)
-    worker.join(timeout=30.0)
-    assert answered == [2] and sorted(reply.request_id for reply in replies) == [1, 2]
-    assert {reply.batch_size for reply in replies} == {2}
-
-
 def test_batcher_says_overloaded_expired_and_rejected_at_once(text_engine):
     clock = Clock()
     batcher = ExpertBatcher(text_engine, text_engine.strategy('full'), SERVER, check_text,

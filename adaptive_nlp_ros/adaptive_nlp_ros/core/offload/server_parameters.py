@@ -24,9 +24,8 @@ EXPERT_SERVER_PARAMETERS = (
                   'Name of the Understand service (relative: in the node namespace).',
                   read_only=True),
     ParameterSpec('batch_window_ms', 5.0,
-                  'Wait this long for more requests to batch with those waiting, from when '
-                  'both the oldest and the worker are there (0: no waiting).',
-                  min_value=0.0, max_value=1000.0),
+                  'After the oldest waiting request, wait this long for more to batch with it '
+                  '(0: no waiting).', min_value=0.0, max_value=1000.0),
     ParameterSpec('max_batch', 16,
                   'Most requests answered in one batch (1: no batching).',
                   min_value=1, max_value=256),
