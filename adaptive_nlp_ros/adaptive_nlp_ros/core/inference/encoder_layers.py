@@ -39,12 +39,6 @@ class LayerWeights:
     norm_eps: float
 
     @classmethod
-    def from_bert_layer(cls, layer: torch.nn.Module, num_heads: int,
-                        norm_eps: float) -> 'LayerWeights':
-        """Copy a transformers ``BertLayer``'s parameters (detached, fp32)."""
-        return cls.from_tensors(dict(layer.named_parameters()), '', num_heads, norm_eps)
-
-    @classmethod
     def from_tensors(cls, tensors: Mapping[str, torch.Tensor], prefix: str, num_heads: int,
                      norm_eps: float) -> 'LayerWeights':
         """

@@ -116,19 +116,8 @@ class CommandTokenizer:
 class Embeddings:
     """Word + position + token-type embeddings and their layer norm, in fp32."""
 
-    def __init__(self, library_model: torch.nn.Module):
-        embeddings = library_model.embeddings
-        self._take(dict(embeddings.named_parameters()), '', embeddings.LayerNorm.eps)
-
-    @classmethod
-    def from_tensors(cls, tensors: Mapping[str, torch.Tensor], prefix: str,
-                     eps: float) -> 'Embeddings':
+    def __init__(self, tensors: Mapping[str, torch.Tensor], prefix: str, eps: float):
         """Copy the embeddings from a state dict (names after ``prefix``, e.g. ``embeddings.``)."""
-        embeddings = cls.__new__(cls)
-        embeddings._take(tensors, prefix, eps)
-        return embeddings
-
-    def _take(self, tensors: Mapping[str, torch.Tensor], prefix: str, eps: float) -> None:
         def get(name: str) -> torch.Tensor:
             return tensors[prefix + name].detach()
 
@@ -238,8 +227,7 @@ class SegmentedEncoder:
                torch_precisions: Sequence[str], prefix: str = '') -> None:
         self.num_layers = shape.num_layers
         self.hidden_size = shape.hidden_size
-        self.embeddings = Embeddings.from_tensors(tensors, prefix + 'embeddings.',
-                                                  shape.norm_eps)
+        self.embeddings = Embeddings(tensors, prefix + 'embeddings.', shape.norm_eps)
         self.layer_weights = [
             LayerWeights.from_tensors(tensors, f'{prefix}encoder.layer.{layer}.',
                                       shape.num_heads, shape.norm_eps)
