@@ -119,9 +119,7 @@ class ExitHeads(torch.nn.Module):
         torch.save({'labels': self.labels, 'inner_size': self.inner_size,
                     'hidden_size': self.heads[0][1].in_features,
                     'intents': list(self.scheme.intents) if self.scheme else None,
-                    'intent_roles': ({intent: list(roles)
-                                      for intent, roles in self.scheme.intent_roles}
-                                     if self.scheme else None),
+                    'intent_roles': self.scheme.intent_roles_json() if self.scheme else None,
                     'state_dict': self.state_dict()}, str(path))
 
     @classmethod
@@ -130,11 +128,9 @@ class ExitHeads(torch.nn.Module):
         saved = torch.load(str(path), map_location='cpu', weights_only=True)
         num_layers = int(saved['state_dict']['temperatures'].shape[0])
         intents = saved.get('intents')
-        intent_roles = tuple((intent, tuple(roles))
-                             for intent, roles in (saved.get('intent_roles') or {}).items())
         heads = cls(num_layers, int(saved['hidden_size']), saved['labels'],
                     inner_size=int(saved['inner_size']),
-                    scheme=TagScheme(tuple(intents), intent_roles=intent_roles)
-                    if intents else None)
+                    scheme=TagScheme(tuple(intents), intent_roles=TagScheme.intent_roles_of(
+                        saved.get('intent_roles'))) if intents else None)
         heads.load_state_dict(saved['state_dict'])      # copies in place: views stay valid
         return heads.eval()

@@ -136,6 +136,16 @@ class TagScheme:
     def _allowed_roles(self) -> Dict[str, frozenset]:
         return {intent: frozenset(roles) for intent, roles in self.intent_roles}
 
+    def intent_roles_json(self) -> Dict[str, List[str]]:
+        """Return ``intent_roles`` as a saved model file keeps it."""
+        return {intent: list(roles) for intent, roles in self.intent_roles}
+
+    @staticmethod
+    def intent_roles_of(saved: Optional[Dict[str, Sequence[str]]]
+                        ) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+        """Return ``intent_roles`` from what ``intent_roles_json`` wrote (None: none kept)."""
+        return tuple((intent, tuple(roles)) for intent, roles in (saved or {}).items())
+
     def allows(self, intent: str, role: str) -> bool:
         """Return True when an argument of ``role`` may belong to an ``intent`` action."""
         allowed = self._allowed_roles.get(intent)

@@ -155,8 +155,7 @@ class WordTagger:
                                 meta=np.frombuffer(json.dumps({
                                     'features': names, 'intents': list(self.scheme.intents),
                                     'roles': list(self.scheme.roles),
-                                    'intent_roles': {intent: list(roles) for intent, roles
-                                                     in self.scheme.intent_roles},
+                                    'intent_roles': self.scheme.intent_roles_json(),
                                     'temperatures': self.temperatures}).encode(),
                                     dtype=np.uint8))
 
@@ -167,8 +166,7 @@ class WordTagger:
             meta = json.loads(saved['meta'].tobytes().decode())
             vocabulary = {name: index for index, name in enumerate(meta['features'])}
             scheme = TagScheme(tuple(meta['intents']), tuple(meta['roles']),
-                               tuple((intent, tuple(roles)) for intent, roles
-                                     in meta.get('intent_roles', {}).items()))
+                               TagScheme.intent_roles_of(meta.get('intent_roles')))
             weights, bias = saved['weights'], saved['bias']
         if weights.shape != (scheme.width, len(vocabulary)) or bias.shape != (scheme.width,):
             raise ValueError(f'{path}: weights {weights.shape} do not fit {scheme.width} '
