@@ -316,6 +316,11 @@ def markdown(figures: Dict[str, object]) -> str:
     ]) + '\n'
 
 
+def write_page(figures: Dict[str, object]) -> str:
+    """Write bench/BURST.md and bench/burst_results.json; return the page."""
+    return write_section('burst', 'Burst benchmark', figures, markdown(figures))
+
+
 def main() -> int:
     """Run and write bench/BURST.md and bench/burst_results.json."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -323,7 +328,7 @@ def main() -> int:
                         help='bursts per configuration, interleaved (medians are compared)')
     args = parser.parse_args()
     figures = run(args.repeats)
-    print(write_section('burst', 'Burst benchmark', figures, markdown(figures)))
+    print(write_page(figures))
     return 0
 
 

@@ -399,13 +399,18 @@ def _targets(figures: Dict[str, object]) -> List[tuple]:
     return rows
 
 
+def write_page(figures: Dict[str, object]) -> str:
+    """Write bench/FLEET.md and bench/fleet_results.json; return the page."""
+    return write_section('fleet', 'Fleet benchmark', figures, markdown(figures))
+
+
 def main() -> int:
     """Run and write bench/FLEET.md and bench/fleet_results.json."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--quick', action='store_true')
     args = parser.parse_args()
     figures = run(args.quick)
-    print(write_section('fleet', 'Fleet benchmark', figures, markdown(figures)))
+    print(write_page(figures))
     return 0
 
 

@@ -148,10 +148,15 @@ def markdown(figures: Dict[str, object]) -> str:
     ]) + '\n'
 
 
+def write_page(figures: Dict[str, object]) -> str:
+    """Write bench/PARTITION.md and bench/partition_results.json; return the page."""
+    return write_section('partition', 'Partition benchmark', figures, markdown(figures))
+
+
 def main() -> int:
     """Run and write bench/PARTITION.md and bench/partition_results.json."""
     figures = run()
-    print(write_section('partition', 'Partition benchmark', figures, markdown(figures)))
+    print(write_page(figures))
     return 0
 
 

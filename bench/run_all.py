@@ -18,7 +18,7 @@ from adaptive_nlp_ros.core.evaluation.evaluation import evaluate  # noqa: E402
 import bench_exit_structure  # noqa: E402
 import bench_structure  # noqa: E402
 import bench_text  # noqa: E402
-from common import BENCH_DIR, environment, write_json, write_section  # noqa: E402
+from common import BENCH_DIR, environment, write_json  # noqa: E402
 import report  # noqa: E402
 
 CORPUS = pathlib.Path(__file__).resolve().parent.parent / 'adaptive_nlp_ros' / \
@@ -122,10 +122,9 @@ def main() -> int:
     results['burst'] = bench_burst.run()
     if out.resolve() == BENCH_DIR.resolve():
         # The stand-alone pages carry this run's figures too, never an older run's.
-        for stem, title, module in (('fleet', 'Fleet benchmark', bench_fleet),
-                                    ('partition', 'Partition benchmark', bench_partition),
-                                    ('burst', 'Burst benchmark', bench_burst)):
-            write_section(stem, title, results[stem], module.markdown(results[stem]))
+        for stem, module in (('fleet', bench_fleet), ('partition', bench_partition),
+                             ('burst', bench_burst)):
+            module.write_page(results[stem])
     stage('a static-embedding tier distilled from the backbone, beside TF-IDF (STATIC.md)')
     import bench_static_tier
     results['static_tier'] = bench_static_tier.main()
