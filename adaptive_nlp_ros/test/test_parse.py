@@ -7,8 +7,8 @@ from adaptive_nlp_ros.core.evaluation.structure_metrics import (argument_counts,
 from adaptive_nlp_ros.core.inference.exit_heads import ExitHeads
 from adaptive_nlp_ros.core.inference.first_action import read_structured_exit
 from adaptive_nlp_ros.core.inference.parse import (argument_matches, decode, ParsedAction,
-                                                   ParsedArgument, roles_by_intent, TagScheme,
-                                                   TokenView)
+                                                   ParsedArgument, roles_by_intent,
+                                                   signatures_by_intent, TagScheme, TokenView)
 import numpy as np
 import pytest
 
@@ -290,8 +290,53 @@ def test_dropping_a_role_does_not_change_which_actions_merge():
         ('pick', []), ('pick', ['cup'])]
 
 
+TRAINED_SIGNATURES = signatures_by_intent(
+    [(_action('bring', ('object', 'cup'), ('person', 'Anna')),)] * 3
+    + [(_action('bring', ('object', 'cup'), ('person', 'Anna'), ('destination', 'hall')),)]
+    + [(_action('navigate', ('destination', 'hall')),)] * 4 + [(_action('stop'),)])
+
+
+def test_role_sets_are_counted_per_intent():
+    assert TRAINED_SIGNATURES == (
+        ('bring', ((('destination', 'object', 'person'), 1), (('object', 'person'), 3))),
+        ('navigate', ((('destination',), 4),)), ('stop', (((), 1),)))
+
+
+BRING_TO_KITCHEN = (['bring', 'it', 'to', 'the', 'kitchen'], ['B', 'I', 'I', 'I', 'I'],
+                    ['O', 'O', 'O', 'O', 'B-destination'])
+
+
+@pytest.mark.parametrize('sure, signatures, expected', [
+    (0.9, TRAINED_SIGNATURES, 'navigate'),     # a bring always had an object: not this one
+    (0.6, TRAINED_SIGNATURES, 'bring'),        # an unsure argument overrules nothing
+    (0.9, (), 'bring')])                       # a model saved without the table
+def test_roles_no_action_of_the_intent_took_together_weigh_its_intent(sure, signatures,
+                                                                      expected):
+    words, segment, roles = BRING_TO_KITCHEN
+    view, seg, role, intent = tags_for(words, segment, roles, ['bring'] * 5, sure=sure)
+    scheme = TagScheme(INTENTS, intent_signatures=signatures)
+    sentence = sentence_distribution(bring=0.6, navigate=0.3)
+    joint, parse = read_structured_exit(view, sentence, seg, role, intent, scheme, INTENTS, 4)
+    assert INTENTS[int(joint.argmax())] == parse.label == expected
+    assert joint.sum() == pytest.approx(1.0)
+
+
+def test_roles_the_intent_took_keep_it_and_later_actions_are_weighed_too():
+    """`bring the cup to Anna` keeps bring; a later `bring` with a destination alone moves."""
+    words = ['bring', 'the', 'cup', 'to', 'Anna', 'and', 'bring', 'to', 'the', 'hall']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'I', 'I', 'I', 'O', 'B', 'I', 'I', 'I'],
+        ['O', 'O', 'B-object', 'O', 'B-person', 'O', 'O', 'O', 'O', 'B-destination'],
+        ['bring'] * 10)
+    intent[6:, INTENTS.index('navigate')] = 0.2
+    scheme = TagScheme(INTENTS, intent_signatures=TRAINED_SIGNATURES)
+    parse = decode(view, seg, role, intent, scheme, 'bring', 0.95)
+    assert [action.intent for action in parse.actions] == ['bring', 'navigate']
+
+
 @pytest.mark.parametrize('intent_roles', [(('pick', ('object',)), ('stop', ())), ()])
 def test_exit_heads_keep_the_roles_each_intent_took(tmp_path, intent_roles):
-    scheme = TagScheme(INTENTS, intent_roles=intent_roles)
+    scheme = TagScheme(INTENTS, intent_roles=intent_roles,
+                       intent_signatures=TRAINED_SIGNATURES if intent_roles else ())
     ExitHeads(2, 8, INTENTS, inner_size=4, scheme=scheme).save(tmp_path / 'heads.pt')
     assert ExitHeads.load(tmp_path / 'heads.pt').scheme == scheme

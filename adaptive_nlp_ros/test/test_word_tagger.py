@@ -123,11 +123,15 @@ def test_saved_tagger_gives_the_same_probabilities(tagger, tmp_path):
 
 def test_the_roles_each_intent_took_are_saved_with_the_tagger(tagger, tmp_path):
     learned = replace(tagger.scheme, intent_roles=(('pick', ('location', 'object')),
-                                                   ('stop', ())))
+                                                   ('stop', ())),
+                      intent_signatures=(('pick', ((('location', 'object'), 3),
+                                                   (('object',), 1))), ('stop', (((), 2),))))
     WordTagger(tagger.vocabulary, tagger.weights, tagger.bias, learned,
                tagger.temperatures).save(tmp_path / 'tagger.npz')
     scheme = WordTagger.load(tmp_path / 'tagger.npz').scheme
     assert scheme == learned and not scheme.allows('stop', 'object')
+    assert scheme.roles_likelihood('pick', frozenset({'object'})) == pytest.approx(
+        0.75 * 0.1 + 0.25)
 
 
 def test_a_word_without_known_features_still_gets_distributions(tagger):

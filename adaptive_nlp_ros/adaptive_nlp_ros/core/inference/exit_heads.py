@@ -120,6 +120,8 @@ class ExitHeads(torch.nn.Module):
                     'hidden_size': self.heads[0][1].in_features,
                     'intents': list(self.scheme.intents) if self.scheme else None,
                     'intent_roles': self.scheme.intent_roles_json() if self.scheme else None,
+                    'intent_signatures': (self.scheme.intent_signatures_json()
+                                          if self.scheme else None),
                     'state_dict': self.state_dict()}, str(path))
 
     @classmethod
@@ -130,7 +132,10 @@ class ExitHeads(torch.nn.Module):
         intents = saved.get('intents')
         heads = cls(num_layers, int(saved['hidden_size']), saved['labels'],
                     inner_size=int(saved['inner_size']),
-                    scheme=TagScheme(tuple(intents), intent_roles=TagScheme.intent_roles_of(
-                        saved.get('intent_roles'))) if intents else None)
+                    scheme=TagScheme(
+                        tuple(intents),
+                        intent_roles=TagScheme.intent_roles_of(saved.get('intent_roles')),
+                        intent_signatures=TagScheme.intent_signatures_of(
+                            saved.get('intent_signatures'))) if intents else None)
         heads.load_state_dict(saved['state_dict'])      # copies in place: views stay valid
         return heads.eval()

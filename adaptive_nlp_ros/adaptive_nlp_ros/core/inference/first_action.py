@@ -63,6 +63,9 @@ def read_structured_exit(view: TokenView, sentence: np.ndarray, segment: np.ndar
     total = float(joint.sum())
     if not total > 0:
         return sentence, parse
-    joint = joint / total
+    joint = scheme.fit_to_roles(joint / total, [
+        argument for action in draft.actions
+        if first.start <= action.start and action.end <= first.end
+        for argument in action.arguments])
     best = int(joint.argmax())
     return joint, draft.finish(labels[best], float(joint[best]))

@@ -156,6 +156,8 @@ class WordTagger:
                                     'features': names, 'intents': list(self.scheme.intents),
                                     'roles': list(self.scheme.roles),
                                     'intent_roles': self.scheme.intent_roles_json(),
+                                    'intent_signatures':
+                                        self.scheme.intent_signatures_json(),
                                     'temperatures': self.temperatures}).encode(),
                                     dtype=np.uint8))
 
@@ -166,7 +168,8 @@ class WordTagger:
             meta = json.loads(saved['meta'].tobytes().decode())
             vocabulary = {name: index for index, name in enumerate(meta['features'])}
             scheme = TagScheme(tuple(meta['intents']), tuple(meta['roles']),
-                               TagScheme.intent_roles_of(meta.get('intent_roles')))
+                               TagScheme.intent_roles_of(meta.get('intent_roles')),
+                               TagScheme.intent_signatures_of(meta.get('intent_signatures')))
             weights, bias = saved['weights'], saved['bias']
         if weights.shape != (scheme.width, len(vocabulary)) or bias.shape != (scheme.width,):
             raise ValueError(f'{path}: weights {weights.shape} do not fit {scheme.width} '

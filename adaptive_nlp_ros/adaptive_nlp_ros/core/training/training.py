@@ -33,7 +33,7 @@ from ..inference.exit_heads import ExitHeads
 from ..inference.image_branchynet import BranchyNetClassifier
 from ..inference.input_complexity import complexity_features
 from ..inference.onnx_layers import export_layer, OrtEncoderLayer
-from ..inference.parse import roles_by_intent, TagScheme
+from ..inference.parse import roles_by_intent, signatures_by_intent, TagScheme
 from ..inference.profiling import profile_image, profile_machine
 from ..inference.strategies.moe_gate import fit_gate, gate_features
 from ..inference.strategy_context import StrategyContext
@@ -194,7 +194,8 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
     pretrained = pretrained_backbone_path()
     library_model = load_library_model(pretrained)
     tokenizer = CommandTokenizer(pretrained / 'tokenizer.json')
-    scheme = (TagScheme(tuple(labels), intent_roles=roles_by_intent(train_set.actions))
+    scheme = (TagScheme(tuple(labels), intent_roles=roles_by_intent(train_set.actions),
+                        intent_signatures=signatures_by_intent(train_set.actions))
               if train_set.structured else None)
     heads = fine_tune(library_model, tokenizer, train_set.texts, train_ids, labels,
                       settings.fine_tune,
