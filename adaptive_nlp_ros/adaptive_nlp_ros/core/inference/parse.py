@@ -184,9 +184,10 @@ class TagScheme:
 
     def roles_likelihood(self, intent: str, roles: frozenset) -> float:
         """
-        Return how likely an ``intent`` action shows ``roles``: each role set it took in
-        training, weighed by its share, loses a role with ``MISSED_ROLE`` and gains one with
-        ``SPURIOUS_ROLE``.
+        Return how likely an ``intent`` action shows ``roles``.
+
+        Each role set it took in training, weighed by its share, loses a role with
+        ``MISSED_ROLE`` and gains one with ``SPURIOUS_ROLE``.
         """
         return sum(share * MISSED_ROLE ** len(taken - roles) * SPURIOUS_ROLE ** len(roles - taken)
                    for taken, share in self._signatures.get(intent, {}).items())
@@ -194,15 +195,14 @@ class TagScheme:
     def fit_to_roles(self, distribution: np.ndarray,
                      arguments: Sequence['ParsedArgument']) -> np.ndarray:
         """
-        Return ``distribution`` weighed by how likely each intent shows the roles of
-        ``arguments`` (``roles_likelihood``), when its most likely intent never took them
-        together in training.
+        Return ``distribution`` weighed by how likely each intent shows ``arguments``' roles.
 
-        ``bring Tomás to the meeting room``: a ``bring`` always has an object, a person taken
-        to a place is ``guide``. Unchanged when an argument is unsure (below
-        ``SURE_ARGUMENT``: a mistagged word is likelier than an unknown verb), when there is
-        no argument, when the intent never took an argument (``cancel``: its roles are
-        dropped, not its intent) and without a table.
+        Only when its most likely intent never took them together in training
+        (``roles_likelihood``). ``bring Tomás to the meeting room``: a ``bring`` always has
+        an object, a person taken to a place is ``guide``. Unchanged when an argument is
+        unsure (below ``SURE_ARGUMENT``: a mistagged word is likelier than an unknown verb),
+        when there is no argument, when the intent never took an argument (``cancel``: its
+        roles are dropped, not its intent) and without a table.
         """
         signatures = self._signatures
         if (not arguments or not signatures
