@@ -24,7 +24,7 @@ from .cost_profile import CostProfile
 from .decisions import DecisionState, InputSummary, Rerun, ResourceState, RunLayers, RunVariant
 from .first_action import read_structured_exit
 from .input_complexity import complexity_features, DEFAULT_WEIGHTS
-from .parse import decode, ParsedCommand, single_action, TokenView
+from .parse import draft_actions, OUT_OF_SCOPE, ParsedCommand, single_action, TokenView
 from .results import InferenceOutcome, SegmentRecord
 from .segment_loop import answer_one, answer_together, InputRun
 from .strategies import create_strategy, Strategy
@@ -436,17 +436,31 @@ class TextSegments:
         return torch.from_numpy(joint), parse
 
     def _tagged_parse(self, run: InputRun, probabilities: torch.Tensor
-                      ) -> Optional[ParsedCommand]:
-        """Decode the TF-IDF answer's actions from the word tagger (None: no tagger)."""
+                      ) -> Tuple[torch.Tensor, Optional[ParsedCommand]]:
+        """
+        Decode the TF-IDF answer's actions from the word tagger (None: no tagger).
+
+        Return the label distribution too: the first action's roles weigh it as at an exit
+        (``TagScheme.fit_to_roles``), and the label stays the first action's intent.
+        """
         tagger = self.models.word_tagger
         view = run.item.view
         if tagger is None or view is None or not len(view.offsets):
-            return None
+            return probabilities, None
         words = word_view(view)
         segment, roles, intents = tagger.probabilities(view.text, words.offsets)
         best, index = torch.max(probabilities, dim=-1)
-        return decode(words, segment, roles, intents, tagger.scheme, self.labels[int(index)],
-                      float(best))
+        label = self.labels[int(index)]
+        draft = (None if label == OUT_OF_SCOPE
+                 else draft_actions(words, segment, roles, intents, tagger.scheme))
+        if draft is None:
+            return probabilities, single_action(label, float(best))
+        distribution = probabilities.numpy()
+        fitted = tagger.scheme.fit_to_roles(distribution, draft.actions[0].arguments)
+        if fitted is not distribution:
+            probabilities = torch.from_numpy(fitted.astype(np.float32))
+        index = int(fitted.argmax())
+        return probabilities, draft.finish(self.labels[index], float(fitted[index]))
 
     def _run_variant(self, runs: List[InputRun], action: RunVariant) -> None:
         """Run a whole pool variant for a group of inputs (reported in segments of 2 layers)."""
@@ -458,8 +472,9 @@ class TextSegments:
                 probabilities = torch.from_numpy(np.asarray(run.item.cheap_probabilities,
                                                             dtype=np.float32))
                 energy = self.engine.word_tagger_energy_mj(run.state.command.tokens)
+                probabilities, parse = self._tagged_parse(run, probabilities)
                 run.record(SegmentRecord((), 'fp32', 'numpy', energy), 0, probabilities, 0.0,
-                           self._tagged_parse(run, probabilities))
+                           parse)
             return
         first = 1
         while first <= variant.layers:
