@@ -52,20 +52,15 @@ def read_structured_exit(view: TokenView, sentence: np.ndarray, segment: np.ndar
              else draft_actions(view, segment, roles, intents, scheme))
     if draft is None:
         return sentence, single_action(label, confidence)
-    parse = draft.finish(label, confidence)
     if best == safety_index:
-        return sentence, parse
-    first = parse.actions[0]
-    pieces = span_pieces(view, first.start, first.end)
-    if not pieces:
-        return sentence, parse
-    joint = np.sqrt(sentence * intents[pieces].mean(axis=0))
+        return sentence, draft.finish(label, confidence)
+    first = draft.first_action(label)
+    pieces = span_pieces(view, first[0].start, first[-1].end)
+    joint = np.sqrt(sentence * intents[pieces].mean(axis=0)) if pieces else sentence
     total = float(joint.sum())
-    if not total > 0:
-        return sentence, parse
-    joint = scheme.fit_to_roles(joint / total, [
-        argument for action in draft.actions
-        if first.start <= action.start and action.end <= first.end
-        for argument in action.arguments])
+    if not pieces or not total > 0:
+        return sentence, draft.finish(label, confidence)
+    joint = scheme.fit_to_roles(joint / total, [argument for action in first
+                                                for argument in action.arguments])
     best = int(joint.argmax())
     return joint, draft.finish(labels[best], float(joint[best]))

@@ -37,7 +37,7 @@ tags that make it (its ``B`` and every ``I``), so a span is only as sure as its 
 word; the whole parse is as sure as its weakest part (``ParsedCommand.confidence``).
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 import math
 import re
@@ -345,12 +345,29 @@ class DraftParse:
         parsed = _merge_repeats(parsed)
         if self.scheme is not None and self.scheme.intent_roles:
             # After merging: which actions merge must not depend on the roles dropped here.
-            parsed = [replace(action, arguments=tuple(
-                argument for argument in action.arguments
-                if self.scheme.allows(action.intent, argument.role))) for action in parsed]
+            allows = self.scheme.allows
+            parsed = [ParsedAction(action.intent, action.confidence, tuple(
+                argument for argument in action.arguments if allows(action.intent, argument.role)),
+                action.start, action.end) for action in parsed]
         weakest = min([label_confidence] + [a.confidence for a in parsed]
                       + [g.confidence for a in parsed for g in a.arguments])
         return ParsedCommand(tuple(parsed), weakest)
+
+    def first_action(self, label: str) -> Tuple[DraftAction, ...]:
+        """
+        Return the drafts that ``finish(label, ...)`` makes its first action of.
+
+        The first draft and the ones ``_merge_repeats`` joins to it: the same intent as
+        ``label``, where the action so far or the draft has no argument.
+        """
+        drafts = self.actions
+        has_arguments = bool(drafts[0].arguments)
+        count = 1
+        while count < len(drafts) and drafts[count].intent == label and (
+                not has_arguments or not drafts[count].arguments):
+            has_arguments = has_arguments or bool(drafts[count].arguments)
+            count += 1
+        return drafts[:count]
 
 
 def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, intents: np.ndarray,
@@ -362,8 +379,10 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
     ends = starts[1:] + [len(view.offsets)]
     segment_tag = segment[starts].argmax(axis=1)
     role_tag = constrained_role_tags(roles[starts], scheme)
-    segment_p = segment[starts, segment_tag]
     role_p = roles[starts, role_tag]
+    # Python numbers from here: the loops below read them one at a time.
+    segment_p = segment[starts, segment_tag].tolist()
+    segment_tag, role_tag, role_p_of = segment_tag.tolist(), role_tag.tolist(), role_p.tolist()
 
     actions: List[List[int]] = []          # word indices per action
     for word, tag in enumerate(segment_tag):
@@ -385,9 +404,9 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
             continue
         if open_role == role and spans and (prefix == 'I' or spans[-1][1] == word - 1):
             first, _, _, confidence = spans[-1]
-            spans[-1] = (first, word, role, min(confidence, float(role_p[word])))
+            spans[-1] = (first, word, role, min(confidence, role_p_of[word]))
         else:
-            spans.append((word, word, role, float(role_p[word])))
+            spans.append((word, word, role, role_p_of[word]))
         open_role = role
 
     def char_span(first_word: int, last_word: int) -> Tuple[int, int]:
@@ -422,13 +441,12 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
         start, end = char_span(words[0], words[-1])
         intent, confidence = '', 1.0
         if index > 0:
-            pieces = [piece for word in words for piece in range(starts[word], ends[word])]
-            mean = intents[pieces].mean(axis=0)
+            mean = intents[starts[words[0]]:ends[words[-1]]].mean(axis=0)  # words run on
             mean = scheme.fit_to_roles(mean, action_args[index])
             best = int(mean.argmax())
             intent, confidence = scheme.intents[best], float(mean[best])
         drafts.append(DraftAction(intent, confidence,
-                                  min(float(segment_p[w]) for w in words),
+                                  min(segment_p[w] for w in words),
                                   tuple(action_args[index]), start, end))
     return DraftParse(tuple(drafts), scheme)
 
