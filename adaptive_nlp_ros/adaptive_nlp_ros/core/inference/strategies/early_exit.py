@@ -37,13 +37,14 @@ class EarlyExit(Strategy):
         max_layer = int(self.settings['max_exit_layer']) or context.num_layers
         self.max_layer = max(self.min_layer, min(max_layer, context.num_layers))
         # Every command starts and continues the same way: the actions are made once, and
-        # the next layer's cost is a line per layer done.
+        # the next layer's cost and the exit head's are lines as plain floats (no call each).
         self.first_layers = RunLayers(self.min_layer, self.mode,
                                       f'layers 1-{self.min_layer} in {self.mode}')
         self.next_layer = RunLayers(1, self.mode, '')
         mode = context.mode_by_name[self.mode]
-        self.layer_costs = tuple(mode.layers_cost(done + 1, 1)
-                                 for done in range(context.num_layers))
+        self.layer_terms = tuple((cost.fixed_mj, cost.per_token_mj) for cost in (
+            mode.layers_cost(done + 1, 1) for done in range(context.num_layers)))
+        self.head_terms = (context.head_energy.fixed_mj, context.head_energy.per_token_mj)
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Return the threshold in force at this battery level."""
@@ -61,8 +62,10 @@ class EarlyExit(Strategy):
         if done >= self.max_layer:
             return Answer(f'exit after {done}: last allowed layer')
         tokens = state.command.tokens
-        next_cost = self.layer_costs[done].mj(tokens) + self.context.head_energy.mj(tokens)
-        budget = state.remaining_budget_mj
+        fixed, per_token = self.layer_terms[done]
+        head_fixed, head_per_token = self.head_terms
+        next_cost = (fixed + per_token * tokens) + (head_fixed + head_per_token * tokens)
+        budget = state.resources.budget_mj - progress.energy_spent_mj
         if next_cost > budget:
             return Answer(f'exit after {done}: budget left {budget:.2f} mJ'
                           f' < next layer {next_cost:.2f} mJ')
