@@ -10,9 +10,11 @@ the cheapest mode for every segment after it, fits the remaining budget. With
 ``early_exit`` on, it also leaves after a segment whose exit is confident enough.
 """
 
+from typing import Sequence, Tuple
+
 from .base import Strategy
 from ..decisions import Action, Answer, DecisionState, ResourceState, RunLayers
-from ..strategy_context import segment_steps, StrategyContext
+from ..strategy_context import ModeOption, segment_steps, SegmentStep, StrategyContext
 
 
 class SegmentPrecision(Strategy):
@@ -28,6 +30,9 @@ class SegmentPrecision(Strategy):
         self.modes = context.efficient_modes()      # most faithful first
         self.early_exit = self.settings['early_exit']
         self.steps = segment_steps(self.modes, context.num_layers, self.segment_layers)
+        # What decide reads per segment, as plain floats and reasons made up to the cost.
+        self.tables = tuple(_step_table(step, self.modes) for step in self.steps)
+        self.head_terms = (context.head_energy.fixed_mj, context.head_energy.per_token_mj)
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Return the early-exit threshold in force (NaN when early exit is off)."""
@@ -37,7 +42,8 @@ class SegmentPrecision(Strategy):
 
     def decide(self, state: DecisionState) -> Action:
         """Answer, or pick the mode of the next segment (its costs precomputed per mode)."""
-        done = state.progress.layers_done
+        progress = state.progress
+        done = progress.layers_done
         num_layers = self.context.num_layers
         if done >= num_layers:
             return Answer(f'all {num_layers} layers ran')
@@ -46,19 +52,34 @@ class SegmentPrecision(Strategy):
             if confident is not None:
                 return confident
         tokens = state.command.tokens
-        step = self.steps[done]
-        head = self.context.head_energy.mj(tokens)
-        reserve = step.rest_cheapest.mj(tokens) + head * step.segments_after
-        budget = state.remaining_budget_mj
-        for option, layers in zip(self.modes, step.costs):
-            cost = layers.mj(tokens) + head
+        count, rest_fixed, rest_per_token, segments_after, options = self.tables[done]
+        head_fixed, head_per_token = self.head_terms
+        head = head_fixed + head_per_token * tokens
+        reserve = (rest_fixed + rest_per_token * tokens) + head * segments_after
+        budget = state.resources.budget_mj - progress.energy_spent_mj
+        for fixed, per_token, mode, prefix in options:
+            cost = (fixed + per_token * tokens) + head
             if cost + reserve <= budget:
-                return RunLayers(step.count, option.mode, f'{step.span}:{option.mode} '
-                                 f'({cost:.2f} mJ of {budget:.2f} left)')
+                return RunLayers(count, mode, f'{prefix}{cost:.2f} mJ of {budget:.2f} left)')
         # Nothing fits: the mode cheapest for these layers at this length. The frontier's
         # last mode is cheapest for a whole pass at 16 tokens, not always here; taking it
         # made a lower battery spend more than a higher one (caught by test_strategies).
+        step = self.steps[done]
         cheapest = min(range(len(self.modes)), key=lambda i: step.costs[i].mj(tokens))
         mode = self.modes[cheapest].mode
         return RunLayers(step.count, mode, f'{step.span}:{mode} (budget {budget:.2f} mJ: '
                          'cheapest)')
+
+
+def _step_table(step: SegmentStep, modes: Sequence[ModeOption]) -> Tuple:
+    """
+    Return a step as ``decide`` reads it: its lines as plain floats, no call per cost.
+
+    (layers, the reserve's line, the segments after, then per mode its line, its name and
+    its reason up to the cost.)
+    """
+    options = tuple((cost.fixed_mj, cost.per_token_mj, option.mode,
+                     f'{step.span}:{option.mode} (')
+                    for cost, option in zip(step.costs, modes))
+    rest = step.rest_cheapest
+    return (step.count, rest.fixed_mj, rest.per_token_mj, step.segments_after, options)
