@@ -8,9 +8,11 @@ expert scores ``need x fidelity_gain - pressure x relative_cost``; the gate is t
 the scores, the best affordable expert runs the segment, and a confident exit ends the pass.
 """
 
+from typing import Sequence, Tuple
+
 from .base import softmax, Strategy
 from ..decisions import Action, Answer, DecisionState, ResourceState, RunLayers
-from ..strategy_context import segment_steps, StrategyContext
+from ..strategy_context import LinearCost, segment_steps, SegmentStep, StrategyContext
 
 
 class MoeRouting(Strategy):
@@ -33,6 +35,14 @@ class MoeRouting(Strategy):
         # The rest of the pass from each segment on, in the most faithful mode (the pressure).
         self.faithful_rest = tuple(self.experts[0].layers_cost(done + 1, num_layers - done)
                                    for done in range(num_layers))
+        # What decide reads per segment, as plain floats; the gate's part of the reason is
+        # one format of every expert's probability.
+        self.tables = tuple(_step_table(step, rest, self.gain)
+                            for step, rest in zip(self.steps, self.faithful_rest))
+        self.head_terms = (context.head_energy.fixed_mj, context.head_energy.per_token_mj)
+        self.gate_format = ' '.join(
+            expert.mode.replace('{', '{{').replace('}', '}}') + '={:.2f}'
+            for expert in self.experts)
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Return the exit threshold in force at this battery level."""
@@ -53,27 +63,42 @@ class MoeRouting(Strategy):
         else:
             need = state.command.complexity
         tokens = state.command.tokens
-        step = self.steps[done]
-        head = self.context.head_energy.mj(tokens)
-        budget = state.remaining_budget_mj
-        pressure = self.faithful_rest[done].mj(tokens) / max(budget, 1e-9)
+        (count, span, rest_fixed, rest_per_token, segments_after, faithful_fixed,
+         faithful_per_token, options) = self.tables[done]
+        head_fixed, head_per_token = self.head_terms
+        head = head_fixed + head_per_token * tokens
+        budget = state.resources.budget_mj - progress.energy_spent_mj
+        pressure = (faithful_fixed + faithful_per_token * tokens) / max(budget, 1e-9)
         costs, scores = [], []
-        for layers, gain in zip(step.costs, self.gain):
-            cost = layers.mj(tokens) + head
+        for fixed, per_token, gain in options:
+            cost = (fixed + per_token * tokens) + head
             costs.append(cost)
             scores.append(need * gain - pressure * cost / costs[0])
         gate = softmax(scores, self.temperature)
-        reserve = step.rest_cheapest.mj(tokens) + head * step.segments_after
+        reserve = (rest_fixed + rest_per_token * tokens) + head * segments_after
         # The likeliest affordable expert (the first of equals). Nothing affordable: the
         # expert cheapest for these layers at this length (the last expert is cheapest for a
         # whole pass at 16 tokens, not always for this segment).
-        chosen, shown = None, []
+        chosen, chosen_probability = None, 0.0
         for expert, (probability, cost) in enumerate(zip(gate, costs)):
-            if cost + reserve <= budget and (chosen is None or probability > gate[chosen]):
-                chosen = expert
-            shown.append(f'{self.experts[expert].mode}={probability:.2f}')
+            if cost + reserve <= budget and (chosen is None or probability > chosen_probability):
+                chosen, chosen_probability = expert, probability
         if chosen is None:
             chosen = min(range(len(costs)), key=costs.__getitem__)
         mode = self.experts[chosen].mode
-        return RunLayers(step.count, mode, f'{step.span}:{mode} (need {need:.2f}, pressure '
-                         f'{pressure:.2f}; gate {" ".join(shown)})')
+        return RunLayers(count, mode, f'{span}:{mode} (need {need:.2f}, pressure '
+                         f'{pressure:.2f}; gate {self.gate_format.format(*gate)})')
+
+
+def _step_table(step: SegmentStep, faithful_rest: LinearCost, gain: Sequence[float]) -> Tuple:
+    """
+    Return a step as ``decide`` reads it: its lines as plain floats, no call per cost.
+
+    (layers, span, the reserve's line, the segments after, the faithful rest's line, then
+    per expert its line and its fidelity gain.)
+    """
+    rest = step.rest_cheapest
+    options = tuple((cost.fixed_mj, cost.per_token_mj, expert_gain)
+                    for cost, expert_gain in zip(step.costs, gain))
+    return (step.count, step.span, rest.fixed_mj, rest.per_token_mj, step.segments_after,
+            faithful_rest.fixed_mj, faithful_rest.per_token_mj, options)
