@@ -1,7 +1,7 @@
 """The strategy interface: a small class with one decision method."""
 
 import math
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..decisions import Action, Answer, DecisionState, ResourceState
 from ..strategy_context import battery_level, StrategyContext
@@ -20,6 +20,8 @@ class Strategy:
     name: ClassVar[str] = ''
     defaults: ClassVar[Dict[str, Any]] = {}
     evaluation_only: ClassVar[bool] = False
+    # The settings ``scheduled_threshold`` loosens between, from full to empty battery.
+    schedule: ClassVar[Tuple[str, str]] = ('threshold_at_full', 'threshold_at_empty')
 
     def __init__(self, context: StrategyContext, settings: Mapping[str, Any] = ()):
         self.context = context
@@ -45,7 +47,7 @@ class Strategy:
 
     def scheduled_threshold(self, resources: ResourceState) -> float:
         """
-        Return the battery-scheduled threshold of ``threshold_at_full``/``_at_empty``.
+        Return the battery-scheduled threshold between the ``schedule`` settings.
 
         Remembered for the latest battery reading and budget model: every segment of a
         command asks again with the same ones, and a decision must cost microseconds.
@@ -55,9 +57,10 @@ class Strategy:
         memo = self._threshold_memo
         if memo[0] == fraction and memo[1] == charging and memo[2] is budget_model:
             return memo[3]
+        at_full, at_empty = self.schedule
         threshold = threshold_for_battery(
-            self.level(resources), self.settings['threshold_at_full'],
-            self.settings['threshold_at_empty'], budget_model.reserve_fraction)
+            self.level(resources), self.settings[at_full], self.settings[at_empty],
+            budget_model.reserve_fraction)
         self._threshold_memo = (fraction, charging, budget_model, threshold)
         return threshold
 

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .base import softmax, Strategy, threshold_for_battery
+from .base import softmax, Strategy
 from ..decisions import Action, DecisionState, RunVariant
 from ..input_complexity import ComplexityFeatures
 from ..strategy_context import StrategyContext
@@ -61,6 +61,7 @@ class MoeGate(Strategy):
 
     name = 'moe_gate'
     defaults = {'target_at_full': 0.97, 'target_at_empty': 0.5}
+    schedule = ('target_at_full', 'target_at_empty')
 
     def __init__(self, context: StrategyContext, settings=()):
         super().__init__(context, settings)
@@ -74,6 +75,10 @@ class MoeGate(Strategy):
         self.experts = [experts[i] for i in order]
         self.weights = np.asarray(gate['weights'], dtype=np.float64)[keep][order]
         self.bias = np.asarray(gate['bias'], dtype=np.float64)[keep][order]
+        # What each decision reads of the experts, unpacked once: their ids and energy lines.
+        self.ids = [expert.variant_id for expert in self.experts]
+        self.energy_terms = tuple((expert.energy.fixed_mj, expert.energy.per_token_mj)
+                                  for expert in self.experts)
 
     def gate(self, features: Sequence[float]) -> List[float]:
         """
@@ -93,32 +98,33 @@ class MoeGate(Strategy):
         later expert cheaper, and a lower battery must never pick a costlier one); where none
         fits the budget, the last one before ``index`` that does (else the first).
         """
+        terms = self.energy_terms
         chosen, chosen_mj = -1, math.inf
-        for expert in range(index, len(self.experts)):
-            energy = self.experts[expert].energy_mj(tokens)
+        for expert, (fixed, per_token) in enumerate(terms[index:], index):
+            energy = fixed + per_token * tokens
             if energy <= budget and energy < chosen_mj:
                 chosen, chosen_mj = expert, energy
         if chosen >= 0:
             return chosen
-        while index > 0 and self.experts[index].energy_mj(tokens) > budget:
+        while index > 0 and terms[index][0] + terms[index][1] * tokens > budget:
             index -= 1
         return index
 
     def decide(self, state: DecisionState) -> Action:
-        """Pick the expert."""
-        gate = self.gate(state.command.gate_features)
-        level = self.level(state.resources)
-        target = threshold_for_battery(level, self.settings['target_at_full'],
-                                       self.settings['target_at_empty'],
-                                       self.context.budget_model.reserve_fraction)
+        """Pick the expert (the target remembered per battery reading, as thresholds are)."""
+        command, resources = state.command, state.resources
+        gate = self.gate(command.gate_features)
+        target = self.scheduled_threshold(resources)
         index, cumulative = len(gate) - 1, 0.0
         for expert, probability in enumerate(gate):
             cumulative += probability
             if cumulative >= target - 1e-9:
                 index = expert
                 break
-        index = self.cheapest_sufficient(index, state.command.tokens, state.remaining_budget_mj)
-        top = sorted(range(len(gate)), key=gate.__getitem__, reverse=True)[:3]   # ties: cheaper
-        shown = ' '.join([f'{self.experts[i].variant_id}={gate[i]:.2f}' for i in top])
-        chosen = self.experts[index].variant_id
-        return RunVariant(chosen, f'gate {shown}; target {target:.2f} -> {chosen}')
+        index = self.cheapest_sufficient(index, command.tokens,
+                                         resources.budget_mj - state.progress.energy_spent_mj)
+        ids, shown = self.ids, []
+        for i in sorted(range(len(gate)), key=gate.__getitem__, reverse=True)[:3]:
+            shown.append(f'{ids[i]}={gate[i]:.2f}')          # ties: cheaper first
+        chosen = ids[index]
+        return RunVariant(chosen, f'gate {" ".join(shown)}; target {target:.2f} -> {chosen}')
