@@ -35,14 +35,14 @@ class MoeRouting(Strategy):
         # The rest of the pass from each segment on, in the most faithful mode (the pressure).
         self.faithful_rest = tuple(self.experts[0].layers_cost(done + 1, num_layers - done)
                                    for done in range(num_layers))
-        # What decide reads per segment, as plain floats; the gate's part of the reason is
-        # one format of every expert's probability.
+        # What decide reads per segment, as plain floats, and its reason as one %-format
+        # ('%.2f' writes what '{:.2f}' does; one call formats every number of the reason).
         self.tables = tuple(_step_table(step, rest, self.gain)
                             for step, rest in zip(self.steps, self.faithful_rest))
         self.head_terms = (context.head_energy.fixed_mj, context.head_energy.per_token_mj)
-        self.gate_format = ' '.join(
-            expert.mode.replace('{', '{{').replace('}', '}}') + '={:.2f}'
-            for expert in self.experts)
+        self.modes = [expert.mode for expert in self.experts]
+        self.reason_format = '%s:%s (need %.2f, pressure %.2f; gate ' + ' '.join(
+            mode.replace('%', '%%') + '=%.2f' for mode in self.modes) + ')'
 
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Return the exit threshold in force at this battery level."""
@@ -85,9 +85,8 @@ class MoeRouting(Strategy):
                 chosen, chosen_probability = expert, probability
         if chosen is None:
             chosen = min(range(len(costs)), key=costs.__getitem__)
-        mode = self.experts[chosen].mode
-        return RunLayers(count, mode, f'{span}:{mode} (need {need:.2f}, pressure '
-                         f'{pressure:.2f}; gate {self.gate_format.format(*gate)})')
+        mode = self.modes[chosen]
+        return RunLayers(count, mode, self.reason_format % (span, mode, need, pressure, *gate))
 
 
 def _step_table(step: SegmentStep, faithful_rest: LinearCost, gain: Sequence[float]) -> Tuple:
