@@ -56,9 +56,11 @@ def read_structured_exit(view: TokenView, sentence: np.ndarray, segment: np.ndar
         return sentence, draft.finish(label, confidence)
     first = draft.first_action(label)
     pieces = span_pieces(view, first[0].start, first[-1].end)
-    joint = np.sqrt(sentence * intents[pieces].mean(axis=0)) if pieces else sentence
+    if not pieces:
+        return sentence, draft.finish(label, confidence)
+    joint = np.sqrt(sentence * intents[pieces].mean(axis=0))
     total = float(joint.sum())
-    if not pieces or not total > 0:
+    if not total > 0:
         return sentence, draft.finish(label, confidence)
     joint = scheme.fit_to_roles(joint / total, [argument for action in first
                                                 for argument in action.arguments])

@@ -237,12 +237,8 @@ class TagScheme:
 def roles_by_intent(commands: Sequence[Optional[Sequence['ParsedAction']]]
                     ) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
     """Return, per intent of annotated ``commands``, the roles its arguments took (sorted)."""
-    seen: Dict[str, set] = {}
-    for actions in commands:
-        for action in actions or ():
-            seen.setdefault(action.intent, set()).update(
-                argument.role for argument in action.arguments)
-    return tuple((intent, tuple(sorted(roles))) for intent, roles in sorted(seen.items()))
+    return tuple((intent, tuple(sorted({role for roles, _ in signatures for role in roles})))
+                 for intent, signatures in signatures_by_intent(commands))
 
 
 def signatures_by_intent(commands: Sequence[Optional[Sequence['ParsedAction']]]
