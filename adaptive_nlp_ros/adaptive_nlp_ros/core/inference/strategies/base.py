@@ -65,10 +65,23 @@ class Strategy:
         return threshold
 
     def confident_exit(self, state: DecisionState) -> Optional[Answer]:
-        """Return the answer when the latest exit reaches the battery's threshold, else None."""
-        progress = state.progress
-        threshold = self.scheduled_threshold(state.resources)
-        confidence = progress.whole_confidence
+        """
+        Return the answer when the latest exit reaches the battery's threshold, else None.
+
+        The threshold's memo and ``Progress.whole_confidence`` are read inline: this runs at
+        every segment, right after inference has flushed the caches, where each call counts.
+        """
+        progress, resources = state.progress, state.resources
+        memo = self._threshold_memo
+        if (memo[0] == resources.battery_fraction and memo[1] == resources.charging
+                and memo[2] is self.context.budget_model):
+            threshold = memo[3]
+        else:
+            threshold = self.scheduled_threshold(resources)
+        confidence = progress.confidence
+        parse_confidence = progress.parse_confidence
+        if parse_confidence < confidence:       # min(); a NaN parse (none) never wins
+            confidence = parse_confidence
         if confidence >= threshold:
             return Answer(f'exit after {progress.layers_done}: confidence {confidence:.2f} >= '
                           f'{threshold:.2f}')

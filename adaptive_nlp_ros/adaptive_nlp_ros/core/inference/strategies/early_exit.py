@@ -65,7 +65,8 @@ class EarlyExit(Strategy):
         fixed, per_token = self.layer_terms[done]
         head_fixed, head_per_token = self.head_terms
         next_cost = (fixed + per_token * tokens) + (head_fixed + head_per_token * tokens)
-        budget = state.remaining_budget_mj
+        # DecisionState.remaining_budget_mj inline: after inference each call costs us.
+        budget = state.resources.budget_mj - progress.energy_spent_mj
         if next_cost > budget:
             return Answer(f'exit after {done}: budget left {budget:.2f} mJ'
                           f' < next layer {next_cost:.2f} mJ')

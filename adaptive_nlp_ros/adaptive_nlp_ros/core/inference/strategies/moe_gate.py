@@ -121,7 +121,8 @@ class MoeGate(Strategy):
             if cumulative >= target - 1e-9:
                 index = expert
                 break
-        index = self.cheapest_sufficient(index, command.tokens, state.remaining_budget_mj)
+        index = self.cheapest_sufficient(index, command.tokens,
+                                         resources.budget_mj - state.progress.energy_spent_mj)
         ids, shown = self.ids, []
         for i in sorted(range(len(gate)), key=gate.__getitem__, reverse=True)[:3]:
             shown.append(f'{ids[i]}={gate[i]:.2f}')          # ties: cheaper first

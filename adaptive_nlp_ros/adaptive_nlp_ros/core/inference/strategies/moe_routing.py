@@ -67,7 +67,8 @@ class MoeRouting(Strategy):
          faithful_per_token, options) = self.tables[done]
         head_fixed, head_per_token = self.head_terms
         head = head_fixed + head_per_token * tokens
-        budget = state.remaining_budget_mj
+        # DecisionState.remaining_budget_mj inline: after inference each call costs us.
+        budget = state.resources.budget_mj - progress.energy_spent_mj
         pressure = (faithful_fixed + faithful_per_token * tokens) / max(budget, 1e-9)
         costs, scores = [], []
         for fixed, per_token, gain in options:

@@ -56,7 +56,8 @@ class SegmentPrecision(Strategy):
         head_fixed, head_per_token = self.head_terms
         head = head_fixed + head_per_token * tokens
         reserve = (rest_fixed + rest_per_token * tokens) + head * segments_after
-        budget = state.remaining_budget_mj
+        # DecisionState.remaining_budget_mj inline: after inference each call costs us.
+        budget = state.resources.budget_mj - progress.energy_spent_mj
         for fixed, per_token, mode, prefix in options:
             cost = (fixed + per_token * tokens) + head
             if cost + reserve <= budget:
