@@ -1,80 +1,129 @@
 """
 The path every possible stop takes, whatever the strategy and the battery.
 
-A command the stop check flags at receipt runs every layer in the fast safety mode; when
-that pass does not answer ``stop`` but leaves it plausible (its probability at least the
-check's threshold), the whole pass is re-run in the exact fp32 mode and that answer stands.
-No strategy, battery level or budget changes this; ``full`` is the reference and runs as is.
+A command the stop check flags at receipt runs its first layers in the fast safety mode, up
+to the release layer the model was trained with. There the exit is read: a command whose
+exit finds stop implausible, as the first action and as any action, goes back to its
+strategy (released); the others run every remaining layer fast, and when that pass does not
+answer ``stop`` but leaves it plausible (its probability at least the check's threshold),
+the whole pass is re-run in the exact fp32 mode and that answer stands. No strategy, battery
+level or budget changes this; ``full`` is the reference and runs as is.
 """
 
 import math
-from typing import Tuple
+from typing import NamedTuple
 
 from adaptive_nlp_ros.core.inference.first_action import read_structured_exit
 from adaptive_nlp_ros.core.inference.strategies import ADAPTIVE
+from adaptive_nlp_ros.core.inference.strategies.safety_path import SafetyPath
 from adaptive_nlp_ros.core.inference.variant_pool import mode_backend, mode_precision
 import numpy as np
 import pytest
 import torch
 
 BATTERIES = (1.0, 0.5, 0.2, 0.05)
-PER_COMBINATION = 12        # flagged commands per strategy and battery (half re-run ones)
+PER_COMBINATION = 12        # flagged commands per strategy and battery (a third each kind)
+RELEASED = 'released from the safety path'
 
 
-def structured_pass(engine, text: str, mode: str) -> Tuple[np.ndarray, float]:
+class ExitReading(NamedTuple):
+    """One exit read as the engine reads it."""
+
+    joint: np.ndarray          # label distribution (both heads)
+    first_action: float        # stop's plausibility as the first action
+    any_action: float          # stop's plausibility as any action (token intent head)
+
+
+def structured_pass(engine, text: str, mode: str, layer: int = 0) -> ExitReading:
     """
-    Return the last exit's label distribution with every layer in ``mode``.
+    Return exit ``layer``'s reading (default: the last) with every layer before in ``mode``.
 
     Read as the engine reads it (both heads, ``read_structured_exit``), with the safety
-    label's plausibility it tracks: the larger of the sentence head's and the joint's.
+    label's plausibility it tracks: the larger of the sentence head's and the joint's, and the
+    token intent head's largest piece.
     """
     models, heads = engine.models, engine.models.heads
+    layer = layer or models.num_layers
     prepared = engine.prepare(text)
     batch = prepared.batch
     with torch.inference_mode():
         hidden = models.encoder.embed(batch)
-        for layer in range(1, models.num_layers + 1):
-            hidden = models.encoder.run_layer(layer, hidden, batch, mode)
-        sentence = heads.probabilities(models.num_layers, hidden, batch.token_mask)[0].numpy()
+        for number in range(1, layer + 1):
+            hidden = models.encoder.run_layer(number, hidden, batch, mode)
+        sentence = heads.probabilities(layer, hidden, batch.token_mask)[0].numpy()
         pieces = batch.input_ids.shape[1]
         segment, roles, intents = (part[0, 1:pieces - 1].numpy() for part in
-                                   heads.token_probabilities(models.num_layers, hidden))
+                                   heads.token_probabilities(layer, hidden))
     joint, _ = read_structured_exit(prepared.view, sentence, segment, roles, intents,
                                     heads.scheme, models.labels, engine.safety_index)
     stop = engine.safety_index
-    return joint, float(max(sentence[stop], joint[stop]))
+    return ExitReading(joint, float(max(sentence[stop], joint[stop])),
+                       float(intents[:, engine.safety_intent_index].max()))
+
+
+class Flagged(NamedTuple):
+    """A flagged test command and what the safety path must do with it."""
+
+    text: str
+    rerun: bool                # kept on the path and re-run exactly
+    released: bool             # handed back to its strategy at the release layer
 
 
 @pytest.fixture(scope='module')
 def flagged(text_engine, test_split):
-    """Return flagged test commands, each with whether the exact re-run must happen."""
+    """Return flagged test commands, each with whether it is released or re-run."""
     engine = text_engine
+    rule = engine.safety.release
+    assert rule is not None, 'the trained model has no release rule'
     stop = engine.models.labels.index(engine.models.safety_label)
     rows = []
     for text in test_split.texts:
         if not engine.safety_check(text).possible:
             continue
-        probabilities, plausibility = structured_pass(engine, text, engine.safety.fast_mode)
-        rerun = (int(probabilities.argmax()) != stop
-                 and plausibility >= engine.models.safety_threshold)
-        rows.append((text, rerun))
+        early = structured_pass(engine, text, engine.safety.fast_mode, rule.layer)
+        released = (int(early.joint.argmax()) != stop
+                    and early.first_action < rule.label_probability
+                    and early.any_action < rule.action_probability)
+        last = structured_pass(engine, text, engine.safety.fast_mode)
+        rerun = (not released and int(last.joint.argmax()) != stop
+                 and last.first_action >= engine.models.safety_threshold)
+        rows.append(Flagged(text, rerun, released))
     assert len(rows) >= 150
-    reruns = [row for row in rows if row[1]]
-    assert len(reruns) >= 5, 'no flagged command needs the exact re-run: nothing is checked'
+    assert sum(row.rerun for row in rows) >= 5, 'no flagged command needs the re-run'
+    assert sum(row.released for row in rows) >= 20, 'no flagged command is released'
+    assert sum(not row.released and not row.rerun for row in rows) >= 20
     return rows
 
 
-def check_safety_path(engine, outcome, rerun: bool) -> None:
+def sample(flagged, count: int):
+    """Return about ``count`` flagged commands, a third of each kind (re-run, released, kept)."""
+    third = max(1, count // 3)
+    return ([row for row in flagged if row.rerun][:third]
+            + [row for row in flagged if row.released][:third]
+            + [row for row in flagged if not row.rerun and not row.released][:third])
+
+
+def check_safety_path(engine, outcome, row: Flagged) -> None:
     """Assert what the safety path promises about one outcome."""
     layers = engine.models.num_layers
+    release = engine.safety.release.layer
     fast, exact = engine.safety.fast_mode, engine.safety.exact_mode
     assert 'safety override' in outcome.reason, outcome.reason
-    assert outcome.exit_layer == outcome.num_layers == layers, outcome.reason
     first = outcome.segments[0]
-    assert first.layers == tuple(range(1, layers + 1)) and not first.refined
+    assert first.layers == tuple(range(1, release + 1)) and not first.refined
     assert (first.precision, first.backend) == (mode_precision(fast), mode_backend(fast))
+    if row.released:
+        assert RELEASED in outcome.reason, outcome.reason
+        return
+    assert RELEASED not in outcome.reason, outcome.reason
+    assert outcome.exit_layer == outcome.num_layers == layers, outcome.reason
+    passes = [segment for segment in outcome.segments if not segment.refined]
+    assert [layer for segment in passes for layer in segment.layers] == list(
+        range(1, layers + 1))
+    assert {(segment.precision, segment.backend) for segment in passes} == {
+        (mode_precision(fast), mode_backend(fast))}
     refined = [segment for segment in outcome.segments if segment.refined]
-    if rerun:
+    if row.rerun:
         assert len(refined) == 1 and refined[0].layers == tuple(range(1, layers + 1))
         assert (refined[0].precision, refined[0].backend) == ('fp32', mode_backend(exact))
         assert mode_precision(exact) == 'fp32' and outcome.refined
@@ -86,21 +135,19 @@ def check_safety_path(engine, outcome, rerun: bool) -> None:
 @pytest.mark.parametrize('name', ADAPTIVE)
 def test_every_strategy_sends_possible_stops_down_the_safety_path(text_engine, flagged, name,
                                                                   battery):
-    """Full depth in the fast mode, the exact re-run exactly when stop stays plausible."""
-    reruns = [row for row in flagged if row[1]][:PER_COMBINATION // 2]
-    others = [row for row in flagged if not row[1]][:PER_COMBINATION - len(reruns)]
+    """Released at the release layer, else full depth fast and the exact re-run when due."""
     strategy = text_engine.strategy(name)
     resources = text_engine.resources(battery_fraction=battery)
-    for text, rerun in reruns + others:
-        check_safety_path(text_engine, text_engine.infer(text, strategy, resources), rerun)
+    for row in sample(flagged, PER_COMBINATION):
+        check_safety_path(text_engine, text_engine.infer(row.text, strategy, resources), row)
 
 
 def test_no_budget_still_takes_the_whole_safety_path(text_engine, flagged):
     """An empty budget shortens every ordinary decision, never the safety path."""
     strategy = text_engine.strategy('early_exit')
     resources = text_engine.resources(budget_mj=0.0)
-    for text, rerun in flagged[:40]:
-        check_safety_path(text_engine, text_engine.infer(text, strategy, resources), rerun)
+    for row in flagged[:40]:
+        check_safety_path(text_engine, text_engine.infer(row.text, strategy, resources), row)
 
 
 def test_the_exact_rerun_answers_as_the_fp32_reference(text_engine, flagged):
@@ -108,19 +155,19 @@ def test_the_exact_rerun_answers_as_the_fp32_reference(text_engine, flagged):
     strategy = text_engine.strategy('moe_routing')
     resources = text_engine.resources(battery_fraction=0.05)
     models = text_engine.models
-    for text, rerun in flagged:
-        outcome = text_engine.infer(text, strategy, resources)
-        check_safety_path(text_engine, outcome, rerun)
-        if rerun:
-            exact, _ = structured_pass(text_engine, text, text_engine.safety.exact_mode)
-            assert outcome.label == models.labels[int(exact.argmax())], text
+    for row in flagged:
+        outcome = text_engine.infer(row.text, strategy, resources)
+        check_safety_path(text_engine, outcome, row)
+        if row.rerun:
+            exact = structured_pass(text_engine, row.text, text_engine.safety.exact_mode)
+            assert outcome.label == models.labels[int(exact.joint.argmax())], row.text
 
 
 def test_full_runs_as_the_reference_without_the_safety_path(text_engine, flagged):
     strategy = text_engine.strategy('full')
     resources = text_engine.resources(battery_fraction=0.05)
-    for text, _ in flagged[:20]:
-        outcome = text_engine.infer(text, strategy, resources)
+    for row in flagged[:20]:
+        outcome = text_engine.infer(row.text, strategy, resources)
         assert 'safety override' not in outcome.reason
         assert {segment.precision for segment in outcome.segments} == {'fp32'}
         assert not outcome.refined and math.isnan(outcome.confidence_threshold)
@@ -190,3 +237,59 @@ def test_a_whole_variant_answer_escalates_alone_as_in_a_batch(text_engine, test_
                 for outcome in engine.infer_batch(texts[start:start + 16], strategy, resources)]
     assert any(together), 'no answer left stop plausible: nothing is checked'
     assert alone == together
+
+
+def contiguous(outcome) -> bool:
+    """Return True when the passes (not re-runs) run layers 1, 2, ... once each, in order."""
+    layers = [layer for segment in outcome.segments if not segment.refined
+              for layer in segment.layers]
+    return layers == list(range(1, len(layers) + 1))
+
+
+def test_a_released_command_goes_on_with_its_strategy(text_engine, flagged):
+    """After the release the strategy asked for decides, from the layers already run."""
+    engine = text_engine
+    strategy = engine.strategy('early_exit')
+    resources = engine.resources(battery_fraction=1.0)
+    release = engine.safety.release.layer
+    released = [row for row in flagged if row.released][:30]
+    for row in released:
+        outcome = engine.infer(row.text, strategy, resources)
+        assert RELEASED in outcome.reason and contiguous(outcome), outcome.reason
+        assert outcome.exit_layer >= release
+        if 'plausible after layer' not in outcome.reason:       # not back on the path
+            assert all(segment.layers[0] > release for segment in outcome.segments[1:])
+            assert outcome.exit_layer == release or len(outcome.segments) > 1
+    together = engine.infer_batch([row.text for row in released], strategy, resources)
+    alone = [engine.infer(row.text, strategy, resources) for row in released]
+    assert [(o.label, o.exit_layer, o.reason) for o in together] == [
+        (o.label, o.exit_layer, o.reason) for o in alone]
+
+
+@pytest.mark.parametrize('battery', [1.0, 0.05])
+@pytest.mark.parametrize('name', ['energy_greedy', 'fuzzy_complexity', 'moe_gate'])
+def test_a_whole_variant_resumes_from_the_release_layer(text_engine, flagged, name, battery):
+    """A coarse strategy's variant is not run again from layer 1 after a release."""
+    engine = text_engine
+    strategy = engine.strategy(name)
+    resources = engine.resources(battery_fraction=battery)
+    release = engine.safety.release.layer
+    for row in [row for row in flagged if row.released][:15]:
+        outcome = engine.infer(row.text, strategy, resources)
+        assert RELEASED in outcome.reason and contiguous(outcome), outcome.reason
+        assert outcome.exit_layer >= release
+        assert 'already read' in outcome.reason or 'after the' in outcome.reason or (
+            'plausible after layer' in outcome.reason), outcome.reason
+
+
+def test_without_a_release_rule_the_fast_pass_runs_every_layer(text_engine):
+    """Models trained before the rule (none in their pool table) keep the whole fast pass."""
+    from adaptive_nlp_ros.core.inference.strategies.safety_path import SafetyRelease
+
+    engine = text_engine
+    assert SafetyRelease.from_table(None) is None
+    plain = SafetyPath(engine.context, engine.safety.fast_mode, engine.safety.exact_mode,
+                       engine.safety_label, engine.models.safety_threshold)
+    assert plain.release is None and plain.fast_pass.count == engine.models.num_layers
+    assert engine.safety.fast_pass.count == engine.safety.release.layer
+    assert SafetyRelease.from_table(engine.safety.release.to_table()) == engine.safety.release

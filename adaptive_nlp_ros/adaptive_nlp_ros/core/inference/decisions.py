@@ -49,10 +49,13 @@ class Progress:
     refinements: int = 0
     safety_probability: float = math.nan  # latest exit's probability of the safety label
     parse_confidence: float = math.nan   # latest exit's parse: its weakest part (NaN: none)
+    # latest exit's probability of the safety label as any action (token heads; NaN: none)
+    action_safety_probability: float = math.nan
 
     def after(self, segment: SegmentRecord, layers_done: int, label: str, confidence: float,
               extra_energy_mj: float = 0.0, safety_probability: float = math.nan,
-              parse_confidence: float = math.nan) -> 'Progress':
+              parse_confidence: float = math.nan,
+              action_safety_probability: float = math.nan) -> 'Progress':
         """Progress once ``segment`` has run and its exit head answered."""
         return replace(self, layers_done=layers_done, label=label, confidence=confidence,
                        energy_spent_mj=self.energy_spent_mj + segment.energy_mj
@@ -60,7 +63,8 @@ class Progress:
                        segments=self.segments + (segment,),
                        refinements=self.refinements + int(segment.refined),
                        safety_probability=safety_probability,
-                       parse_confidence=parse_confidence)
+                       parse_confidence=parse_confidence,
+                       action_safety_probability=action_safety_probability)
 
     @property
     def whole_confidence(self) -> float:

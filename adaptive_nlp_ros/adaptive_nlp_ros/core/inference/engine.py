@@ -103,9 +103,14 @@ class TextEngine:
         self.full = FullReference(self.context)
         self.safety_index = (models.labels.index(models.safety_label)
                              if models.safety_label in models.labels else None)
+        scheme = models.heads.scheme if models.heads.structured else None
+        self.safety_intent_index = (scheme.intents.index(models.safety_label)
+                                    if scheme is not None
+                                    and models.safety_label in scheme.intents else None)
         self.safety = SafetyPath(self.context, self._safety_fast_mode(),
                                  self.context.pool_by_id[self._safety_variant()].variant.mode,
-                                 models.safety_label or '', models.safety_threshold)
+                                 models.safety_label or '', models.safety_threshold,
+                                 models.safety_release)
         self._labels = models.labels
         self._cheap_memo: 'collections.OrderedDict[str, Tuple[np.ndarray, SafetyCheck]]' = \
             collections.OrderedDict()
@@ -276,16 +281,16 @@ class TextEngine:
                resources: ResourceState) -> InputRun:
         """Return the loop's run of one prepared command: possible stops take the safety path."""
         reasons = []
-        effective = strategy
+        effective, release_to = strategy, None
         if prepared.summary.possible_safety_label and strategy.name != self.full.name:
-            effective = self.safety
+            effective, release_to = self.safety, strategy
             reasons.append(f'possible {self.models.safety_label} (p >= '
                            f'{self.models.safety_threshold:.2f}): safety override')
         escalation = (self.safety if self.safety_override and effective is strategy
                       and strategy.name != self.full.name else None)
         return InputRun(effective, DecisionState(resources, prepared.summary), self._labels,
                         self.models.num_layers, prepared, reasons, self.safety_index,
-                        requested=strategy.name, safety=escalation)
+                        requested=strategy.name, safety=escalation, release_to=release_to)
 
     def _outcome(self, run: InputRun) -> InferenceOutcome:
         """Return the result object of a finished run."""
@@ -410,15 +415,26 @@ class TextSegments:
                                                             tokens), refined)
             row_probabilities = probabilities[row] if probabilities is not None else None
             parse = safety = None
+            action_safety = math.nan
             if tags is not None:
                 sentence = row_probabilities
-                row_probabilities, parse = self._parse(run, sentence,
-                                                       [part[row] for part in tags])
+                row_tags = [part[row] for part in tags]
+                row_probabilities, parse = self._parse(run, sentence, row_tags)
                 if engine.safety_index is not None:     # asking both heads never lowers it
                     safety = float(max(sentence[engine.safety_index],
                                        row_probabilities[engine.safety_index]))
+                if engine.safety_intent_index is not None:
+                    action_safety = self._action_safety(run, row_tags[2])
             run.record(segment, last_layer, row_probabilities,
-                       engine.head_energy_mj(tokens) if read_exit else 0.0, parse, safety)
+                       engine.head_energy_mj(tokens) if read_exit else 0.0, parse, safety,
+                       action_safety)
+
+    def _action_safety(self, run: InputRun, intents: torch.Tensor) -> float:
+        """Return the token intent head's largest probability of the safety label (any piece)."""
+        pieces = run.item.batch.input_ids.shape[1]
+        if pieces <= 2:
+            return 0.0
+        return float(intents[1:pieces - 1, self.engine.safety_intent_index].max())
 
     def _parse(self, run: InputRun, probabilities: torch.Tensor, tags
                ) -> Tuple[torch.Tensor, ParsedCommand]:

@@ -18,7 +18,9 @@ answers. ``answer_one`` is that loop, as it reads::
 unfinished input decides, inputs whose next action is the same step run as one batch, and
 each records its own progress. ``InputRun.record`` is the only place progress changes, and
 ``InputRun.decide`` and ``InputRun.escalate`` the only places the loop overrides a strategy
-(three documented cases).
+(documented there): beyond the last layer, an answer before any exit, a plausible stop
+(escalate), a flagged command released from the safety path, and a whole variant asked for
+after layers already ran (released: resumed from the layers run).
 The network is the text backbone (``engine.TextSegments``) or the image BranchyNet
 (``image_engine.ImageSegments``).
 """
@@ -56,7 +58,8 @@ class InputRun:
     def __init__(self, strategy: Strategy, state: DecisionState, labels: Sequence[str],
                  num_layers: int, item: object = None, reasons: Sequence[str] = (),
                  safety_index: Optional[int] = None, requested: str = '',
-                 safety: Optional[SafetyPath] = None) -> None:
+                 safety: Optional[SafetyPath] = None,
+                 release_to: Optional[Strategy] = None) -> None:
         """
         Start with nothing run.
 
@@ -66,6 +69,9 @@ class InputRun:
         :param requested: the strategy asked for, when ``strategy`` stands in for it.
         :param safety: the safety path that takes over an answer leaving the safety label
             plausible (``escalate``); None: never (the reference, or already on it).
+        :param release_to: the strategy asked for, when ``strategy`` is the safety path a
+            flagged command starts on: the run goes back to it when the path's first exit
+            releases it (``SafetyPath.release_reason``).
         """
         self.strategy = strategy
         self.requested = requested or strategy.name
@@ -82,6 +88,7 @@ class InputRun:
         self.decision_s = 0.0      # time inside the strategies' decide calls (see decide)
         self._rounds = 0
         self._safety = safety
+        self._release_to = release_to
 
     @property
     def progress(self) -> Progress:
@@ -97,16 +104,22 @@ class InputRun:
         """
         Ask the strategy for the next action, noting its reason.
 
-        The loop overrides it in two cases only: layers asked for beyond the last one (or a
+        The loop overrides it in these cases only: layers asked for beyond the last one (or a
         strategy that never answers) become ``Answer``; an ``Answer`` before any exit ran
-        becomes the network's cheapest way to an answer.
+        becomes the network's cheapest way to an answer; a flagged command the safety path's
+        first exit releases is asked of its own strategy (``_release``), and a whole variant
+        that strategy picks then resumes from the layers run (``_resume``).
 
         ``decision_s`` adds up the time of every ``decide`` call (the safety path's after an
         escalation too) and nothing else: not the overrides, not running a segment, not
         reading an exit or decoding its parse.
         """
         self._rounds += 1
+        if self._release_to is not None and self.layers_done:
+            self._release()
         action = self._ask()
+        if isinstance(action, RunVariant) and self.layers_done:
+            action = self._resume(action)
         if isinstance(action, RunLayers) and (self.layers_done >= self.num_layers
                                               or self._rounds > 4 * self.num_layers + 4):
             action = Answer('no layers left')
@@ -117,6 +130,35 @@ class InputRun:
         if action.reason:
             self.reasons.append(action.reason)
         return action
+
+    def _release(self) -> None:
+        """
+        At the safety path's first exit, hand a flagged command back to its strategy if due.
+
+        Judged once. A released run can come back to the safety path like any other
+        (``escalate``), so a stop that becomes plausible later still takes it.
+        """
+        strategy, self._release_to = self._release_to, None
+        reason = self.strategy.release_reason(self.state.progress)
+        if reason is None:
+            return
+        self._safety, self.strategy = self.strategy, strategy
+        self.reasons.append(reason)
+
+    def _resume(self, action: RunVariant) -> Action:
+        """
+        Carry out a whole variant asked for after layers ran (a released run) from those layers.
+
+        The variant's remaining layers run in its mode; a variant no deeper than what ran
+        (or not the backbone) is answered by the exit already read.
+        """
+        variant = self.strategy.context.pool_by_id[action.variant_id].variant
+        done = self.layers_done
+        if variant.kind != 'minilm' or variant.layers <= done:
+            return Answer(f'{action.reason}; layer {done} already read: answered there')
+        return RunLayers(variant.layers - done, variant.mode,
+                         f'{action.reason}; layers {done + 1}-{variant.layers} after the '
+                         f'{done} already run')
 
     def _ask(self) -> Action:
         """Return the strategy's action for the state so far, timed into ``decision_s``."""
@@ -161,12 +203,14 @@ class InputRun:
     def record(self, segment: SegmentRecord, layers_done: int,
                probabilities: Optional[torch.Tensor], head_energy_mj: float = 0.0,
                parse: Optional[ParsedCommand] = None,
-               safety_probability: Optional[float] = None) -> None:
+               safety_probability: Optional[float] = None,
+               action_safety_probability: float = math.nan) -> None:
         """
         Note a segment that ran and, when its exit was read, what the exit said.
 
         :param safety_probability: how plausible the safety label is, where the network
             judges it otherwise than by ``probabilities`` (default: their safety entry).
+        :param action_safety_probability: how plausible it is as any action (token heads).
         """
         progress = self.state.progress
         label, confidence, safety = progress.label, progress.confidence, math.nan
@@ -183,7 +227,8 @@ class InputRun:
             parse_confidence = parse.confidence if parse is not None else math.nan
         self.state = replace(self.state, progress=progress.after(
             segment, layers_done, label, confidence, head_energy_mj, safety,
-            parse_confidence))
+            parse_confidence, action_safety_probability if probabilities is not None
+            else math.nan))
 
 
 def answer_one(network: SegmentedNetwork, run: InputRun) -> InputRun:

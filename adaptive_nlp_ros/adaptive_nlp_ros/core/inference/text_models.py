@@ -16,6 +16,7 @@ import torch
 
 from .exit_heads import ExitHeads
 from .onnx_layers import OrtEncoderLayer
+from .strategies.safety_path import SafetyRelease
 from .text_backbone import CommandTokenizer, SegmentedEncoder
 from .tfidf_classifier import TfidfClassifier
 from .variant_pool import default_variants, mode_precision, ORT_MODES, TORCH_MODES, Variant
@@ -55,6 +56,8 @@ class TextModels:
     stop_detector: Optional[TfidfClassifier] = None
     # The TF-IDF variant's actions and arguments. None: label-only corpus, or not loadable.
     word_tagger: Optional[WordTagger] = None
+    # When a flagged command may leave the safety path (None: never; models trained before).
+    safety_release: Optional[SafetyRelease] = None
 
     @property
     def num_layers(self) -> int:
@@ -131,7 +134,7 @@ class TextModels:
         return cls(directory, heads.labels, tokenizer, encoder, heads, tfidf, pool,
                    mode_fidelity, gate, pool_table.get('safety_label'),
                    pool_table.get('safety_threshold', 1.0), problems, stop_detector,
-                   word_tagger)
+                   word_tagger, SafetyRelease.from_table(pool_table.get('safety_release')))
 
 
 def _load_tfidf(directory: pathlib.Path, manifest: dict, relative: str, what: str,

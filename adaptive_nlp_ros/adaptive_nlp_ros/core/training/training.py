@@ -22,6 +22,7 @@ import torch
 from .calibration import expected_calibration_error, fit_temperature
 from .dataset import check_label_coverage, Dataset, load_dataset
 from .image_training import train_branchynet
+from .safety_release import exit_stop_scores, fit_safety_release
 from .text_training import (calibrate, calibrate_token_heads, exit_logits_dataset, fine_tune,
                             FineTuneSettings)
 from .word_tagger_training import fit_word_tagger
@@ -36,6 +37,7 @@ from ..inference.onnx_layers import export_layer, OrtEncoderLayer
 from ..inference.parse import roles_by_intent, signatures_by_intent, TagScheme
 from ..inference.profiling import profile_image, profile_machine
 from ..inference.strategies.moe_gate import fit_gate, gate_features
+from ..inference.strategies.safety_path import SafetyRelease
 from ..inference.strategy_context import StrategyContext
 from ..inference.text_backbone import (CommandTokenizer, load_library_model,
                                        pretrained_backbone_path, SegmentedEncoder)
@@ -148,6 +150,23 @@ def _safety_threshold(tfidf: TfidfClassifier, stop_detector: Optional[TfidfClass
     if not scores:
         return 0.1
     return float(min(0.3, max(0.02, 0.5 * min(scores))))
+
+
+def _safety_release(models: TextModels, tfidf: TfidfClassifier,
+                    stop_detector: Optional[TfidfClassifier], dev: Dataset, threshold: float
+                    ) -> Tuple[Optional[SafetyRelease], Optional[Dict]]:
+    """
+    Fit the safety path's release rule on dev (``safety_release``).
+
+    From which dev commands the receipt's check flags, which hold a stop (in any action), and
+    every exit's stop scores in the reference mode.
+    """
+    label = models.safety_label
+    index = models.labels.index(label)
+    flagged = [safety_score(text, tfidf.probabilities(text)[index], stop_detector) >= threshold
+               for text in dev.texts]
+    stops = [_mentions(first, actions, label) for first, actions in zip(dev.labels, dev.actions)]
+    return fit_safety_release(exit_stop_scores(models, dev.texts), stops, flagged)
 
 
 def _fit_stop_detector(train_set: Dataset, safety_label: str,
@@ -266,6 +285,15 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
     # 5. A quick profile of this machine (``adaptive-nlp profile`` measures more carefully).
     step('profile')
     models = TextModels.load(staging, ort_threads=1, with_gate=False)
+    release_report = None
+    if safety_label and heads.structured and safety_label in heads.scheme.intents:
+        step('safety release')
+        release, release_report = _safety_release(models, tfidf, stop_detector, dev_set,
+                                                  pool_table['safety_threshold'])
+        if release is not None:
+            pool_table['safety_release'] = release.to_table()
+            (staging / artifacts.POOL_TABLE).write_text(json.dumps(pool_table, indent=2)
+                                                        + '\n')
     profile = profile_machine(models, repeats=QUICK_PROFILE_REPEATS, warmup=5)
     profile.save(staging / artifacts.COST_PROFILE)
 
@@ -305,6 +333,7 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
         'word_tagger': tagger_report,
         'pool': pool_table['variants'], 'mode_fidelity': fidelity,
         'safety_label': safety_label, 'safety_threshold': pool_table['safety_threshold'],
+        'safety_release': {**pool_table.get('safety_release', {}), **(release_report or {})},
         'image': image_report, 'settings': asdict(settings),
         'seconds': time.perf_counter() - started,
     }
