@@ -197,6 +197,10 @@ def targets(results: Dict) -> List[Tuple[str, str, bool]]:
                ' MB at the end', max(controller['rss_ready_mb'], controller['rss_end_mb']) <= 700)
         _check(checks, 'controller ready to answer within 15 s of start',
                f'{controller["ready_s"]:.1f} s', controller['ready_s'] <= 15)
+    if results.get('stop_check'):
+        import bench_stop_check
+        for target, measured, met in bench_stop_check.checks(results['stop_check']):
+            _check(checks, target, measured, met)
     static = results.get('static_tier')
     if static:
         accuracy, median = static['accuracy'], static['median_us']
@@ -537,5 +541,9 @@ def write(results: Dict, out: pathlib.Path) -> None:
         static = results['static_tier']['report'].split('\n', 1)[1]     # its own title off
         lines += ['', '## 11. A static-embedding tier beside TF-IDF (measured, not in the pool)',
                   static.replace('\n## ', '\n### ')]
+    if results.get('stop_check'):
+        import bench_stop_check
+        stop_check = bench_stop_check.markdown(results['stop_check'])
+        lines += ['', stop_check.replace('## The stop check', '## 12. The stop check')]
     lines += ['', '## Plots', ''] + [f'![{name}]({name})' for name in _plots(results, out)]
     (out / 'RESULTS.md').write_text('\n'.join(lines) + '\n')

@@ -105,6 +105,13 @@ def main() -> int:
                  'held-out family': test.subset('generated'),
                  'hand-written': test.subset('handwritten')},
         early_exit.mode, float(early_exit.settings['threshold_at_full']))
+    stage('the stop check in two stages: receipt flag and release')
+    import bench_stop_check
+    results['stop_check'] = bench_stop_check.run(engine, {
+        'dev': load_dataset(CORPUS / 'dev.jsonl'),
+        'held-out family': test.subset('generated'),
+        'hand-written': test.subset('handwritten'),
+        'legacy relabelled': relabelled})
     stage('overheads')
     results['overheads'] = bench_text.overheads(engine, timing)
     stage('controller on loopback (start-up, memory, latency, 100 commands/s)')
