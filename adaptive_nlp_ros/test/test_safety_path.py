@@ -293,3 +293,47 @@ def test_without_a_release_rule_the_fast_pass_runs_every_layer(text_engine):
     assert plain.release is None and plain.fast_pass.count == engine.models.num_layers
     assert engine.safety.fast_pass.count == engine.safety.release.layer
     assert SafetyRelease.from_table(engine.safety.release.to_table()) == engine.safety.release
+
+
+@pytest.mark.parametrize('name', ['energy_greedy', 'moe_gate'])
+def test_an_answer_without_the_backbone_gets_a_look_at_layer_1(text_engine, test_split, name):
+    """
+    A TF-IDF answer reads layer 1 before it stands; a plausible stop there takes the path.
+
+    At an empty budget the coarse strategies answer with TF-IDF, whose stop score is the
+    receipt check's: without the look, a stop the check missed is answered as something else
+    while ``full`` answers ``stop``.
+    """
+    engine = text_engine
+    strategy = engine.strategy(name)
+    resources = engine.resources(budget_mj=0.0)
+    reference = engine.strategy('full')
+    rows = [(text, label) for text, label in zip(test_split.texts, test_split.labels)
+            if not engine.safety_check(text).possible]
+    texts = [text for text, _ in rows]
+    outcomes = [engine.infer(text, strategy, resources) for text in texts]
+    looked = [outcome for outcome in outcomes if outcome.variant == 'tfidf_logreg']
+    assert len(looked) >= 0.8 * len(outcomes)
+    escalated = [o for o in looked if 'plausible after layer 1' in o.reason]
+    assert 1 <= len(escalated) <= 0.1 * len(looked)
+    fast = (mode_precision(engine.safety.fast_mode), mode_backend(engine.safety.fast_mode))
+    for outcome in looked:
+        look = outcome.segments[1]
+        assert look.layers == (1,) and (look.precision, look.backend) == fast, outcome.reason
+        if outcome in escalated:
+            assert outcome.exit_layer == engine.models.num_layers, outcome.reason
+        else:
+            assert 'the answer stands' in outcome.reason and outcome.exit_layer == 0
+    static = engine.strategy('static:tfidf_logreg')
+    caught = 0
+    for (text, label), outcome in zip(rows, outcomes):
+        if outcome in looked and outcome not in escalated:
+            assert outcome.label == engine.infer(text, static, resources).label, text
+        if label == engine.safety_label and engine.infer(text, reference,
+                                                         resources).label == label:
+            assert outcome.label == label, (text, outcome.reason)    # stops full catches
+            caught += 1
+    assert caught >= 1, 'no unflagged stop that full catches: nothing is checked'
+    together = engine.infer_batch(texts[:64], strategy, resources)
+    assert [(o.label, o.exit_layer, o.reason) for o in together] == [
+        (o.label, o.exit_layer, o.reason) for o in outcomes[:64]]

@@ -31,6 +31,8 @@ from .strategies import create_strategy, Strategy
 from .strategies.full import FullReference
 from .strategies.moe_gate import gate_features
 from .strategies.safety_path import SafetyPath
+from .strategies.static import STATIC_PREFIX
+from .strategies.stop_look import StopLook
 from .strategy_context import StrategyContext
 from .text_backbone import TokenBatch
 from .text_models import TextModels
@@ -111,6 +113,7 @@ class TextEngine:
                                  self.context.pool_by_id[self._safety_variant()].variant.mode,
                                  models.safety_label or '', models.safety_threshold,
                                  models.safety_release)
+        self.stop_look = StopLook(self.context, self.safety.fast_mode)
         self._labels = models.labels
         self._cheap_memo: 'collections.OrderedDict[str, Tuple[np.ndarray, SafetyCheck]]' = \
             collections.OrderedDict()
@@ -288,9 +291,12 @@ class TextEngine:
                            f'{self.models.safety_threshold:.2f}): safety override')
         escalation = (self.safety if self.safety_override and effective is strategy
                       and strategy.name != self.full.name else None)
+        look = (self.stop_look if escalation is not None
+                and not strategy.name.startswith(STATIC_PREFIX) else None)
         return InputRun(effective, DecisionState(resources, prepared.summary), self._labels,
                         self.models.num_layers, prepared, reasons, self.safety_index,
-                        requested=strategy.name, safety=escalation, release_to=release_to)
+                        requested=strategy.name, safety=escalation, release_to=release_to,
+                        look=look)
 
     def _outcome(self, run: InputRun) -> InferenceOutcome:
         """Return the result object of a finished run."""

@@ -59,7 +59,8 @@ class InputRun:
                  num_layers: int, item: object = None, reasons: Sequence[str] = (),
                  safety_index: Optional[int] = None, requested: str = '',
                  safety: Optional[SafetyPath] = None,
-                 release_to: Optional[Strategy] = None) -> None:
+                 release_to: Optional[Strategy] = None,
+                 look: Optional[Strategy] = None) -> None:
         """
         Start with nothing run.
 
@@ -72,6 +73,8 @@ class InputRun:
         :param release_to: the strategy asked for, when ``strategy`` is the safety path a
             flagged command starts on: the run goes back to it when the path's first exit
             releases it (``SafetyPath.release_reason``).
+        :param look: reads one backbone layer after an answer that ran none
+            (``strategies.stop_look``); None: never.
         """
         self.strategy = strategy
         self.requested = requested or strategy.name
@@ -89,6 +92,9 @@ class InputRun:
         self._rounds = 0
         self._safety = safety
         self._release_to = release_to
+        self._look = look
+        self._kept: Optional[Tuple[Strategy, Optional[torch.Tensor], Optional[ParsedCommand],
+                                   Progress]] = None   # the answer set aside during a look
 
     @property
     def progress(self) -> Progress:
@@ -127,6 +133,8 @@ class InputRun:
             action = network.cheapest_answer()
         if isinstance(action, Answer) and self.escalate():
             action = self._ask()
+        if isinstance(action, Answer) and self._kept is not None:
+            self._restore()
         if action.reason:
             self.reasons.append(action.reason)
         return action
@@ -188,17 +196,45 @@ class InputRun:
         """
         safety = self._safety
         progress = self.state.progress
-        if (safety is None or math.isnan(progress.safety_probability)
-                or progress.label == safety.safety_label
-                or progress.safety_probability < safety.threshold
-                or self._safety_rank() >= ESCALATION_RANK):
+        if safety is None or math.isnan(progress.safety_probability):
             return False
-        self._safety = None
+        if progress.label == safety.safety_label and self._kept is None:
+            return False                # answered stop (a look's stop goes on to be sure)
+        if (progress.safety_probability < safety.threshold
+                or self._safety_rank() >= ESCALATION_RANK):
+            return self._start_look()
+        self._safety, self._kept = None, None
         self.strategy = safety
         self.reasons.append(f'{safety.safety_label} plausible after layer '
                             f'{progress.layers_done} (p={progress.safety_probability:.3f}): '
                             'safety path')
         return True
+
+    def _start_look(self) -> bool:
+        """
+        After an answer that ran no backbone layer, read one before it stands (once).
+
+        The answer is set aside with its strategy; ``_restore`` brings it back when the look's
+        exit does not escalate. Return True when the look starts.
+        """
+        look, self._look = self._look, None
+        if look is None or self.layers_done or self.probabilities is None:
+            return False
+        self._kept = (self.strategy, self.probabilities, self.parse, self.state.progress)
+        self.strategy = look
+        return True
+
+    def _restore(self) -> None:
+        """End a look that found no plausible stop: the answer set aside stands."""
+        strategy, probabilities, parse, before = self._kept
+        self._kept = None
+        self.strategy, self.probabilities, self.parse = strategy, probabilities, parse
+        self.state = replace(self.state, progress=replace(
+            self.state.progress, layers_done=before.layers_done, label=before.label,
+            confidence=before.confidence, safety_probability=before.safety_probability,
+            parse_confidence=before.parse_confidence,
+            action_safety_probability=before.action_safety_probability))
+        self.reasons.append('layer 1 finds no stop: the answer stands')
 
     def record(self, segment: SegmentRecord, layers_done: int,
                probabilities: Optional[torch.Tensor], head_energy_mj: float = 0.0,
