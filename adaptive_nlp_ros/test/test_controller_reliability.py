@@ -86,6 +86,18 @@ class CommandStream:
                     self.retries += 1            # history full until the node takes more
                     time.sleep(0.001)
 
+    def first_result(self) -> None:
+        """
+        Publish one command and wait for its result, before a stream whose results all count.
+
+        The controller's result writer has then matched this reader too. Discovery is not
+        symmetric: this side seeing the writer does not mean the writer sees it yet, and a
+        result published before that is lost to this reader.
+        """
+        before = len(self._raw_results)
+        self.publish(['go to the kitchen'])
+        self.wait_results(before + 1, START_TIMEOUT_S)
+
     def publish_in_background(self, texts: List[str]) -> None:
         """Publish from a thread, so that this thread keeps taking results meanwhile."""
         self._sender = threading.Thread(target=self.publish, args=(texts,), daemon=True)
@@ -231,6 +243,7 @@ def test_signal_during_a_burst_ends_the_controller_with_every_result_out(ros_dom
     process = ros_domain.start_node('controller_node', parameters=CONTROLLER)
     stream = CommandStream(ros_domain)
     owned = fastdds_shm_files_of(process.process.pid) - before
+    stream.first_result()
     stream.publish_in_background(burst_texts(BURST))
     stream.wait_results(IN_FLIGHT)
     assert len(stream.results) < BURST, 'the burst was over before the signal'
@@ -359,6 +372,7 @@ def test_signal_during_a_burst_ends_the_demo_with_its_report(ros_domain, tmp_pat
     ros_domain.processes.append(demo)
     stream = CommandStream(ros_domain)
     owned = fastdds_shm_files_of(demo.process.pid) - before
+    stream.first_result()
     stream.publish_in_background(burst_texts(BURST))
     stream.wait_results(IN_FLIGHT)
     _assert_ends_cleanly(demo, number, owned)
