@@ -337,3 +337,22 @@ def test_an_answer_without_the_backbone_gets_a_look_at_layer_1(text_engine, test
     together = engine.infer_batch(texts[:64], strategy, resources)
     assert [(o.label, o.exit_layer, o.reason) for o in together] == [
         (o.label, o.exit_layer, o.reason) for o in outcomes[:64]]
+
+
+def test_one_feature_vector_serves_both_tfidf_models_alike(text_engine, test_split):
+    """The receipt check computes a text's TF-IDF features once when both models share them."""
+    from adaptive_nlp_ros.core.inference.engine import safety_score
+    from adaptive_nlp_ros.core.inference.tfidf_classifier import TfidfClassifier
+
+    models = text_engine.models
+    assert models.tfidf.same_features(models.stop_detector)
+    assert text_engine._detector_shares_features
+    index = models.labels.index(models.safety_label)
+    for text in test_split.texts[:300]:
+        text_engine.clear_caches()
+        separate = safety_score(text, models.tfidf.probabilities(text)[index],
+                                models.stop_detector)
+        assert text_engine.safety_check(text).score == separate, text
+    other = TfidfClassifier.fit(['stop now', 'stop here', 'go left', 'go right'],
+                                [1, 1, 0, 0], ['other', 'stop'])
+    assert not models.tfidf.same_features(other)

@@ -282,13 +282,13 @@ def _shipped_rule_lines():
 def test_stop_check_at_receipt_is_not_repeated_by_inference(text_engine, monkeypatch):
     """The controller checks at receipt and infers later: the TF-IDF model runs once."""
     calls = []
-    original = text_engine.models.tfidf.probabilities
+    original = text_engine.models.tfidf.features
 
     def counting(text, *terms):
         calls.append(text)
         return original(text, *terms)
 
-    monkeypatch.setattr(text_engine.models.tfidf, 'probabilities', counting)
+    monkeypatch.setattr(text_engine.models.tfidf, 'features', counting)
     text = 'please carry the blue box to the loading dock on floor three'
     text_engine.clear_caches()
     check = text_engine.safety_check(text)

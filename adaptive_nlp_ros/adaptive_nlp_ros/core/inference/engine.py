@@ -51,7 +51,8 @@ VARIANT_SEGMENT_LAYERS = 2          # how a whole-variant run is reported: segme
 
 def safety_score(text: str, first_action_probability: float,
                  stop_detector: Optional[TfidfClassifier],
-                 terms: Optional[Sequence[str]] = None) -> float:
+                 terms: Optional[Sequence[str]] = None,
+                 features: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> float:
     """
     How likely a command holds a ``stop``: the larger of two TF-IDF probabilities.
 
@@ -60,10 +61,14 @@ def safety_score(text: str, first_action_probability: float,
     any action is a stop) sees those; either one flags the command.
 
     :param terms: ``tfidf_classifier.analyze(text)`` where the caller has it already.
+    :param features: the text's feature vector, where the caller has it from a model with the
+        detector's vocabulary (``TfidfClassifier.same_features``).
     """
     score = float(first_action_probability)
     if stop_detector is not None:
-        score = max(score, float(stop_detector.probabilities(text, terms)[-1]))
+        stop = (stop_detector.probabilities_of(*features) if features is not None
+                else stop_detector.probabilities(text, terms))
+        score = max(score, float(stop[-1]))
     return score
 
 
@@ -118,6 +123,11 @@ class TextEngine:
         self._cheap_memo: 'collections.OrderedDict[str, Tuple[np.ndarray, SafetyCheck]]' = \
             collections.OrderedDict()
         self._cheap_lock = threading.Lock()
+        # Both TF-IDF models are fitted on the same texts with the same analyzer: one
+        # feature vector then serves both (checked, not assumed: a user's models may differ).
+        self._detector_shares_features = (
+            models.tfidf is not None and models.stop_detector is not None
+            and models.tfidf.same_features(models.stop_detector))
         self.segments = TextSegments(self)
 
     @property
@@ -242,11 +252,13 @@ class TextEngine:
                 self._cheap_memo.move_to_end(text)
                 return look
         terms = analyze(text)
-        probabilities = self.models.tfidf.probabilities(text, terms)
+        features = self.models.tfidf.features(text, terms)
+        probabilities = self.models.tfidf.probabilities_of(*features)
         check = SafetyCheck(False, 0.0)
         if self.safety_override:
             score = safety_score(text, probabilities[self.safety_index],
-                                 self.models.stop_detector, terms)
+                                 self.models.stop_detector, terms,
+                                 features if self._detector_shares_features else None)
             check = SafetyCheck(score >= self.models.safety_threshold, score)
         look = (probabilities, check)
         with self._cheap_lock:

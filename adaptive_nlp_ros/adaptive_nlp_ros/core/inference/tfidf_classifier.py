@@ -82,14 +82,25 @@ class TfidfClassifier:
 
     def logits(self, text: str, terms: Optional[Sequence[str]] = None) -> np.ndarray:
         """Class scores of a text."""
-        indices, values = self.features(text, terms)
+        return self.logits_of(*self.features(text, terms))
+
+    def logits_of(self, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Class scores of a ``features`` vector."""
         return self.weights[:, indices] @ values + self.bias
 
     def probabilities(self, text: str, terms: Optional[Sequence[str]] = None) -> np.ndarray:
         """Calibrated class probabilities of a text (``terms``: its ``analyze``, if known)."""
-        scaled = self.logits(text, terms) / self.temperature
+        return self.probabilities_of(*self.features(text, terms))
+
+    def probabilities_of(self, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities of a ``features`` vector."""
+        scaled = self.logits_of(indices, values) / self.temperature
         scaled = np.exp(scaled - scaled.max())
         return scaled / scaled.sum()
+
+    def same_features(self, other: 'TfidfClassifier') -> bool:
+        """Return True when ``other`` turns every text into the same feature vector."""
+        return self.vocabulary == other.vocabulary and np.array_equal(self.idf, other.idf)
 
     def save(self, path: pathlib.Path) -> None:
         """Write the model as plain arrays plus a JSON vocabulary."""
