@@ -17,6 +17,7 @@ from adaptive_nlp_ros.core.inference.results import SegmentRecord
 from adaptive_nlp_ros.core.inference.strategies.base import softmax, Strategy, \
     threshold_for_battery
 from adaptive_nlp_ros.core.inference.strategies.early_exit import EarlyExit
+from adaptive_nlp_ros.core.inference.strategies.fuzzy_complexity import FuzzyComplexity
 from adaptive_nlp_ros.core.inference.strategies.moe_gate import MoeGate
 from adaptive_nlp_ros.core.inference.strategy_context import (
     battery_level, LinearCost, ModeOption, NO_COST, PoolOption, segment_steps, StrategyContext)
@@ -130,6 +131,25 @@ def test_a_lower_battery_never_picks_a_costlier_expert_at_any_length():
     for _ in range(300):
         summary = InputSummary('text', rng.randint(1, 120), gate_features=tuple(
             rng.uniform(0.0, 1.0) for _ in range(3)))
+        costs = []
+        for battery in (1.0, 0.8, 0.6, 0.4, 0.2, 0.0):
+            state = DecisionState(ResourceState(battery), summary)
+            chosen = strategy.context.pool_by_id[strategy.decide(state).variant_id]
+            costs.append(chosen.energy_mj(summary.tokens))
+        assert all(low <= high + 1e-9 for high, low in zip(costs, costs[1:])), costs
+
+
+def test_fuzzy_frontier_is_monotone_in_the_battery_at_any_length():
+    """
+    Frontier variants whose cost lines cross: a lower battery never costs more, at any length.
+
+    A frontier built at one length (it was 16 tokens) ordered ONNX Runtime's int8 graph and
+    torch int8 wrongly for long commands, so one fresh clone's profile broke monotonicity.
+    """
+    strategy = FuzzyComplexity(_context(random.Random(5), experts=8, features=3))
+    rng = random.Random(11)
+    for _ in range(300):
+        summary = InputSummary('text', rng.randint(1, 120), complexity=rng.random())
         costs = []
         for battery in (1.0, 0.8, 0.6, 0.4, 0.2, 0.0):
             state = DecisionState(ResourceState(battery), summary)

@@ -157,6 +157,7 @@ class StrategyContext:
                                                   for option in self.pool}
         self.mode_by_name: Dict[str, ModeOption] = {option.mode: option for option in self.modes}
         # What most_accurate_within reads of each option, unpacked once: it scans per decision.
+        self._frontiers: Dict[int, List[PoolOption]] = {}
         self._pool_terms = tuple((option.energy.fixed_mj, option.energy.per_token_mj,
                                   option.dev_accuracy, option) for option in self.pool)
 
@@ -205,12 +206,21 @@ class StrategyContext:
                 best, best_accuracy = option, accuracy
         return best if best is not None else self.pool[0]
 
-    def efficient_pool(self) -> List[PoolOption]:
-        """Options on the accuracy-energy frontier, cheapest first (dominated ones dropped)."""
-        frontier: List[PoolOption] = []
-        for option in self.pool:
-            if not frontier or option.dev_accuracy > frontier[-1].dev_accuracy + 1e-9:
-                frontier.append(option)
+    def efficient_pool(self, tokens: int) -> List[PoolOption]:
+        """
+        Options on the accuracy-energy frontier for ``tokens`` tokens, cheapest first.
+
+        Per token count because the costs are lines that cross (ONNX Runtime's int8 graph
+        has the smaller fixed cost, torch int8 the smaller cost per token): one frontier for
+        every length would order some variants wrongly for long commands. Cached.
+        """
+        frontier = self._frontiers.get(tokens)
+        if frontier is None:
+            frontier = []
+            for option in sorted(self.pool, key=lambda option: option.energy_mj(tokens)):
+                if not frontier or option.dev_accuracy > frontier[-1].dev_accuracy + 1e-9:
+                    frontier.append(option)
+            self._frontiers[tokens] = frontier
         return frontier
 
     def cheapest_mode(self) -> ModeOption:

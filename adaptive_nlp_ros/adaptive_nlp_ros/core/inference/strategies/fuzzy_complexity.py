@@ -3,7 +3,7 @@
 
 scikit-fuzzy rules on the input's complexity and the battery level
 (LOW / MEDIUM / HIGH) give a capacity in 0..1, which picks a variant on the pool's
-accuracy-energy frontier; the budget caps the choice. The rule base lives in a YAML file.
+accuracy-energy frontier for the command's length; the budget caps the choice. The rule base lives in a YAML file.
 """
 
 from .base import Strategy
@@ -21,16 +21,16 @@ class FuzzyComplexity(Strategy):
     def __init__(self, context: StrategyContext, settings=()):
         super().__init__(context, settings)
         self.surface = DecisionSurface(load_rule_base(self.settings['rules_file'] or None))
-        self.frontier = context.efficient_pool()        # cheapest first
 
     def decide(self, state: DecisionState) -> Action:
         """Pick the variant."""
         level = self.level(state.resources)
         capacity = self.surface.capacity(state.command.complexity, level)
-        index = int(round(capacity * (len(self.frontier) - 1)))
         tokens = state.command.tokens
-        while index > 0 and self.frontier[index].energy_mj(tokens) > state.remaining_budget_mj:
+        frontier = self.context.efficient_pool(tokens)      # cheapest first
+        index = int(round(capacity * (len(frontier) - 1)))
+        while index > 0 and frontier[index].energy_mj(tokens) > state.remaining_budget_mj:
             index -= 1
-        option = self.frontier[index]
+        option = frontier[index]
         return RunVariant(option.variant_id, f'complexity {state.command.complexity:.2f}, battery '
                           f'{level:.2f} -> capacity {capacity:.2f} -> {option.variant_id}')
