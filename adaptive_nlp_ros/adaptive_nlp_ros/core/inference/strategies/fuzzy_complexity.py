@@ -3,7 +3,8 @@
 
 scikit-fuzzy rules on the input's complexity and the battery level
 (LOW / MEDIUM / HIGH) give a capacity in 0..1, which picks a variant on the pool's
-accuracy-energy frontier for the command's length; the budget caps the choice. The rule base lives in a YAML file.
+accuracy-energy frontier for the command's length; the budget caps the choice. The rule
+base lives in a YAML file.
 """
 
 from .base import Strategy
