@@ -8,7 +8,8 @@ from adaptive_nlp_ros.core.inference.exit_heads import ExitHeads
 from adaptive_nlp_ros.core.inference.first_action import read_structured_exit
 from adaptive_nlp_ros.core.inference.parse import (argument_matches, decode, ParsedAction,
                                                    ParsedArgument, roles_by_intent,
-                                                   signatures_by_intent, TagScheme, TokenView)
+                                                   segment_bound, signatures_by_intent,
+                                                   TagScheme, TokenView)
 import numpy as np
 import pytest
 
@@ -340,3 +341,37 @@ def test_exit_heads_keep_the_roles_each_intent_took(tmp_path, intent_roles):
                        intent_signatures=TRAINED_SIGNATURES if intent_roles else ())
     ExitHeads(2, 8, INTENTS, inner_size=4, scheme=scheme).save(tmp_path / 'heads.pt')
     assert ExitHeads.load(tmp_path / 'heads.pt').scheme == scheme
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_segment_bound_bounds_every_parse_of_the_tags(seed):
+    """No label (out_of_scope apart) and no first-action reading makes a parse surer."""
+    rng = np.random.default_rng(seed)
+    words = [f'w{index}' for index in range(int(rng.integers(1, 12)))]
+    view, _, _, _ = tags_for(words, ['O'] * len(words), ['O'] * len(words),
+                             ['pick'] * len(words))
+    seg, role, intent = (rng.dirichlet(np.full(width, 0.4), size=len(words))
+                         for width in (3, len(SCHEME.role_tags), len(INTENTS)))
+    bound = segment_bound(view, seg)
+    for label in INTENTS:
+        if label == 'out_of_scope':
+            continue
+        sentence = np.full(len(INTENTS), 0.01)
+        sentence[INTENTS.index(label)] = 1.0 - 0.01 * (len(INTENTS) - 1)
+        joint, parse = read_structured_exit(view, sentence, seg, role, intent, SCHEME,
+                                            INTENTS, INTENTS.index('stop'))
+        if parse.label != 'out_of_scope':
+            assert parse.confidence <= bound + 1e-12, (label, parse)
+
+
+def test_segment_bound_is_the_parse_confidence_when_a_segment_is_the_weakest_part():
+    words = ['take', 'the', 'cup', 'and', 'stop']
+    view, seg, role, intent = tags_for(words, ['B', 'I', 'I', 'O', 'B'],
+                                       ['O', 'O', 'B-object', 'O', 'O'],
+                                       ['pick'] * 4 + ['stop'], sure=0.97)
+    seg[4] = [0.2, 0.6, 0.2]                  # `stop` starts an action, unsure
+    seg[3] = [0.5, 0.25, 0.25]                # outside every action: bounds nothing
+    parse = decode(view, seg, role, intent, SCHEME, 'pick', 0.99)
+    assert segment_bound(view, seg) == pytest.approx(0.6) == parse.confidence
+    outside_only = np.tile([0.9, 0.05, 0.05], (len(words), 1))
+    assert segment_bound(view, outside_only) == 1.0          # no word in an action

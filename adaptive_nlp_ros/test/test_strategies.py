@@ -326,3 +326,51 @@ def test_early_exit_counts_the_whole_cost_of_the_next_exit(text_engine, monkeypa
     roomy = DecisionState(text_engine.resources(budget_mj=budget + head.per_token_mj * tokens),
                           summary, progress)
     assert not isinstance(strategy.decide(roomy), Answer)
+
+
+def _answer(outcome):
+    """Return what a user reads of an outcome (timings apart)."""
+    return (outcome.label, outcome.confidence, outcome.top_scores, outcome.exit_layer,
+            outcome.actions, outcome.reason, outcome.energy_mj)
+
+
+@pytest.mark.parametrize('settings', [{}, {'max_exit_layer': 3}])
+def test_exits_left_undecoded_change_no_answer(text_engine, test_split, monkeypatch, settings):
+    """
+    early_exit skips decoding exits it cannot leave at; every answer is as if all were decoded.
+
+    At full and low battery, and where the strategy answers at an undecoded exit (the last
+    allowed layer, 3, before the backbone's last): there the exit is decoded before the
+    answer stands (``InputRun.settle``).
+    """
+    from adaptive_nlp_ros.core.inference.engine import TextSegments
+
+    calls = {'decode': 0, 'settled': 0}
+    parse, decode_pending = TextSegments._parse, TextSegments._decode_pending
+
+    def counting_parse(self, *args):
+        calls['decode'] += 1
+        return parse(self, *args)
+
+    def counting_settle(self, *args):
+        calls['settled'] += 1
+        return decode_pending(self, *args)
+
+    monkeypatch.setattr(TextSegments, '_parse', counting_parse)
+    monkeypatch.setattr(TextSegments, '_decode_pending', counting_settle)
+    lazy = text_engine.strategy('early_exit', settings)
+    eager = text_engine.strategy('early_exit', settings)
+    monkeypatch.setattr(eager, 'exit_parse_floor', lambda resources: None)
+    texts = test_split.texts[3::9][:120]
+    for battery in (1.0, 0.3):
+        resources = text_engine.resources(battery_fraction=battery)
+        answers, decodes = [], []
+        for strategy in (lazy, eager):
+            calls['decode'] = 0
+            answers.append([_answer(text_engine.infer(text, strategy, resources))
+                            for text in texts])
+            decodes.append(calls['decode'])
+        assert answers[0] == answers[1]
+        assert decodes[0] < decodes[1], decodes
+    if settings:
+        assert calls['settled'] > 0, calls

@@ -24,9 +24,10 @@ from .cost_profile import CostProfile
 from .decisions import DecisionState, InputSummary, Rerun, ResourceState, RunLayers, RunVariant
 from .first_action import read_structured_exit
 from .input_complexity import complexity_features, DEFAULT_WEIGHTS
-from .parse import draft_actions, OUT_OF_SCOPE, ParsedCommand, single_action, TokenView
+from .parse import (draft_actions, OUT_OF_SCOPE, ParsedCommand, segment_bound, single_action,
+                    TokenView)
 from .results import InferenceOutcome, SegmentRecord
-from .segment_loop import answer_one, answer_together, InputRun
+from .segment_loop import answer_one, answer_together, InputRun, PendingParse
 from .strategies import create_strategy, Strategy
 from .strategies.full import FullReference
 from .strategies.moe_gate import gate_features
@@ -46,6 +47,9 @@ SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 of the exact safet
 SAFETY_FAST_FIDELITY = 0.99         # dev agreement with fp32 of the fast safety pass
 CHEAP_MEMO_SIZE = 512               # texts whose TF-IDF probabilities are remembered
 PADDING_SLACK = 1.5                 # a batch's rows run together within this length ratio
+# An exit whose sentence head gives out_of_scope this much is always decoded (its parse
+# ignores the segment tags that bound the others: TextSegments._pending_parse).
+OUT_OF_SCOPE_MARGIN = 0.02
 VARIANT_SEGMENT_LAYERS = 2          # how a whole-variant run is reported: segments of 2 layers
 
 
@@ -110,6 +114,8 @@ class TextEngine:
         self.full = FullReference(self.context)
         self.safety_index = (models.labels.index(models.safety_label)
                              if models.safety_label in models.labels else None)
+        self.out_of_scope_index = (models.labels.index(OUT_OF_SCOPE)
+                                   if OUT_OF_SCOPE in models.labels else None)
         scheme = models.heads.scheme if models.heads.structured else None
         self.safety_intent_index = (scheme.intents.index(models.safety_label)
                                     if scheme is not None
@@ -312,6 +318,7 @@ class TextEngine:
 
     def _outcome(self, run: InputRun) -> InferenceOutcome:
         """Return the result object of a finished run."""
+        run.settle()
         labels, scores = self.top_k(run.probabilities)
         parse = run.parse or single_action(labels[0], scores[0])
         progress = run.progress
@@ -432,20 +439,57 @@ class TextSegments:
                                     engine.layers_energy_mj(first_layer, len(layers), mode,
                                                             tokens), refined)
             row_probabilities = probabilities[row] if probabilities is not None else None
-            parse = safety = None
+            parse = safety = pending = None
             action_safety = math.nan
             if tags is not None:
                 sentence = row_probabilities
                 row_tags = [part[row] for part in tags]
-                row_probabilities, parse = self._parse(run, sentence, row_tags)
-                if engine.safety_index is not None:     # asking both heads never lowers it
-                    safety = float(max(sentence[engine.safety_index],
-                                       row_probabilities[engine.safety_index]))
+                pending = self._pending_parse(run, sentence, row_tags, last_layer)
+                if pending is None:
+                    row_probabilities, parse = self._parse(run, sentence, row_tags)
+                    safety = self._safety(sentence, row_probabilities)
+                elif engine.safety_index is not None:
+                    safety = float(sentence[engine.safety_index])
                 if engine.safety_intent_index is not None:
                     action_safety = self._action_safety(run, row_tags[2])
             run.record(segment, last_layer, row_probabilities,
                        engine.head_energy_mj(tokens) if read_exit else 0.0, parse, safety,
-                       action_safety)
+                       action_safety, pending)
+
+    def _safety(self, sentence: torch.Tensor, joint: torch.Tensor) -> Optional[float]:
+        """Return the safety label's probability at an exit: asking both heads never lowers it."""
+        index = self.engine.safety_index
+        return None if index is None else float(max(sentence[index], joint[index]))
+
+    def _pending_parse(self, run: InputRun, sentence: torch.Tensor, tags,
+                       layer: int) -> Optional[PendingParse]:
+        """
+        Return the exit's parse left undecoded, when the strategy cannot leave there anyway.
+
+        Where its segment tags bound the parse's confidence below the strategy's
+        ``exit_parse_floor``, the exit is not decoded unless the strategy answers there
+        (``InputRun.settle``); the last layer is always decoded. The bound does not hold for
+        an ``out_of_scope`` label, so an exit whose sentence head gives that label
+        ``OUT_OF_SCOPE_MARGIN`` or more is decoded too (on dev, every exit the bound would
+        have wrongly held back was one the sentence head already read as out_of_scope).
+        """
+        floor = run.strategy.exit_parse_floor(run.state.resources)
+        if floor is None or layer >= self.num_layers:
+            return None
+        out_of_scope = self.engine.out_of_scope_index
+        if out_of_scope is not None and float(sentence[out_of_scope]) >= OUT_OF_SCOPE_MARGIN:
+            return None
+        pieces = run.item.batch.input_ids.shape[1]
+        bound = segment_bound(run.item.view, tags[0][1:pieces - 1].numpy())
+        if bound >= floor:
+            return None
+        return PendingParse(bound, lambda: self._decode_pending(run, sentence, tags))
+
+    def _decode_pending(self, run: InputRun, sentence: torch.Tensor, tags) -> None:
+        """Decode an exit left pending and give the run what it says."""
+        joint, parse = self._parse(run, sentence, tags)
+        safety = self._safety(sentence, joint)
+        run.reread(joint, parse, math.nan if safety is None else safety)
 
     def _action_safety(self, run: InputRun, intents: torch.Tensor) -> float:
         """Return the token intent head's largest probability of the safety label (any piece)."""

@@ -366,6 +366,23 @@ class DraftParse:
         return drafts[:count]
 
 
+def segment_bound(view: TokenView, segment: np.ndarray) -> float:
+    """
+    Return an upper bound of a parse's confidence read from its segment tags alone.
+
+    Every word tagged inside an action joins an action whose confidence is at most that
+    tag's probability (merged actions keep the lower), and a parse is as sure as its
+    weakest part: so no parse of these tags is surer than the least sure of them. It does
+    not bound an ``out_of_scope`` answer, whose parse reads no segment. 1.0 with no word in
+    an action. Costs an argmax, where decoding costs a layer (``TextSegments``).
+    """
+    if not len(view.offsets):
+        return 1.0
+    words = segment[view.word_starts()]
+    inside = words.max(axis=1)[words.argmax(axis=1) != 0]
+    return float(inside.min()) if len(inside) else 1.0
+
+
 def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, intents: np.ndarray,
                   scheme: TagScheme) -> Optional[DraftParse]:
     """Return the label-free part of the parse (None: no word, or no action found)."""

@@ -16,7 +16,8 @@ answers. ``answer_one`` is that loop, as it reads::
 
 ``answer_together`` serves several inputs with the same two steps: each round, every
 unfinished input decides, inputs whose next action is the same step run as one batch, and
-each records its own progress. ``InputRun.record`` is the only place progress changes, and
+each records its own progress. ``InputRun.record`` is the only place progress changes (with
+``reread``, which gives an exit left undecoded its parse before anything answers there), and
 ``InputRun.decide`` and ``InputRun.escalate`` the only places the loop overrides a strategy
 (documented there): beyond the last layer, an answer before any exit, a plausible stop
 (escalate), a flagged command released from the safety path, and a whole variant asked for
@@ -25,10 +26,10 @@ The network is the text backbone (``engine.TextSegments``) or the image BranchyN
 (``image_engine.ImageSegments``).
 """
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 import math
 import time
-from typing import Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import torch
 
@@ -40,6 +41,14 @@ from .strategies.safety_path import SafetyPath
 
 
 ESCALATION_RANK = 3        # stop among the exit's likeliest labels (as many as a result shows)
+
+
+@dataclass(frozen=True)
+class PendingParse:
+    """An exit read without decoding its parse: how sure it can be, and how to decode it."""
+
+    bound: float                       # no parse of this exit is surer (parse.segment_bound)
+    decode: Callable[[], None]         # decodes it and calls ``InputRun.reread``
 
 
 class SegmentedNetwork(Protocol):
@@ -95,6 +104,7 @@ class InputRun:
         self._look = look
         self._kept: Optional[Tuple[Strategy, Optional[torch.Tensor], Optional[ParsedCommand],
                                    Progress]] = None   # the answer set aside during a look
+        self._pending: Optional[PendingParse] = None   # the latest exit, not decoded yet
 
     @property
     def progress(self) -> Progress:
@@ -194,6 +204,7 @@ class InputRun:
         in five at an empty budget (measured: 18% on the test split by the threshold alone,
         4.5% with the rank, the same stops caught). Return True when it did.
         """
+        self.settle()
         safety = self._safety
         progress = self.state.progress
         if safety is None or math.isnan(progress.safety_probability):
@@ -240,14 +251,18 @@ class InputRun:
                probabilities: Optional[torch.Tensor], head_energy_mj: float = 0.0,
                parse: Optional[ParsedCommand] = None,
                safety_probability: Optional[float] = None,
-               action_safety_probability: float = math.nan) -> None:
+               action_safety_probability: float = math.nan,
+               pending: Optional[PendingParse] = None) -> None:
         """
         Note a segment that ran and, when its exit was read, what the exit said.
 
         :param safety_probability: how plausible the safety label is, where the network
             judges it otherwise than by ``probabilities`` (default: their safety entry).
         :param action_safety_probability: how plausible it is as any action (token heads).
+        :param pending: the exit's parse was not decoded (``parse`` is None): its bound
+            stands for the parse's confidence until ``settle`` decodes it.
         """
+        self._pending = pending
         progress = self.state.progress
         label, confidence, safety = progress.label, progress.confidence, math.nan
         parse_confidence = progress.parse_confidence
@@ -260,11 +275,27 @@ class InputRun:
             elif self.safety_index is not None:
                 safety = float(probabilities[self.safety_index])
             self.parse = parse
-            parse_confidence = parse.confidence if parse is not None else math.nan
+            parse_confidence = (parse.confidence if parse is not None
+                                else pending.bound if pending is not None else math.nan)
         self.state = replace(self.state, progress=progress.after(
             segment, layers_done, label, confidence, head_energy_mj, safety,
             parse_confidence, action_safety_probability if probabilities is not None
             else math.nan))
+
+    def settle(self) -> None:
+        """Decode the latest exit's parse if it was left pending: before anything answers."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.decode()
+
+    def reread(self, probabilities: torch.Tensor, parse: ParsedCommand,
+               safety_probability: float) -> None:
+        """Replace what the latest exit said (its decoded parse); nothing more ran."""
+        self.probabilities, self.parse = probabilities, parse
+        best, index = torch.max(probabilities, dim=-1)
+        self.state = replace(self.state, progress=replace(
+            self.state.progress, label=self.labels[int(index)], confidence=float(best),
+            safety_probability=float(safety_probability), parse_confidence=parse.confidence))
 
 
 def answer_one(network: SegmentedNetwork, run: InputRun) -> InputRun:

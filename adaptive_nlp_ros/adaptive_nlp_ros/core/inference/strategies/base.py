@@ -40,6 +40,16 @@ class Strategy:
         """Return the exit confidence threshold in force (NaN where the strategy has none)."""
         return math.nan
 
+    def exit_parse_floor(self, resources: ResourceState) -> Optional[float]:
+        """
+        Return the whole-parse confidence below which this strategy never leaves at an exit.
+
+        An exit whose parse cannot reach it (``parse.segment_bound``) is then decoded only
+        if the strategy answers there. None (the default): every exit is decoded, for
+        strategies that read the confidence otherwise than against a threshold.
+        """
+        return None
+
     def level(self, resources: ResourceState) -> float:
         """Battery fraction to act on (1 while charging, an assumption when unknown)."""
         return battery_level(resources.battery_fraction, resources.charging,

@@ -50,6 +50,10 @@ class EarlyExit(Strategy):
         """Return the threshold in force at this battery level."""
         return self.scheduled_threshold(resources)
 
+    def exit_parse_floor(self, resources: ResourceState) -> float:
+        """Below the threshold no exit is left: its parse is decoded only if answered there."""
+        return self.scheduled_threshold(resources)
+
     def decide(self, state: DecisionState) -> Action:
         """Run the next layer unless the latest exit is confident enough (or we must stop)."""
         progress = state.progress
