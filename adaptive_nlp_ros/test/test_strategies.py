@@ -334,10 +334,13 @@ def _answer(outcome):
             outcome.actions, outcome.reason, outcome.energy_mj)
 
 
-@pytest.mark.parametrize('settings', [{}, {'max_exit_layer': 3}])
-def test_exits_left_undecoded_change_no_answer(text_engine, test_split, monkeypatch, settings):
+@pytest.mark.parametrize('name, settings', [
+    ('early_exit', {}), ('early_exit', {'max_exit_layer': 3}),
+    ('segment_precision', {}), ('segment_precision', {'early_exit': False})])
+def test_exits_left_undecoded_change_no_answer(text_engine, test_split, monkeypatch, name,
+                                               settings):
     """
-    early_exit skips decoding exits it cannot leave at; every answer is as if all were decoded.
+    Strategies skip decoding exits they cannot leave at; every answer is as if all were decoded.
 
     At full and low battery, and where the strategy answers at an undecoded exit (the last
     allowed layer, 3, before the backbone's last): there the exit is decoded before the
@@ -358,8 +361,8 @@ def test_exits_left_undecoded_change_no_answer(text_engine, test_split, monkeypa
 
     monkeypatch.setattr(TextSegments, '_parse', counting_parse)
     monkeypatch.setattr(TextSegments, '_decode_pending', counting_settle)
-    lazy = text_engine.strategy('early_exit', settings)
-    eager = text_engine.strategy('early_exit', settings)
+    lazy = text_engine.strategy(name, settings)
+    eager = text_engine.strategy(name, settings)
     monkeypatch.setattr(eager, 'exit_parse_floor', lambda resources: None)
     texts = test_split.texts[3::9][:120]
     for battery in (1.0, 0.3):
@@ -372,5 +375,5 @@ def test_exits_left_undecoded_change_no_answer(text_engine, test_split, monkeypa
             decodes.append(calls['decode'])
         assert answers[0] == answers[1]
         assert decodes[0] < decodes[1], decodes
-    if settings:
+    if 'max_exit_layer' in settings:
         assert calls['settled'] > 0, calls

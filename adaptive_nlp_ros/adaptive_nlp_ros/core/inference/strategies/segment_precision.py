@@ -10,6 +10,7 @@ the cheapest mode for every segment after it, fits the remaining budget. With
 ``early_exit`` on, it also leaves after a segment whose exit is confident enough.
 """
 
+import math
 from typing import Sequence, Tuple
 
 from .base import Strategy
@@ -37,7 +38,13 @@ class SegmentPrecision(Strategy):
     def confidence_threshold(self, resources: ResourceState) -> float:
         """Return the early-exit threshold in force (NaN when early exit is off)."""
         if not self.early_exit:
-            return float('nan')
+            return math.nan
+        return self.scheduled_threshold(resources)
+
+    def exit_parse_floor(self, resources: ResourceState) -> float:
+        """Return the exit threshold (none is left below it); without early exit, none is left."""
+        if not self.early_exit:
+            return math.inf
         return self.scheduled_threshold(resources)
 
     def decide(self, state: DecisionState) -> Action:
