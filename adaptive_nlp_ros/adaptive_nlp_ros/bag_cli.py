@@ -7,14 +7,13 @@ Wiring and printing only: reading and evaluating live in ``core.bag_reader`` and
 ``adaptive-nlp`` entry point prints as one line with exit status 2.
 """
 
-import argparse
 import json
-import math
 import pathlib
 from typing import Dict
 
-from adaptive_nlp_ros.cli_support import (artifacts_dir, check_strategies, progress_display,
-                                          step_reporter)
+from adaptive_nlp_ros.cli_support import (artifacts_dir, check_strategies, count_at_least_one,
+                                          non_negative_number, output_file, positive_number,
+                                          progress_display, step_reporter)
 
 DEFAULT_RECORD_TOPICS = ('text_command', 'image_command', 'battery_state', 'inference_result',
                          'chosen_configuration', '/diagnostics')
@@ -36,7 +35,7 @@ def add_bag_parser(subparsers) -> None:
     record.add_argument('--topics', nargs='+', action='extend', metavar='TOPIC',
                         help='topics to record (default: ' + ' '.join(DEFAULT_RECORD_TOPICS)
                         + ')')
-    record.add_argument('--duration', type=_positive_float, metavar='S',
+    record.add_argument('--duration', type=positive_number, metavar='S',
                         help='stop after S seconds (default: at Ctrl-C)')
     record.add_argument('--scenario', metavar='SCENARIO.yaml',
                         help='store the expected labels of this command_player scenario in the '
@@ -45,7 +44,7 @@ def add_bag_parser(subparsers) -> None:
 
     play = actions.add_parser('play', help='publish a bag into the live graph')
     play.add_argument('bag', metavar='BAG', help='bag folder or .mcap / .db3 file')
-    play.add_argument('--rate', type=_positive_float, default=1.0,
+    play.add_argument('--rate', type=positive_number, default=1.0,
                       help='speed factor of the recorded timing (default 1.0)')
     play.add_argument('--loop', action='store_true', help='play again from the start, until '
                       'Ctrl-C')
@@ -53,7 +52,7 @@ def add_bag_parser(subparsers) -> None:
                       help='recorded topics to play (default: every input topic: not '
                       'inference_result, chosen_configuration, /diagnostics, /rosout, '
                       '/parameter_events, /clock)')
-    play.add_argument('--start', type=_non_negative_float, default=0.0, metavar='S',
+    play.add_argument('--start', type=non_negative_number, default=0.0, metavar='S',
                       help='start S seconds into the bag (the battery state at that moment is '
                       'published first)')
     play.add_argument('--remap', nargs='+', action='extend', default=[], metavar='OLD:=NEW',
@@ -62,7 +61,7 @@ def add_bag_parser(subparsers) -> None:
                       help='publish the recorded time on /clock and keep recorded header '
                       'stamps (for nodes with use_sim_time); without it header stamps move '
                       'to the current time')
-    play.add_argument('--wait-timeout', type=_non_negative_float, default=30.0, metavar='S',
+    play.add_argument('--wait-timeout', type=non_negative_number, default=30.0, metavar='S',
                       help='wait at most S seconds for subscribers of the command topics '
                       '(default 30; 0: do not wait)')
     play.set_defaults(handler=cmd_bag_play)
@@ -79,32 +78,19 @@ def add_bag_parser(subparsers) -> None:
                           '/chatter:=text_command')
     evaluate.add_argument('--artifacts', help='artifacts folder (default: '
                           '$ADAPTIVE_NLP_ARTIFACTS, else the per-user cache)')
-    evaluate.add_argument('--battery-timeout-s', type=_non_negative_float, default=5.0,
+    evaluate.add_argument('--battery-timeout-s', type=non_negative_number, default=5.0,
                           help='a battery reading older than this is stale (default 5, as '
                           'the controller)')
-    evaluate.add_argument('--budget-mj', type=float,
+    evaluate.add_argument('--budget-mj', type=non_negative_number,
                           help='explicit per-command budget instead of the battery model')
-    evaluate.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
+    evaluate.add_argument('--threads', type=count_at_least_one, default=1,
+                          help='torch threads (default 1)')
     evaluate.add_argument('--json', required=True, metavar='OUT', help='output JSON file')
     evaluate.set_defaults(handler=cmd_bag_eval)
 
     info = actions.add_parser('info', help='topics, types and counts of a bag')
     info.add_argument('bag', metavar='BAG', help='bag folder or .mcap / .db3 file')
     info.set_defaults(handler=cmd_bag_info)
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f'{text}: must be a positive number')
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f'{text}: must be a number >= 0')
-    return value
 
 
 def _print_counts(title: str, counts: Dict[str, int]) -> None:
@@ -154,6 +140,7 @@ def cmd_bag_eval(args) -> int:
     from adaptive_nlp_ros.core.training.dataset import load_dataset
     from adaptive_nlp_ros.core.inference.engine import load_text_engine
 
+    json_path = output_file(args.json, '--json')
     remaps = parse_remaps(args.remap)
     labels = actions = None
     if args.labels:
@@ -194,9 +181,9 @@ def cmd_bag_eval(args) -> int:
     result['commands']['label_source'] = (f'labels file {args.labels}' if args.labels
                                           else result['commands']['label_source'])
     result['bag'] = bag_report
-    pathlib.Path(args.json).write_text(json.dumps(result, indent=2) + '\n')
+    json_path.write_text(json.dumps(result, indent=2) + '\n')
     _print_eval_table(result)
-    print(f'written {args.json}')
+    print(f'written {json_path}')
     return 0
 
 

@@ -15,8 +15,10 @@ from typing import List, Optional
 
 from adaptive_nlp_ros import __version__
 from adaptive_nlp_ros.bag_cli import add_bag_parser
-from adaptive_nlp_ros.cli_support import (artifacts_dir, check_strategies, CommandError,
-                                          progress_display, step_reporter)
+from adaptive_nlp_ros.cli_support import (artifacts_dir, battery_fraction, check_strategies,
+                                          command_text, CommandError, count_at_least_one,
+                                          non_negative_number, output_file, progress_display,
+                                          step_reporter)
 
 LOG = logging.getLogger('adaptive_nlp')
 PACKAGE_DATA = pathlib.Path(__file__).resolve().parent / 'data'
@@ -34,6 +36,8 @@ def cmd_train(args) -> int:
                              safety_label=args.safety_label, images=not args.no_images,
                              threads=args.threads, seed=args.seed)
     out = artifacts_dir(args.out)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f'--out {out} is a file: give the artifacts folder to write')
     with progress_display() as progress:
         report = train(pathlib.Path(args.data), pathlib.Path(args.dev) if args.dev else None,
                        out, settings, step_reporter(progress))
@@ -92,6 +96,8 @@ def cmd_profile(args) -> int:
     from adaptive_nlp_ros.core.inference.text_models import TextModels
 
     directory = artifacts_dir(args.artifacts)
+    if args.out:
+        output_file(args.out, '--out')
     models = TextModels.load(directory, ort_threads=args.threads)
     power = PowerModel(args.watts_per_core)
     with progress_display() as progress:
@@ -128,12 +134,15 @@ def cmd_profile(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Every strategy (or the given ones) over a labelled dataset at one battery level."""
-    from adaptive_nlp_ros.core.training.dataset import load_dataset
+    from adaptive_nlp_ros.core.training.dataset import check_text_lengths, load_dataset
     from adaptive_nlp_ros.core.inference.engine import load_text_engine
     from adaptive_nlp_ros.core.evaluation.evaluation import evaluate
 
+    json_path = output_file(args.json, '--json')
+    predictions = output_file(args.predictions, '--predictions') if args.predictions else None
     engine = load_text_engine(artifacts_dir(args.artifacts), threads=args.threads)
     dataset = load_dataset(pathlib.Path(args.data))
+    check_text_lengths(dataset, engine.too_long_reason)
     unknown = sorted(set(dataset.labels) - set(engine.models.labels) - {''})
     if unknown:
         LOG.warning('labels %s are not in the trained label set %s: those commands can only '
@@ -144,12 +153,12 @@ def cmd_evaluate(args) -> int:
         result = evaluate(engine, dataset, args.strategy, args.battery, args.budget_mj,
                           step_reporter(progress), runs)
     text = json.dumps(result, indent=2) + '\n'
-    pathlib.Path(args.json).write_text(text)
+    json_path.write_text(text)
     _print_results_table(result)
     _print_confusion(result)
-    print(f'written {args.json}')
-    if args.predictions:
-        for path in _write_predictions(pathlib.Path(args.predictions), dataset, runs):
+    print(f'written {json_path}')
+    if predictions is not None:
+        for path in _write_predictions(predictions, dataset, runs):
             print(f'written {path}')
     return 0
 
@@ -209,15 +218,17 @@ def cmd_parse(args) -> int:
     from adaptive_nlp_ros.core.evaluation.evaluation import prediction_record
     from adaptive_nlp_ros.core.inference.engine import load_text_engine
 
+    text = command_text(args.text)
     engine = load_text_engine(artifacts_dir(args.artifacts), threads=args.threads)
     check_strategies(engine, [args.strategy])
     if args.strategy == 'oracle':
         raise CommandError('oracle needs the true label: it cannot parse a new command')
-    if not args.text.strip():
-        raise CommandError('the command text is empty')
-    outcome = engine.infer(args.text, engine.strategy(args.strategy),
+    too_long = engine.too_long_reason(text)
+    if too_long is not None:
+        raise CommandError(too_long)
+    outcome = engine.infer(text, engine.strategy(args.strategy),
                            engine.resources(battery_fraction=args.battery))
-    record = prediction_record(args.text, outcome)
+    record = prediction_record(text, outcome)
     record['reason'] = outcome.reason
     print(json.dumps(record, indent=2, ensure_ascii=False))
     return 0
@@ -227,24 +238,27 @@ def cmd_parse(args) -> int:
 
 def cmd_pareto(args) -> int:
     """Accuracy against energy for every strategy at several battery levels, to a PNG."""
-    from adaptive_nlp_ros.core.training.dataset import load_dataset
+    from adaptive_nlp_ros.core.training.dataset import check_text_lengths, load_dataset
     from adaptive_nlp_ros.core.inference.engine import load_text_engine
     from adaptive_nlp_ros.core.evaluation.evaluation import evaluate
     from adaptive_nlp_ros.core.evaluation.pareto_plot import plot_pareto
 
+    out = output_file(args.out, '--out')
+    json_path = output_file(args.json, '--json') if args.json else None
     engine = load_text_engine(artifacts_dir(args.artifacts), threads=args.threads)
     dataset = load_dataset(pathlib.Path(args.data))
+    check_text_lengths(dataset, engine.too_long_reason)
     check_strategies(engine, args.strategy)
     results = {}
     with progress_display() as progress:
         for battery in args.batteries:
             results[battery] = evaluate(engine, dataset, args.strategy, battery, None,
                                         step_reporter(progress))
-    plot_pareto(results, pathlib.Path(args.out))
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(
-            {str(k): v for k, v in results.items()}, indent=2) + '\n')
-    print(f'written {args.out}')
+    plot_pareto(results, out)
+    if json_path is not None:
+        json_path.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2)
+                             + '\n')
+    print(f'written {out}')
     return 0
 
 
@@ -308,14 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
                          '$ADAPTIVE_NLP_ARTIFACTS, else the per-user cache)')
 
     def threads_option(sub, default=1):
-        sub.add_argument('--threads', type=int, default=default,
+        sub.add_argument('--threads', type=count_at_least_one, default=default,
                          help=f'torch / ONNX Runtime threads (default {default})')
 
     train = commands.add_parser('train', help='build every artifact from a JSONL dataset')
     train.add_argument('--data', required=True, help='training JSONL: {"text", "label"} lines')
     train.add_argument('--dev', help='dev JSONL for calibration (default: 10%% of --data)')
     train.add_argument('--out', help='artifacts folder to write (default as --artifacts)')
-    train.add_argument('--epochs', type=int, default=3)
+    train.add_argument('--epochs', type=count_at_least_one, default=3)
     train.add_argument('--seed', type=int, default=13)
     train.add_argument('--safety-label', default='stop',
                        help='label that must never be missed (default stop; "" for none)')
@@ -330,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help='build when missing or broken (from --data, else the shipped corpus)')
     ensure.add_argument('--data', help='training JSONL for --ensure (default: the shipped corpus)')
     ensure.add_argument('--dev', help='dev JSONL for --ensure (default: with --data, 10%% of it)')
-    ensure.add_argument('--epochs', type=int, default=3)
+    ensure.add_argument('--epochs', type=count_at_least_one, default=3)
     ensure.add_argument('--seed', type=int, default=13)
     ensure.add_argument('--safety-label', default='stop')
     ensure.add_argument('--no-images', action='store_true')
@@ -353,8 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     artifacts_option(evaluate)
     evaluate.add_argument('--strategy', action='append',
                           help='strategy name (repeatable; default: all and the baselines)')
-    evaluate.add_argument('--battery', type=float, default=1.0)
-    evaluate.add_argument('--budget-mj', type=float,
+    evaluate.add_argument('--battery', type=battery_fraction, default=1.0)
+    evaluate.add_argument('--budget-mj', type=non_negative_number,
                           help='explicit per-command budget instead of the battery model')
     evaluate.add_argument('--json', required=True, help='output JSON file')
     evaluate.add_argument('--predictions', help="also write each command's parse as JSONL "
@@ -366,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument('text', help='the command, e.g. "take the cup and bring it to Anna"')
     artifacts_option(parse)
     parse.add_argument('--strategy', default='full')
-    parse.add_argument('--battery', type=float, default=1.0)
+    parse.add_argument('--battery', type=battery_fraction, default=1.0)
     threads_option(parse)
     parse.set_defaults(handler=cmd_parse)
 
@@ -374,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     pareto.add_argument('--data', required=True)
     pareto.add_argument('--out', required=True, help='PNG file')
     pareto.add_argument('--json', help='also write the numbers')
-    pareto.add_argument('--batteries', type=float, nargs='+', default=[1.0, 0.5, 0.2, 0.05])
+    pareto.add_argument('--batteries', type=battery_fraction, nargs='+',
+                        default=[1.0, 0.5, 0.2, 0.05])
     pareto.add_argument('--strategy', action='append')
     artifacts_option(pareto)
     threads_option(pareto)

@@ -5,7 +5,10 @@ Separate from ``cli.py`` so that subcommand modules (``bag_cli.py``) import it w
 importing the command line that imports them.
 """
 
+import argparse
 import logging
+import math
+import os
 import pathlib
 import sys
 from typing import List, Optional
@@ -22,6 +25,80 @@ def artifacts_dir(value: Optional[str]) -> pathlib.Path:
     from adaptive_nlp_ros.core.artifacts import default_artifacts_dir
 
     return pathlib.Path(value).expanduser() if value else default_artifacts_dir()
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f'{text!r} is not a finite number')
+    return value
+
+
+def positive_number(text: str) -> float:
+    """Parse a finite number > 0 (argparse type: a bad value is a usage error, exit 2)."""
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f'{text}: must be a positive number')
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """Parse a finite number >= 0 (argparse type: seconds, a budget in mJ)."""
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'{text}: must be a number >= 0')
+    return value
+
+
+def battery_fraction(text: str) -> float:
+    """Parse a battery level 0 <= B <= 1 (argparse type)."""
+    value = _finite(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f'{text}: a battery level is between 0 and 1')
+    return value
+
+
+def count_at_least_one(text: str) -> int:
+    """Parse a whole number >= 1 (argparse type: threads, epochs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{text}: must be at least 1')
+    return value
+
+
+def output_file(value: str, what: str) -> pathlib.Path:
+    """
+    Return ``value`` as a file to write, checked before any work is done.
+
+    A run of minutes that ends in a traceback because its output folder is missing helps
+    nobody: the folder must exist, and the path must not be a folder.
+    """
+    path = pathlib.Path(value).expanduser()
+    if path.is_dir():
+        raise CommandError(f'{what} {path} is a folder: give a file name')
+    if not path.parent.is_dir():
+        raise CommandError(f'{what} {path}: the folder {path.parent} does not exist')
+    if not os.access(path.parent, os.W_OK):
+        raise CommandError(f'{what} {path}: the folder {path.parent} is not writable')
+    return path
+
+
+def command_text(text: str) -> str:
+    """Return a command given on the command line, refusing bytes that are not UTF-8."""
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError as error:
+        raise CommandError(f'the command is not valid UTF-8 (character {error.start}; set '
+                           'the terminal to UTF-8)') from None
+    if not text.strip():
+        raise CommandError('the command text is empty')
+    return text
 
 
 def progress_display():

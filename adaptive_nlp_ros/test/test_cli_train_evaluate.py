@@ -158,6 +158,39 @@ def test_parse_prints_the_actions_of_one_command(artifacts_dir):
     assert bring['person']['value'] == 'Anna'
 
 
+LONG_COMMAND = ('please go to the kitchen on the second floor, pick up the big blue ceramic '
+                'coffee mug that is standing next to the sink on the left counter near the '
+                'window, bring it to Anna who is waiting in the small meeting room at the far '
+                'end of the hallway, tell her that lunch is ready, and then stop')
+OVER_THE_MODEL = 'go to the kitchen and ' * 120 + 'stop'          # 600 word pieces
+
+
+def test_parse_reads_a_long_command_whole_and_refuses_one_the_model_cannot(artifacts_dir):
+    """65 word pieces (once cut at 64, losing the stop); over 512 refused, never cut."""
+    result = _run('parse', LONG_COMMAND, '--artifacts', str(artifacts_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)['actions'][-1]['intent'] == 'stop'
+    result = _run('parse', OVER_THE_MODEL, '--artifacts', str(artifacts_dir))
+    assert result.returncode == 2
+    assert 'word pieces > the 512' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_train_and_evaluate_refuse_a_command_the_model_cannot_read_whole(tiny_artifacts):
+    folder, artifacts = tiny_artifacts
+    rows = [{'text': 'lights on in the kitchen', 'label': 'lights_on'},
+            {'text': OVER_THE_MODEL, 'label': 'lights_on'}]
+    long_file = _write_jsonl(folder / 'long.jsonl', rows)
+    out = folder / 'never'
+    result = _run('train', '--data', str(long_file), '--out', str(out))
+    assert result.returncode == 2 and not out.exists() and not (folder / 'never.partial').exists()
+    assert 'long.jsonl:2: command too long for the model' in result.stderr, result.stderr
+    result = _run('evaluate', '--data', str(long_file), '--artifacts', str(artifacts),
+                  '--strategy', 'full', '--json', str(folder / 'long.json'))
+    assert result.returncode == 2 and not (folder / 'long.json').exists()
+    assert 'long.jsonl:2: command too long for the model' in result.stderr, result.stderr
+    assert 'Traceback' not in result.stderr
+
+
 @pytest.mark.parametrize('actions, reason', [
     ([{'intent': 'lights_on', 'arguments': [{'role': 'location', 'start': 20, 'end': 40}]}],
      'out of range'),
@@ -271,3 +304,54 @@ def test_pareto_plots_every_strategy_at_every_battery(tiny_artifacts, tmp_path):
     assert low['early_exit']['mean_energy_mj'] <= high['early_exit']['mean_energy_mj'] + 1e-9
     assert low['full']['mean_energy_mj'] == pytest.approx(high['full']['mean_energy_mj'],
                                                           rel=0.05)
+
+
+@pytest.mark.parametrize('arguments, message', [
+    (['parse', 'go', '--battery', '2'], 'a battery level is between 0 and 1'),
+    (['parse', 'go', '--battery', 'nan'], 'is not a finite number'),
+    (['parse', 'go', '--threads', '0'], 'must be at least 1'),
+    (['train', '--data', 'x.jsonl', '--epochs', '0'], 'must be at least 1'),
+    (['evaluate', '--data', 'x.jsonl', '--json', 'x.json', '--budget-mj', '-1'],
+     'must be a number >= 0'),
+    (['parse', 'caf\udce9 au lait'], 'not valid UTF-8'),
+    (['evaluate', '--data', 'x.jsonl', '--json', '{missing}/x.json'], 'does not exist'),
+    (['evaluate', '--data', 'x.jsonl', '--json', '{folder}'], 'is a folder'),
+    (['bag', 'eval', 'b', '--json', '{missing}/x.json'], 'does not exist'),
+    (['train', '--data', 'x.jsonl', '--out', '{file}'], 'is a file'),
+])
+def test_bad_arguments_are_refused_before_any_work(tmp_path, arguments, message):
+    """Out-of-range numbers, bytes that are not UTF-8, outputs that cannot be written: rc 2."""
+    (tmp_path / 'a_file').write_text('')
+    places = {'missing': tmp_path / 'missing', 'folder': tmp_path, 'file': tmp_path / 'a_file'}
+    arguments = [argument.format(**places) for argument in arguments]
+    result = subprocess.run([sys.executable, '-m', 'adaptive_nlp_ros.cli', *arguments],
+                            capture_output=True, env=dict(os.environ), timeout=120,
+                            cwd=tmp_path)
+    stderr = result.stderr.decode('utf-8', 'replace')
+    assert result.returncode == 2, stderr
+    assert message in stderr and 'Traceback' not in stderr, stderr
+
+
+def test_an_interrupted_training_leaves_nothing_behind(tiny_artifacts):
+    """Ctrl-C while training: exit 130, the old artifacts as they were, no staging folder."""
+    import signal
+
+    folder, artifacts = tiny_artifacts
+    before = sorted(path.name for path in artifacts.rglob('*'))
+    process = subprocess.Popen([sys.executable, '-m', 'adaptive_nlp_ros.cli', 'train',
+                                '--data', str(folder / 'train.jsonl'), '--out', str(artifacts),
+                                '--epochs', '1', '--no-images', '--safety-label', ''],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    staging = artifacts.with_name(artifacts.name + '.partial')
+    try:
+        while not staging.exists() and process.poll() is None:
+            try:
+                process.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                pass
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=120) == 130
+    finally:
+        process.kill()
+    assert not staging.exists()
+    assert sorted(path.name for path in artifacts.rglob('*')) == before

@@ -38,6 +38,9 @@ class CountingEngine:
     def resources(self, battery_fraction, charging=False, stale=False, capacity_wh=None):
         return ResourceState(battery_fraction, stale, charging, 1.0)
 
+    def too_long_reason(self, text: str):
+        return None
+
     def safety_check(self, text: str) -> SafetyCheck:
         return SafetyCheck(False, 0.0)
 

@@ -27,6 +27,7 @@ from hypothesis import given, HealthCheck, settings, strategies
 import numpy as np
 import pytest
 
+FAKE_WORD_LIMIT = 12                # the fake engine's "model" reads at most 12 words
 INTERFACE_KEYS = ('received', 'answered', 'rejected', 'dropped', 'queue_length',
                   'battery_age_s', 'strategy')
 
@@ -68,6 +69,9 @@ class FakeTextEngine:
                   capacity_wh=None) -> ResourceState:
         budget = self.budget_model.per_command_mj(battery_fraction, charging, capacity_wh)
         return ResourceState(battery_fraction, stale, charging, budget)
+
+    def too_long_reason(self, text: str):
+        return 'too many word pieces' if len(text.split()) > FAKE_WORD_LIMIT else None
 
     def safety_check(self, text: str) -> SafetyCheck:
         if self.fail_check:
@@ -194,6 +198,19 @@ def test_one_result_per_command_of_every_kind():
     _, _, values = controller.diagnostics()
     assert all(key in values for key in INTERFACE_KEYS)
     assert values['received'] == values['answered'] + values['rejected'] + values['dropped']
+
+
+def test_a_command_longer_than_the_model_reads_is_refused_not_cut():
+    """The tail of a long command may be a stop: refused with the model's reason, never run."""
+    harness = Harness()
+    long_command = ' '.join(['go to the kitchen and'] * 4) + ' then stop'
+    request_id = harness.controller.receive_text(long_command)
+    harness.run_all()
+    result = harness.by_id()[request_id]
+    assert (result.status, result.code) == (STATUS_REJECTED, 'text_too_long')
+    assert 'too many word pieces' in result.reason
+    assert long_command not in harness.text.seen
+    assert harness.controller.counts()['rejected_text_too_long'] == 1
 
 
 def test_the_node_goes_on_after_a_failed_inference():
@@ -478,6 +495,7 @@ def cdr_string(raw: bytes) -> bytes:
 
 
 MAX_TEXT_CHARS = 1000
+MODEL_PIECES = 512                  # all-MiniLM-L6-v2's positions
 # All of Unicode (lone surrogates and control characters included), long texts on both sides
 # of max_text_chars, the edge cases by name, and raw bytes as they could come off the wire.
 LONE_SURROGATES = strategies.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
@@ -523,6 +541,8 @@ def test_real_engine_answers_any_text_once_or_rejects_it_for_a_documented_reason
             expected = 'text_too_long'
         elif any(0xD800 <= ord(character) <= 0xDFFF for character in text):
             expected = 'not_utf8'
+        elif text_engine.models.tokenizer.count_tokens(text) > MODEL_PIECES:
+            expected = 'text_too_long'          # more than the backbone reads: never cut
         else:
             expected = ''
         assert result.code == expected, (text[:80], result.reason)

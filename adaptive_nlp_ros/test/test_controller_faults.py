@@ -61,7 +61,8 @@ def test_missing_backbone_exits_1_naming_the_file_and_the_rebuild_command(
     assert process.wait_exit(timeout_s=60.0) == 1, process.describe()
     stderr = process.stderr
     assert str(artifacts_copy / BACKBONE_WEIGHTS) in stderr and 'missing' in stderr
-    assert f'adaptive-nlp train --out {artifacts_copy}' in stderr, process.describe()
+    assert f'adaptive-nlp artifacts --ensure --artifacts {artifacts_copy}' in stderr, (
+        process.describe())
     assert 'Traceback' not in stderr, process.describe()
 
 

@@ -1,9 +1,12 @@
 """The segment loop against the library's own forward pass, for every backend and precision."""
 
-from adaptive_nlp_ros.core.inference.text_backbone import (CommandTokenizer, load_library_model,
+from adaptive_nlp_ros.core.inference.text_backbone import (CommandTokenizer,
+                                                           CommandTooLongError,
+                                                           load_library_model,
                                                            pretrained_backbone_path,
                                                            SegmentedEncoder)
 from adaptive_nlp_ros.core.inference.variant_pool import MODES
+from hypothesis import given, settings, strategies
 import numpy as np
 import pytest
 import torch
@@ -124,3 +127,22 @@ def test_mixed_modes_in_one_pass(text_engine):
         reference = models.heads.probabilities(6, _loop(models.encoder, batch, 'fp32'),
                                                batch.token_mask).argmax().item()
     assert mixed == reference
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=strategies.text(max_size=200))
+def test_the_length_check_counts_every_text_that_could_be_too_long(text):
+    """``too_long_reason`` skips counting only texts that cannot reach the model's limit."""
+    tokenizer = CommandTokenizer(pretrained_backbone_path() / 'tokenizer.json', max_tokens=40)
+    pieces = len(tokenizer.encoding(text).ids)
+    assert pieces <= 4 * len(text) + 2                 # the bound the shortcut relies on
+    assert (tokenizer.too_long_reason(text) is not None) == (pieces > 40), (text, pieces)
+
+
+def test_a_command_longer_than_the_model_reads_is_refused_not_cut(text_engine):
+    assert text_engine.models.tokenizer.max_tokens == 512
+    long_command = '没' * 600                            # one word piece per character
+    assert text_engine.too_long_reason('没' * 500) is None
+    assert '602 word pieces > the 512' in text_engine.too_long_reason(long_command)
+    with pytest.raises(CommandTooLongError, match='refused, not truncated'):
+        text_engine.prepare(long_command)

@@ -16,7 +16,9 @@ from typing import Any, Dict, Iterable
 ARTIFACTS_ENV = 'ADAPTIVE_NLP_ARTIFACTS'
 MANIFEST = 'manifest.json'
 FORMAT_VERSION = 1
-BUILD_COMMAND = 'adaptive-nlp train --out {directory}   (from a checkout: make artifacts)'
+BUILD_COMMAND = ('adaptive-nlp artifacts --ensure --artifacts {directory}   (the shipped '
+                 'corpus; your own: adaptive-nlp train --data FILE --out {directory}; from a '
+                 'checkout: make artifacts)')
 
 # Layout of the folder, relative paths.
 BACKBONE_DIR = 'text/backbone'

@@ -109,7 +109,8 @@ class ExpertServerNode(ManagedNode):
             return self.refuse('configure', ExpertServerStartError(
                 f'strategy {values["strategy"]!r}: {error}'))
         self._batcher = ExpertBatcher(
-            engine, strategy, self.get_fully_qualified_name(), check_text,
+            engine, strategy, self.get_fully_qualified_name(),
+            lambda text, max_chars: check_text(text, max_chars, engine.too_long_reason),
             window_s=values['batch_window_ms'] / 1e3, max_batch=values['max_batch'],
             queue_size=values['queue_size'], max_text_chars=values['max_text_chars'],
             logger=self.get_logger())

@@ -463,7 +463,9 @@ def replay(text_engine, image_engine, name: str, contents: BagContents,
     (rejected: its reason is logged).
     """
     engine = text_engine if budget_mj is None else _FixedBudget(text_engine, budget_mj)
-    for command in [c for c in commands if c.kind == 'text'][:WARMUP_COMMANDS]:
+    readable = [c for c in commands if c.kind == 'text' and c.text.strip()
+                and text_engine.too_long_reason(c.text) is None]
+    for command in readable[:WARMUP_COMMANDS]:
         text_engine.infer(command.text, text_engine.strategy(name),
                           text_engine.resources(battery_fraction=1.0))
     clock = ReplayClock(contents.start_ns)

@@ -5,7 +5,8 @@ Text commands arrive as serialized ``std_msgs/String`` bytes: rclpy would decode
 with replacement characters and hide it, so the controller subscribes raw and reads the CDR
 string here (``text_from_cdr``), decoding UTF-8 strictly. Legal text includes control
 characters, emoji and mixed scripts; only empty (or whitespace-only) text and text longer
-than ``max_text_chars`` characters are refused (refused, never truncated).
+than ``max_text_chars`` characters, or than the model reads (512 word pieces), are refused
+(refused, never truncated: the tail of a long command may be a "stop").
 
 Image commands are ``sensor_msgs/Image`` ``mono8``, any size: one byte per pixel, rows of
 ``step`` bytes (``step >= width``; the bytes past ``width`` in a row are padding), so the data
@@ -24,7 +25,7 @@ that is not active answers every command with it; see ``core.controller``).
 
 from dataclasses import dataclass
 import struct
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
@@ -120,12 +121,17 @@ def text_from_cdr(payload: bytes) -> Tuple[str, Optional[Rejection]]:
             f'{error.start} ({error.reason})')
 
 
-def check_text(text: str, max_chars: int) -> Optional[Rejection]:
+def check_text(text: str, max_chars: int,
+               model_limit: Optional[Callable[[str], Optional[str]]] = None
+               ) -> Optional[Rejection]:
     """
     Return why a decoded text command is refused, or None when it will be answered.
 
     Text given as a Python string (not from the wire) may hold lone surrogates, which no UTF-8
     byte sequence can carry and the tokenizer refuses: rejected as not UTF-8.
+
+    :param model_limit: why the model cannot read a text whole (``TextEngine.too_long_reason``:
+        more word pieces than the backbone's positions), or None: refused as too long too.
     """
     if not text or text.isspace():
         return Rejection(REJECT_EMPTY_TEXT, 'empty command: the text is empty or only '
@@ -138,6 +144,9 @@ def check_text(text: str, max_chars: int) -> Optional[Rejection]:
     except UnicodeEncodeError as error:
         return Rejection(REJECT_NOT_UTF8, f'text is not valid UTF-8: lone surrogate '
                          f'U+{ord(text[error.start]):04X} at character {error.start}')
+    reason = model_limit(text) if model_limit is not None else None
+    if reason is not None:
+        return Rejection(REJECT_TEXT_TOO_LONG, reason)
     return None
 
 

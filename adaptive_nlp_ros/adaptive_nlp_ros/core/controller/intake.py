@@ -67,7 +67,9 @@ class CommandIntake:
         if not self._active():
             rejection = Rejection(REJECT_INACTIVE, INACTIVE_REASON)
         elif rejection is None:
-            rejection = check_text(text, self._settings().max_text_chars)
+            text_engine = self._engines.text
+            rejection = check_text(text, self._settings().max_text_chars,
+                                   text_engine.too_long_reason if text_engine else None)
         if rejection is not None:
             self._reject(command, rejection)
             return command.request_id

@@ -35,7 +35,7 @@ from .strategies.safety_path import SafetyPath
 from .strategies.static import STATIC_PREFIX
 from .strategies.stop_look import StopLook
 from .strategy_context import StrategyContext
-from .text_backbone import TokenBatch
+from .text_backbone import CommandTooLongError, TokenBatch
 from .text_models import TextModels
 from .tfidf_classifier import analyze, TfidfClassifier
 from .variant_pool import mode_backend, mode_precision, TFIDF_VARIANT
@@ -199,8 +199,17 @@ class TextEngine:
     # -- the cheap first look -----------------------------------------------------------
 
     def prepare(self, text: str) -> PreparedText:
-        """Tokenize, run the TF-IDF model once, and summarize the input's complexity."""
-        encoding = self.models.tokenizer.encoding(text)
+        """
+        Tokenize, run the TF-IDF model once, and summarize the input's complexity.
+
+        :raises CommandTooLongError: for text longer than the backbone reads (the controller
+            and the expert server refuse it at receipt: ``too_long_reason``).
+        """
+        tokenizer = self.models.tokenizer
+        encoding = tokenizer.encoding(text)
+        reason = tokenizer.pieces_over_limit(len(encoding.ids))
+        if reason is not None:
+            raise CommandTooLongError(reason)
         view = TokenView.of_encoding(text, encoding)
         ids = torch.tensor([encoding.ids], dtype=torch.long)
         batch = TokenBatch(ids, torch.ones_like(ids, dtype=torch.bool))
@@ -217,6 +226,10 @@ class TextEngine:
                                cheap_confidence, possible_safety,
                                gate_features(features, probabilities))
         return PreparedText(text, batch, summary, probabilities, view)
+
+    def too_long_reason(self, text: str) -> Optional[str]:
+        """Return why the model cannot read the whole text (refused at receipt), or None."""
+        return self.models.tokenizer.too_long_reason(text)
 
     def safety_check(self, text: str) -> SafetyCheck:
         """

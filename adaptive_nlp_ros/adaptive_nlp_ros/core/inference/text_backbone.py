@@ -20,9 +20,16 @@ from .encoder_layers import LayerWeights, TorchEncoderLayer
 
 LOG = logging.getLogger(__name__)
 
-# Robot commands are short; longer text is truncated for the model (the controller rejects
-# text over its max_text_chars parameter before it gets here).
-DEFAULT_MAX_TOKENS = 64
+# The backbone's position table (all-MiniLM-L6-v2: 512 positions). Text is never truncated:
+# a command over it is refused (CommandTooLongError), since its tail may hold a "stop".
+DEFAULT_MAX_TOKENS = 512
+# A word piece covers at least one character of the normalised text, and normalising (NFD,
+# lower case) turns one character into at most four: shorter texts need no count.
+_PIECES_PER_CHARACTER_AT_MOST = 4
+
+
+class CommandTooLongError(ValueError):
+    """A command longer than the backbone reads: refused, never cut."""
 
 
 def pretrained_backbone_path() -> pathlib.Path:
@@ -75,7 +82,7 @@ class CommandTokenizer:
 
         self._tokenizer = Tokenizer.from_file(str(tokenizer_json))
         self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(max_length=max_tokens)
+        self._tokenizer.no_truncation()
         self.max_tokens = max_tokens
 
     def encode(self, texts: Sequence[str]) -> TokenBatch:
@@ -109,8 +116,27 @@ class CommandTokenizer:
         return self._tokenizer.encode(text)
 
     def count_tokens(self, text: str) -> int:
-        """Return number of word pieces of a text, [CLS] and [SEP] included (before truncation)."""
+        """Return number of word pieces of a text, [CLS] and [SEP] included."""
         return len(self._tokenizer.encode(text).ids)
+
+    def too_long_reason(self, text: str) -> Optional[str]:
+        """Return why the backbone cannot read the whole text, or None (most texts: no count)."""
+        if len(text) * _PIECES_PER_CHARACTER_AT_MOST + 2 <= self.max_tokens:
+            return None
+        return self.pieces_over_limit(self.count_tokens(text))
+
+    def pieces_over_limit(self, pieces: int) -> Optional[str]:
+        """Return why a text of ``pieces`` word pieces cannot be read whole, or None."""
+        if pieces <= self.max_tokens:
+            return None
+        return (f'command too long for the model: {pieces} word pieces > the {self.max_tokens} '
+                'it reads (refused, not truncated)')
+
+    def check_length(self, text: str) -> None:
+        """Raise ``CommandTooLongError`` for a text the backbone cannot read whole."""
+        reason = self.too_long_reason(text)
+        if reason is not None:
+            raise CommandTooLongError(reason)
 
 
 class Embeddings:

@@ -19,7 +19,7 @@ is refused with the file, the line and the reason, before anything is trained.
 from dataclasses import dataclass, field
 import json
 import pathlib
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..inference.parse import ParsedAction, ParsedArgument, ROLES
 
@@ -40,6 +40,7 @@ class Dataset:
     sources: List[str] = field(default_factory=list)
     path: Optional[pathlib.Path] = None
     actions: List[Optional[Actions]] = field(default_factory=list)
+    line_numbers: List[int] = field(default_factory=list)    # of each example in its file
 
     def __post_init__(self) -> None:
         if not self.actions:
@@ -201,9 +202,26 @@ def load_dataset(path: pathlib.Path, require_labels: bool = True) -> Dataset:
         dataset.labels.append(label.strip() if label else '')
         dataset.sources.append(str(record.get('source', '')))
         dataset.actions.append(actions)
+        dataset.line_numbers.append(number)
     if not dataset.texts:
         raise DatasetError(f'{path}: no examples')
     return dataset
+
+
+def check_text_lengths(dataset: Dataset,
+                       too_long_reason: Callable[[str], Optional[str]]) -> None:
+    """
+    Refuse a command the model cannot read whole, with its file and line.
+
+    Cut to fit, it would teach (or score) an answer to words the model never saw.
+    """
+    for index, text in enumerate(dataset.texts):
+        reason = too_long_reason(text)
+        if reason is not None:
+            where = (f'{dataset.path}:{dataset.line_numbers[index]}'
+                     if index < len(dataset.line_numbers) else f'{dataset.path}, example '
+                     f'{index + 1}')
+            raise DatasetError(f'{where}: {reason}')
 
 
 def check_label_coverage(train: Dataset, others: Sequence[Dataset],

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .calibration import expected_calibration_error, fit_temperature
-from .dataset import check_label_coverage, Dataset, load_dataset
+from .dataset import check_label_coverage, check_text_lengths, Dataset, load_dataset
 from .image_training import train_branchynet
 from .safety_release import exit_stop_scores, fit_safety_release
 from .text_training import (calibrate, calibrate_token_heads, exit_logits_dataset, fine_tune,
@@ -179,17 +179,39 @@ def _fit_stop_detector(train_set: Dataset, safety_label: str,
     return TfidfClassifier.fit(train_set.texts, mentions, ['other', safety_label], seed=seed)
 
 
+def staging_dir(out_dir: pathlib.Path) -> pathlib.Path:
+    """Return where training builds the artifacts before they replace ``out_dir`` whole."""
+    return out_dir.with_name(out_dir.name + '.partial')
+
+
 def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
           out_dir: pathlib.Path, settings: TrainSettings = TrainSettings(),
           progress: Optional[Progress] = None) -> Dict[str, object]:
-    """Build all artifacts into ``out_dir``; returns the training report."""
+    """
+    Build all artifacts into ``out_dir``; returns the training report.
+
+    A failed or interrupted run leaves ``out_dir`` as it was and no staging folder behind.
+    """
+    try:
+        return _train(train_path, dev_path, pathlib.Path(out_dir), settings, progress)
+    except BaseException:
+        shutil.rmtree(staging_dir(pathlib.Path(out_dir)), ignore_errors=True)
+        raise
+
+
+def _train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
+           out_dir: pathlib.Path, settings: TrainSettings,
+           progress: Optional[Progress]) -> Dict[str, object]:
+    """Build all artifacts into ``out_dir`` through a staging folder (see ``train``)."""
     started = time.perf_counter()
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
-    out_dir = pathlib.Path(out_dir)
+    tokenizer = CommandTokenizer(pretrained_backbone_path() / 'tokenizer.json')
     train_set = load_dataset(train_path)
+    check_text_lengths(train_set, tokenizer.too_long_reason)
     if dev_path is not None:
         dev_set = load_dataset(dev_path)
+        check_text_lengths(dev_set, tokenizer.too_long_reason)
     else:
         train_set, dev_set = _split_dev(train_set, settings.dev_fraction, settings.seed)
     labels = check_label_coverage(train_set, [dev_set])
@@ -201,7 +223,7 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
         LOG.warning('safety label %r is not in the label set: no safety override',
                     settings.safety_label)
 
-    staging = out_dir.with_name(out_dir.name + '.partial')
+    staging = staging_dir(out_dir)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
 
@@ -212,7 +234,6 @@ def train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
     # 1. Backbone and exit heads.
     pretrained = pretrained_backbone_path()
     library_model = load_library_model(pretrained)
-    tokenizer = CommandTokenizer(pretrained / 'tokenizer.json')
     scheme = (TagScheme(tuple(labels), intent_roles=roles_by_intent(train_set.actions),
                         intent_signatures=signatures_by_intent(train_set.actions))
               if train_set.structured else None)
