@@ -11,9 +11,9 @@ import json
 import pathlib
 from typing import Dict
 
-from adaptive_nlp_ros.cli_support import (artifacts_dir, check_strategies, count_at_least_one,
-                                          non_negative_number, output_file, positive_number,
-                                          progress_display, step_reporter)
+from adaptive_nlp_ros.cli_support import (artifacts_dir, check_strategies, CommandError,
+                                          count_at_least_one, non_negative_number, output_file,
+                                          positive_number, progress_display, step_reporter)
 
 DEFAULT_RECORD_TOPICS = ('text_command', 'image_command', 'battery_state', 'inference_result',
                          'chosen_configuration', '/diagnostics')
@@ -25,7 +25,7 @@ def add_bag_parser(subparsers) -> None:
         'bag', help='record, replay and evaluate rosbags (no ROS install needed)',
         description='Record the live topics to a rosbag2 bag, replay a bag into the live '
                     'graph, or evaluate strategies offline on the commands of a bag. Bags are '
-                    'interchangeable with `ros2 bag` (sqlite3 and mcap, metadata versions 5-9).')
+                    'interchangeable with `ros2 bag` (sqlite3 and mcap, metadata versions 4-9).')
     actions = bag.add_subparsers(dest='bag_action', metavar='ACTION')
     actions.required = True
 
@@ -146,6 +146,11 @@ def cmd_bag_eval(args) -> int:
     if args.labels:
         dataset = load_dataset(pathlib.Path(args.labels))
         labels = dict(zip(dataset.texts, dataset.labels))
+        conflicting = sorted({text for text, label in zip(dataset.texts, dataset.labels)
+                              if labels[text] != label})
+        if conflicting:
+            raise CommandError(f'{args.labels}: {len(conflicting)} text(s) with two labels, '
+                               f'e.g. {conflicting[0]!r}: one label per text')
         actions = {text: parsed for text, parsed in zip(dataset.texts, dataset.actions)
                    if parsed is not None}
     with open_bag(args.bag) as reader:

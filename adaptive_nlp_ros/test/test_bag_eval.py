@@ -99,6 +99,26 @@ def test_independent_bag_with_battery_and_labels(capsys, tmp_path, text_engine, 
         sum(label == 'greet' for label in expected) / len(TEXTS))
 
 
+def test_a_labels_file_that_matches_nothing_or_contradicts_itself_is_said(
+        capsys, caplog, tmp_path):
+    """A warning when no command is matched; two labels for one text refused (rc 2)."""
+    path = write_rosbags_bag(tmp_path / 'bag', command_scenario(TEXTS, LABELS), 'mcap')
+    unrelated = tmp_path / 'unrelated.jsonl'
+    unrelated.write_text(json.dumps({'text': 'a command the bag never heard', 'label': 'greet'})
+                         + '\n')
+    with caplog.at_level('WARNING'):
+        result = eval_json(capsys, tmp_path, path, '--strategy', 'full', '--labels',
+                           str(unrelated))
+    assert result['commands']['labelled'] == 0
+    assert any('matched none of the bag' in record.getMessage() for record in caplog.records)
+    twice = tmp_path / 'twice.jsonl'
+    twice.write_text(''.join(json.dumps({'text': TEXTS[0], 'label': label}) + '\n'
+                             for label in ('greet', 'stop')))
+    status, _, stderr = run_cli(capsys, 'bag', 'eval', str(path), '--json',
+                                str(tmp_path / 'x.json'), '--labels', str(twice))
+    assert status == 2 and 'with two labels' in stderr and 'Traceback' not in stderr
+
+
 # Commands with their expected actions, in the training format (written here, by hand).
 STRUCTURED = {
     'take the cup and bring it to Anna': [
