@@ -533,8 +533,8 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
     labels = labels_for_commands(commands, labels_by_text, contents.expected_image_labels)
     texts = [index for index, command in enumerate(commands) if command.kind == 'text']
     if source == 'labels file' and texts and not any(labels[index] for index in texts):
-        LOG.warning('the labels file matched none of the bag\'s %d text commands (matched by '
-                    'exact text, then lower case without punctuation): no accuracy to report',
+        LOG.warning('the labels file matched none of the %d text commands in the bag (matched '
+                    'by exact text, then lower case without punctuation): no accuracy to report',
                     len(texts))
     gold_actions = actions_for_commands(commands, actions_by_text or {})
     structured = any(actions is not None for actions in gold_actions)
