@@ -206,12 +206,16 @@ def test_an_answer_that_leaves_stop_plausible_continues_on_the_safety_path(
     strategy = engine.strategy('early_exit')
     resources = engine.resources(budget_mj=0.0)
     layers = engine.models.num_layers
-    escalated, plain = [], []
+    escalated, escalated_texts, plain = [], [], []
     for text in test_split.texts:
         if engine.safety_check(text).possible:
             continue
         outcome = engine.infer(text, strategy, resources)
-        (escalated if 'plausible after layer' in outcome.reason else plain).append(outcome)
+        if 'plausible after layer' in outcome.reason:
+            escalated.append(outcome)
+            escalated_texts.append(text)
+        else:
+            plain.append(outcome)
     assert len(escalated) >= 5, 'no unflagged exit left stop plausible: nothing is checked'
     assert len(escalated) <= 0.1 * (len(escalated) + len(plain))     # the exception
     for outcome in escalated:
@@ -220,7 +224,12 @@ def test_an_answer_that_leaves_stop_plausible_continues_on_the_safety_path(
         assert (later.precision, later.backend) == (mode_precision(engine.safety.fast_mode),
                                                     mode_backend(engine.safety.fast_mode))
     assert {outcome.exit_layer for outcome in plain} == {1}      # the budget cut the others
-    assert any(outcome.label == 'stop' for outcome in escalated)
+    # What the path answers stands: a whole pass in its mode answers each the same (a stop
+    # among them on some models: which commands escalate depends on the model).
+    whole_pass = engine.strategy(f'static:minilm_l{layers}_{engine.safety.fast_mode}')
+    for text, outcome in zip(escalated_texts, escalated):
+        alone = engine.infer(text, whole_pass, engine.resources(battery_fraction=1.0))
+        assert (outcome.label, outcome.actions) == (alone.label, alone.actions), text
 
 
 @pytest.mark.parametrize('name', ['energy_greedy', 'moe_gate'])
