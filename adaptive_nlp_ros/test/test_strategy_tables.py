@@ -124,32 +124,20 @@ def test_plain_float_gate_decides_as_the_numpy_gate(features):
         assert strategy.decide(state).variant_id == expected.variant_id
 
 
-def test_a_lower_battery_never_picks_a_costlier_expert_at_any_length():
-    """Experts in 16-token order whose per-token costs reorder them for long commands."""
-    strategy = MoeGate(_context(random.Random(5), experts=8, features=3))
+@pytest.mark.parametrize('strategy_class', [MoeGate, FuzzyComplexity])
+def test_a_lower_battery_never_picks_a_costlier_variant_at_any_length(strategy_class):
+    """
+    Variants in 16-token order whose per-token costs reorder them for long commands.
+
+    Both coarse choosers once ordered them at one length: moe_gate's experts, then
+    fuzzy_complexity's frontier (ONNX Runtime's int8 graph against torch int8 on one fresh
+    clone's profile), and a lower battery picked a costlier variant for long commands.
+    """
+    strategy = strategy_class(_context(random.Random(5), experts=8, features=3))
     rng = random.Random(9)
     for _ in range(300):
-        summary = InputSummary('text', rng.randint(1, 120), gate_features=tuple(
-            rng.uniform(0.0, 1.0) for _ in range(3)))
-        costs = []
-        for battery in (1.0, 0.8, 0.6, 0.4, 0.2, 0.0):
-            state = DecisionState(ResourceState(battery), summary)
-            chosen = strategy.context.pool_by_id[strategy.decide(state).variant_id]
-            costs.append(chosen.energy_mj(summary.tokens))
-        assert all(low <= high + 1e-9 for high, low in zip(costs, costs[1:])), costs
-
-
-def test_fuzzy_frontier_is_monotone_in_the_battery_at_any_length():
-    """
-    Frontier variants whose cost lines cross: a lower battery never costs more, at any length.
-
-    A frontier built at one length (it was 16 tokens) ordered ONNX Runtime's int8 graph and
-    torch int8 wrongly for long commands, so one fresh clone's profile broke monotonicity.
-    """
-    strategy = FuzzyComplexity(_context(random.Random(5), experts=8, features=3))
-    rng = random.Random(11)
-    for _ in range(300):
-        summary = InputSummary('text', rng.randint(1, 120), complexity=rng.random())
+        summary = InputSummary('text', rng.randint(1, 120), complexity=rng.random(),
+                               gate_features=tuple(rng.uniform(0.0, 1.0) for _ in range(3)))
         costs = []
         for battery in (1.0, 0.8, 0.6, 0.4, 0.2, 0.0):
             state = DecisionState(ResourceState(battery), summary)
