@@ -46,6 +46,22 @@ def test_a_signal_after_the_window_ends_the_process_at_once_with_status_1(monkey
     assert ended == [shutdown.INSISTED_STATUS] == [1]
 
 
+@pytest.mark.parametrize('status', [0, 1])
+def test_a_shutdown_that_hangs_is_ended_at_the_deadline_with_the_stacks(status):
+    """A process stuck after its signal ends anyway, printing where every thread was."""
+    import sys
+
+    script = ('import threading, time\n'
+              'from adaptive_nlp_ros.nodes.shutdown import arm_deadline\n'
+              f'arm_deadline(0.2, lambda: {status})\n'
+              'threading.Event().wait()            # a shutdown step that never returns\n')
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == status
+    assert 'shutdown did not finish within 0.2 s' in result.stderr
+    assert 'Thread' in result.stderr and 'wait' in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize('executable, message_type, topic', [
     ('battery_node', BatteryState, 'battery_state'), ('command_player', String, 'text_command')])
 def test_a_node_given_ctrl_c_again_while_it_stops_still_exits_0(ros_domain, executable,

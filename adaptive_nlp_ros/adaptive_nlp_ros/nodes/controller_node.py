@@ -363,6 +363,15 @@ class ControllerNode(ManagedNode):
             self._controller.update_settings(ControllerSettings.from_values(self._values))
         self.get_logger().info(f'parameters changed: {changed}')
 
+    def unanswered_status(self) -> int:
+        """Return 0 when every received command has its result, else 1 (a forced exit's)."""
+        controller = self._controller
+        if controller is None:
+            return 0
+        counts = controller.counts()
+        settled = counts['answered'] + counts['rejected'] + counts['dropped']
+        return 0 if counts['received'] == settled else 1
+
     def destroy_node(self) -> None:
         """
         Stop the worker, answer queued commands DROPPED, then destroy the node.
@@ -416,7 +425,8 @@ def run(args: Optional[List[str]] = None) -> int:
             executor = SingleThreadedExecutor()
             executor.add_node(node)
             try:
-                spin_until_shutdown(executor, signals)
+                spin_until_shutdown(executor, signals,
+                                    deadline_status=node.unanswered_status)
             finally:
                 node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -27,7 +27,9 @@ forwarded one arrived while the controller was still answering its queue, and th
 took it as insisting exited 1, which launch reported as "process has died").
 """
 
+import faulthandler
 import signal
+import sys
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -40,6 +42,7 @@ WAIT_POLL_S = 0.05
 SPIN_JOIN_TIMEOUT_S = 1.0
 INSISTED_STATUS = 1
 REPEAT_WINDOW_S = 2.0
+SHUTDOWN_DEADLINE_S = 6.0      # after a signal, the longest an orderly shutdown may take
 
 
 class ShutdownSignals:
@@ -70,13 +73,17 @@ class ShutdownSignals:
 
 
 def spin_until_shutdown(executor: Any, signals: ShutdownSignals,
-                        done: Optional[Any] = None) -> bool:
+                        done: Optional[Any] = None,
+                        deadline_status: Callable[[], int] = lambda: INSISTED_STATUS) -> bool:
     """
     Spin ``executor`` on a thread until a shutdown signal, or until ``done`` completes.
 
     Then end the spin thread and shut the executor down (the nodes are left to the caller).
+    After a signal, the rest of the shutdown gets ``SHUTDOWN_DEADLINE_S`` (``arm_deadline``).
 
     :param done: an ``rclpy.task.Future`` that ends the spin when it completes, or None.
+    :param deadline_status: the exit status should the deadline pass (0: the process owes
+        nothing more, e.g. every received command has its result).
     :return: True when a signal ended the spin.
     """
     stop = threading.Event()
@@ -88,6 +95,8 @@ def spin_until_shutdown(executor: Any, signals: ShutdownSignals,
             if (done is not None and done.done()) or not spinner.is_alive():
                 break
     finally:
+        if signals.requested.is_set():
+            arm_deadline(SHUTDOWN_DEADLINE_S, deadline_status)
         # The spin thread leaves after its current callback; only then is the executor shut
         # down (shutting it down under a waiting thread destroys what that thread waits on).
         stop.set()
@@ -95,6 +104,26 @@ def spin_until_shutdown(executor: Any, signals: ShutdownSignals,
         spinner.join(SPIN_JOIN_TIMEOUT_S)
         executor.shutdown()
     return signals.requested.is_set()
+
+
+def arm_deadline(seconds: float, status: Callable[[], int]) -> threading.Timer:
+    """
+    End the process if the orderly shutdown has not ended it ``seconds`` from now.
+
+    A node must end on SIGINT whatever the middleware does (a fresh-clone run once saw a
+    controller with every command answered ignore SIGINT for 10 s, somewhere in its shutdown).
+    The stacks of every thread go to stderr first, so such a hang says where it was.
+    """
+    def expire() -> None:
+        print(f'shutdown did not finish within {seconds:g} s: ending the process now '
+              '(the threads were at):', file=sys.stderr, flush=True)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        end_process(status())
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _spin(executor: Any, stop: threading.Event) -> None:
