@@ -18,7 +18,7 @@ from adaptive_nlp_ros.bag_cli import add_bag_parser
 from adaptive_nlp_ros.cli_support import (artifacts_dir, battery_fraction, check_strategies,
                                           command_text, CommandError, count_at_least_one,
                                           non_negative_number, output_file, progress_display,
-                                          step_reporter)
+                                          share_below_one, step_reporter)
 
 LOG = logging.getLogger('adaptive_nlp')
 PACKAGE_DATA = pathlib.Path(__file__).resolve().parent / 'data'
@@ -217,17 +217,18 @@ def cmd_parse(args) -> int:
     """Print what one command means: its actions and arguments, as JSON."""
     from adaptive_nlp_ros.core.evaluation.evaluation import prediction_record
     from adaptive_nlp_ros.core.inference.engine import load_text_engine
+    from adaptive_nlp_ros.core.inference.text_backbone import CommandTooLongError
 
     text = command_text(args.text)
     engine = load_text_engine(artifacts_dir(args.artifacts), threads=args.threads)
     check_strategies(engine, [args.strategy])
     if args.strategy == 'oracle':
         raise CommandError('oracle needs the true label: it cannot parse a new command')
-    too_long = engine.too_long_reason(text)
-    if too_long is not None:
-        raise CommandError(too_long)
-    outcome = engine.infer(text, engine.strategy(args.strategy),
-                           engine.resources(battery_fraction=args.battery))
+    try:
+        outcome = engine.infer(text, engine.strategy(args.strategy),
+                               engine.resources(battery_fraction=args.battery))
+    except CommandTooLongError as error:
+        raise CommandError(str(error)) from None
     record = prediction_record(text, outcome)
     record['reason'] = outcome.reason
     print(json.dumps(record, indent=2, ensure_ascii=False))
@@ -291,17 +292,6 @@ def cmd_demo(args) -> int:
     from adaptive_nlp_ros.nodes.process_exit import end_process
 
     end_process(run_demo(args))
-
-
-def share_below_one(text: str) -> float:
-    """Parse a share 0 <= P < 1 (argparse type: a bad value is a usage error, exit 2)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f'{value} is outside 0 <= P < 1')
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

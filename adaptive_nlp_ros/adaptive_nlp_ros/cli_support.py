@@ -61,6 +61,14 @@ def battery_fraction(text: str) -> float:
     return value
 
 
+def share_below_one(text: str) -> float:
+    """Parse a share 0 <= P < 1 (argparse type: word dropout)."""
+    value = _finite(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f'{value} is outside 0 <= P < 1')
+    return value
+
+
 def count_at_least_one(text: str) -> int:
     """Parse a whole number >= 1 (argparse type: threads, epochs)."""
     try:

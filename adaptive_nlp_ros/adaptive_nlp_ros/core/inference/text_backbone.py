@@ -132,12 +132,6 @@ class CommandTokenizer:
         return (f'command too long for the model: {pieces} word pieces > the {self.max_tokens} '
                 'it reads (refused, not truncated)')
 
-    def check_length(self, text: str) -> None:
-        """Raise ``CommandTooLongError`` for a text the backbone cannot read whole."""
-        reason = self.too_long_reason(text)
-        if reason is not None:
-            raise CommandTooLongError(reason)
-
 
 class Embeddings:
     """Word + position + token-type embeddings and their layer norm, in fp32."""
