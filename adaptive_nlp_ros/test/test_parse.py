@@ -6,7 +6,8 @@ from adaptive_nlp_ros.core.evaluation.structure_metrics import (argument_counts,
                                                                 structure_summary)
 from adaptive_nlp_ros.core.inference.exit_heads import ExitHeads
 from adaptive_nlp_ros.core.inference.first_action import read_structured_exit
-from adaptive_nlp_ros.core.inference.parse import (argument_matches, decode, ParsedAction,
+from adaptive_nlp_ros.core.inference.parse import (amount_role, argument_matches, decode,
+                                                   ParsedAction,
                                                    ParsedArgument, roles_by_intent,
                                                    segment_bound, signatures_by_intent,
                                                    TagScheme, TokenView)
@@ -375,3 +376,53 @@ def test_segment_bound_is_the_parse_confidence_when_a_segment_is_the_weakest_par
     assert segment_bound(view, seg) == pytest.approx(0.6) == parse.confidence
     outside_only = np.tile([0.9, 0.05, 0.05], (len(words), 1))
     assert segment_bound(view, outside_only) == 1.0          # no word in an action
+
+
+@pytest.mark.parametrize('text, unit_role', [
+    ('1.5 m', 'distance'), ('0.3 m/s', 'speed'), ('two meters per second', 'speed'),
+    ('3 feet', 'distance'), ('45°', 'angle'), ('ninety degrees', 'angle'),
+    ('a quarter turn', 'angle'), ('5 km/h', 'speed'), ('a few steps', 'distance'),
+    ('slowly', None), ('a bit', None), ('6 in', None)])
+def test_a_motion_amounts_unit_names_its_role(text, unit_role):
+    """Whatever role the tags gave; without a unit (or with ``in``) the tags' role stays."""
+    for tagged in ('distance', 'angle', 'speed'):
+        assert amount_role(tagged, text) == (unit_role or tagged)
+
+
+def test_a_distance_tagged_as_a_speed_is_a_distance_as_sure_as_it_is_an_amount():
+    words = ['drive', '1.5', 'm', 'at', '0.3', 'm/s']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'I', 'I', 'I', 'I'],
+        ['O', 'B-speed', 'I-speed', 'O', 'B-speed', 'I-speed'], ['bring'] * 6)
+    role[1] = 0.0
+    role[1, SCHEME.role_tags.index('O')] = 0.1
+    role[1, SCHEME.role_tags.index('B-distance')] = 0.4
+    role[1, SCHEME.role_tags.index('B-speed')] = 0.5
+    arguments = decode(view, seg, role, intent, SCHEME, 'bring', 0.95).actions[0].arguments
+    assert [(a.role, a.value) for a in arguments] == [('distance', '1.5 m'),
+                                                      ('speed', '0.3 m/s')]
+    assert arguments[0].confidence == pytest.approx(0.9)     # 0.4 + 0.5: the least sure word
+
+
+def test_them_after_things_named_together_stands_for_each_of_them():
+    words = ['grab', 'the', 'keys', 'and', 'the', 'wallet', 'and', 'bring', 'them', 'to', 'Tom']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'I', 'I', 'I', 'I', 'O', 'B', 'I', 'I', 'I'],
+        ['O', 'O', 'B-object', 'O', 'O', 'B-object', 'O', 'O', 'B-object', 'O', 'B-person'],
+        ['pick'] * 7 + ['bring'] * 4)
+    pick, bring = decode(view, seg, role, intent, SCHEME, 'pick', 0.95).actions
+    assert [(a.value, a.resolved) for a in bring.arguments if a.role == 'object'] == [
+        ('keys', True), ('wallet', True)]
+    assert {view.text[a.start:a.end] for a in bring.arguments[:2]} == {'them'}
+    assert [a.value for a in pick.arguments] == ['keys', 'wallet']
+
+
+def test_it_after_things_named_together_is_the_nearest_one_only():
+    words = ['grab', 'the', 'keys', 'and', 'the', 'wallet', 'and', 'bring', 'it', 'to', 'Tom']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'I', 'I', 'I', 'I', 'O', 'B', 'I', 'I', 'I'],
+        ['O', 'O', 'B-object', 'O', 'O', 'B-object', 'O', 'O', 'B-object', 'O', 'B-person'],
+        ['pick'] * 7 + ['bring'] * 4)
+    bring = decode(view, seg, role, intent, SCHEME, 'pick', 0.95).actions[1]
+    assert [(a.role, a.value) for a in bring.arguments] == [('object', 'wallet'),
+                                                            ('person', 'Tom')]

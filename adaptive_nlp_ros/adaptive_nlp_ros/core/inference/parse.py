@@ -20,7 +20,10 @@ turns them into actions, at word level (a word takes the tags of its first piece
    a lone possessive (``his``), is no argument;
 3. a pronoun (``it``, ``them``, ``him``, ``her``, ``there`` ...) takes the nearest earlier
    argument of a compatible role as its referent: its value is the referent's text, its span
-   the pronoun's, ``resolved`` is true;
+   the pronoun's, ``resolved`` is true; a plural pronoun (``them``) after several arguments
+   of that role named in one action stands for each of them;
+   a motion amount takes the role its unit names (``1.5 m`` is a distance, ``0.3 m/s`` a
+   speed), as sure as its words are an amount;
 4. neighbouring actions of one intent, one of them without arguments, are one action
    (``_merge_repeats``);
 5. an action whose (sure) arguments have roles its intent never took together in training
@@ -79,6 +82,22 @@ MISSED_ROLE = 0.1
 SPURIOUS_ROLE = 0.1
 _FAMILY = {'location': 'place', 'destination': 'place', 'object': 'object',
            'person': 'person'}
+# Pronouns that may stand for several things named together (``the keys and the wallet``).
+PLURAL_PRONOUNS = frozenset(('them', 'those', 'these'))
+# A motion amount's unit says what it measures, whatever the tags read: ``1.5 m`` is no speed.
+# Speed first (``m/s`` holds ``m``); units that are also words (``in``, ``turn`` alone) are
+# not read, nor amounts without a unit (``a bit``, ``faster``).
+AMOUNT_ROLES = frozenset(('distance', 'angle', 'speed'))
+_UNIT_ROLES = (
+    ('speed', re.compile(r'(?:\d\s*|\b)(?:m/s|km/h|kmh|kph|mph|ft/s|cm/s)(?!\w)'
+                         r'|\bper\s+(?:second|sec|s|hour|minute)\b', re.IGNORECASE)),
+    ('angle', re.compile(r'°|\b(?:deg|degs|degrees?|rad|radians?)\b'
+                         r'|\b(?:quarter|half|full)[\s-]+turns?\b', re.IGNORECASE)),
+    ('distance', re.compile(r'(?:\d\s*|\b)(?:m|cm|mm|km|ft|yd|yds)(?!\w)'
+                            r'|\b(?:met(?:er|re)s?|centimet(?:er|re)s?|millimet(?:er|re)s?'
+                            r'|kilomet(?:er|re)s?|feet|foot|yards?|inch(?:es)?|steps?)\b',
+                            re.IGNORECASE)),
+)
 
 
 @dataclass(frozen=True)
@@ -429,7 +448,7 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
         return view.text[slice(*char_span(word, word))].lower()
 
     action_args: List[List[ParsedArgument]] = [[] for _ in actions]
-    decoded: List[ParsedArgument] = []
+    decoded: List[Tuple[int, ParsedArgument]] = []    # (action index, argument), in order
     for first, last, role, confidence in spans:
         if role not in UNTRIMMED_ROLES:
             trimmed = trim_span(first, last, word_text)
@@ -440,14 +459,21 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
         value = comparable(view.text[start:end])
         if not any(character.isalnum() for character in value) or value in POSSESSIVES:
             continue                     # a lone article, punctuation or `his` names nothing
-        argument = _resolve(ParsedArgument(role, view.text[start:end], start, end, confidence),
-                            decoded)
-        decoded.append(argument)
+        if role in AMOUNT_ROLES and amount_role(role, view.text[start:end]) != role:
+            # The unit names the role; the tags still say how sure the words are an amount.
+            role = amount_role(role, view.text[start:end])
+            amount_columns = [index for index, (_, tag_role) in enumerate(tag_parts)
+                              if tag_role in AMOUNT_ROLES]
+            confidence = float(roles[starts[first:last + 1]][:, amount_columns]
+                               .sum(axis=1).min())
         holder = 0
         for index, words in enumerate(actions):
             if words[0] <= first:
                 holder = index
-        action_args[holder].append(argument)
+        for argument in _resolve(ParsedArgument(role, view.text[start:end], start, end,
+                                                confidence), holder, decoded):
+            decoded.append((holder, argument))
+            action_args[holder].append(argument)
 
     drafts = []
     for index, words in enumerate(actions):
@@ -556,21 +582,45 @@ def _merge_repeats(actions: List[ParsedAction]) -> List[ParsedAction]:
     return merged
 
 
-def _resolve(argument: ParsedArgument, earlier: Sequence[ParsedArgument]) -> ParsedArgument:
-    """Give a pronoun its referent: the nearest earlier argument of a compatible role."""
+def _resolve(argument: ParsedArgument, holder: int,
+             earlier: Sequence[Tuple[int, ParsedArgument]]) -> List[ParsedArgument]:
+    """
+    Give a pronoun its referent: the nearest earlier argument of a compatible role.
+
+    A plural pronoun (``them``) whose referent was named with others of its role in one
+    action (``grab the keys and the wallet and bring them``) stands for all of them: one
+    resolved argument each, in the order named, every one on the pronoun's span.
+    """
     word = ' '.join(argument.value.lower().split())
     families = PRONOUNS.get(word)
     if not families:
-        return argument
+        return [argument]
     wanted = {_FAMILY.get(argument.role, argument.role)} if argument.role in _FAMILY else set()
     wanted &= {_FAMILY.get(role, role) for role in families}
-    for candidate in reversed(earlier):
-        if candidate.resolved or candidate.value.lower() in PRONOUNS:
+
+    def referent(candidate: ParsedArgument) -> bool:
+        return (not candidate.resolved and candidate.value.lower() not in PRONOUNS
+                and _FAMILY.get(candidate.role) in wanted)
+    for position in range(len(earlier) - 1, -1, -1):
+        action, candidate = earlier[position]
+        if not referent(candidate):
             continue
-        if _FAMILY.get(candidate.role) in wanted:
-            return ParsedArgument(argument.role, candidate.value, argument.start, argument.end,
-                                  argument.confidence, True)
-    return argument
+        named = [candidate]
+        if word in PLURAL_PRONOUNS and action != holder:
+            named = [other for other_action, other in earlier
+                     if other_action == action and other.role == candidate.role
+                     and referent(other)]
+        return [ParsedArgument(argument.role, other.value, argument.start, argument.end,
+                               argument.confidence, True) for other in named]
+    return [argument]
+
+
+def amount_role(role: str, text: str) -> str:
+    """Return the role a motion amount's unit names (``0.3 m/s``: speed), else ``role``."""
+    for unit_role, unit in _UNIT_ROLES:
+        if unit.search(text):
+            return unit_role
+    return role
 
 
 def describe(actions: Sequence[ParsedAction], text: str = '') -> str:
