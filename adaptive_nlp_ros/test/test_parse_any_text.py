@@ -53,3 +53,31 @@ def test_any_text_parses_within_the_contract(text_engine, name, text):
     strategy = text_engine.strategy(name)
     for battery in (1.0, 0.05):
         _check(text_engine.infer(text, strategy, text_engine.resources(battery)), text)
+
+
+@pytest.mark.parametrize('name', STRATEGIES)
+def test_text_without_a_letter_or_digit_is_out_of_scope_without_a_model(text_engine, name):
+    strategy = text_engine.strategy(name)
+    for text in ('?!...,;:', '\U0001F642\U0001F642', '\x1b[31m!!\x1b[0m'):
+        outcome = text_engine.infer(text, strategy, text_engine.resources(1.0))
+        assert (outcome.label, outcome.exit_layer, outcome.energy_mj) == ('out_of_scope', 0, 0.0)
+        assert [(a.intent, a.arguments) for a in outcome.actions] == [('out_of_scope', ())]
+        assert 'no letter or digit' in outcome.reason
+        assert not text_engine.safety_check(text).possible
+    batched = text_engine.infer_batch(['?!', 'go to the kitchen', '...'], strategy,
+                                      text_engine.resources(1.0))
+    assert [outcome.label for outcome in batched] == ['out_of_scope', 'navigate', 'out_of_scope']
+
+
+def test_colour_escapes_are_masked_and_spans_index_the_text_as_received(text_engine):
+    plain = 'go to the kitchen and wait there'
+    coloured = 'go to the \x1b[31mkitchen\x1b[0m and wait there'
+    full = text_engine.strategy('full')
+    expected = text_engine.infer(plain, full, text_engine.resources(1.0))
+    outcome = text_engine.infer(coloured, full, text_engine.resources(1.0))
+    _check(outcome, coloured)
+    assert [(a.intent, [(g.role, g.value) for g in a.arguments]) for a in outcome.actions] == [
+        (a.intent, [(g.role, g.value) for g in a.arguments]) for a in expected.actions]
+    kitchen = outcome.actions[0].arguments[0]
+    assert coloured[kitchen.start:kitchen.end] == 'kitchen'
+    assert '9 control character(s) masked' in outcome.reason

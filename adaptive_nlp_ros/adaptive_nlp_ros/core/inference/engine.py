@@ -24,8 +24,9 @@ from .cost_profile import CostProfile
 from .decisions import DecisionState, InputSummary, Rerun, ResourceState, RunLayers, RunVariant
 from .first_action import read_structured_exit
 from .input_complexity import complexity_features, DEFAULT_WEIGHTS
-from .parse import (draft_actions, OUT_OF_SCOPE, ParsedCommand, segment_bound, single_action,
-                    TokenView)
+from .parse import (draft_actions, OUT_OF_SCOPE, ParsedAction, ParsedCommand, segment_bound,
+                    single_action, TokenView)
+from .readable_text import has_words, mask_controls
 from .results import InferenceOutcome, SegmentRecord
 from .segment_loop import answer_one, answer_together, InputRun, PendingParse
 from .strategies import create_strategy, Strategy
@@ -88,11 +89,12 @@ class SafetyCheck:
 class PreparedText:
     """A command after the cheap first look: tokens, the TF-IDF guess and the summary."""
 
-    text: str
+    text: str                            # as the models read it: control characters masked
     batch: TokenBatch
     summary: InputSummary
     cheap_probabilities: Optional[np.ndarray]
-    view: Optional[TokenView] = None     # piece offsets and words, for decoding the parse
+    view: Optional[TokenView] = None     # the text as received: the parse's spans index it
+    masked: int = 0                      # control characters masked (readable_text)
 
 
 class TextEngine:
@@ -202,15 +204,20 @@ class TextEngine:
         """
         Tokenize, run the TF-IDF model once, and summarize the input's complexity.
 
+        The models read the text with its control characters masked (``readable_text``);
+        the parse reads its spans from the text as received (the offsets are the same).
+
         :raises CommandTooLongError: for text longer than the backbone reads (the controller
             and the expert server refuse it at receipt: ``too_long_reason``).
         """
+        received = text
+        text, masked = mask_controls(text)
         tokenizer = self.models.tokenizer
         encoding = tokenizer.encoding(text)
         reason = tokenizer.pieces_over_limit(len(encoding.ids))
         if reason is not None:
             raise CommandTooLongError(reason)
-        view = TokenView.of_encoding(text, encoding)
+        view = TokenView.of_encoding(received, encoding)
         ids = torch.tensor([encoding.ids], dtype=torch.long)
         batch = TokenBatch(ids, torch.ones_like(ids, dtype=torch.bool))
         probabilities = None
@@ -225,11 +232,11 @@ class TextEngine:
                                features.score(self.complexity_weights), cheap_label,
                                cheap_confidence, possible_safety,
                                gate_features(features, probabilities))
-        return PreparedText(text, batch, summary, probabilities, view)
+        return PreparedText(text, batch, summary, probabilities, view, masked)
 
     def too_long_reason(self, text: str) -> Optional[str]:
         """Return why the model cannot read the whole text (refused at receipt), or None."""
-        return self.models.tokenizer.too_long_reason(text)
+        return self.models.tokenizer.too_long_reason(mask_controls(text)[0])
 
     def safety_check(self, text: str) -> SafetyCheck:
         """
@@ -240,7 +247,8 @@ class TextEngine:
         every command is, with score 0: fail safe, the controller then keeps them all in its
         bounded priority lane rather than risk dropping a real stop as ordinary.
         """
-        if not self.safety_override:
+        text = mask_controls(text)[0]
+        if not self.safety_override or not has_words(text):
             return SafetyCheck(False, 0.0)
         if self.models.tfidf is None:
             return SafetyCheck(True, 0.0)
@@ -291,8 +299,12 @@ class TextEngine:
     def infer(self, text: str, strategy: Strategy, resources: ResourceState) -> InferenceOutcome:
         """Answer one command; latency counts from this call (tokenization included)."""
         start = time.perf_counter()
-        run = answer_one(self.segments, self._start(self.prepare(text), strategy, resources))
-        outcome = self._outcome(run)
+        prepared = self.prepare(text)
+        if self._has_nothing_to_read(prepared):
+            outcome = self._no_words_outcome(prepared, strategy, resources)
+        else:
+            outcome = self._outcome(answer_one(self.segments,
+                                               self._start(prepared, strategy, resources)))
         outcome.latency_ms = (time.perf_counter() - start) * 1e3
         return outcome
 
@@ -305,8 +317,12 @@ class TextEngine:
         together. Latency is the batch's wall time divided evenly.
         """
         start = time.perf_counter()
-        runs = [self._start(self.prepare(text), strategy, resources) for text in texts]
-        outcomes = [self._outcome(run) for run in answer_together(self.segments, runs)]
+        prepared = [self.prepare(text) for text in texts]
+        readable = [row for row, one in enumerate(prepared) if not self._has_nothing_to_read(one)]
+        runs = [self._start(prepared[row], strategy, resources) for row in readable]
+        outcomes = [self._no_words_outcome(one, strategy, resources) for one in prepared]
+        for row, run in zip(readable, answer_together(self.segments, runs)):
+            outcomes[row] = self._outcome(run)
         for outcome in outcomes:
             outcome.latency_ms = (time.perf_counter() - start) * 1e3 / max(1, len(outcomes))
         return outcomes
@@ -315,6 +331,8 @@ class TextEngine:
                resources: ResourceState) -> InputRun:
         """Return the loop's run of one prepared command: possible stops take the safety path."""
         reasons = []
+        if prepared.masked:
+            reasons.append(f'{prepared.masked} control character(s) masked')
         effective, release_to = strategy, None
         if prepared.summary.possible_safety_label and strategy.name != self.full.name:
             effective, release_to = self.safety, strategy
@@ -328,6 +346,21 @@ class TextEngine:
                         self.models.num_layers, prepared, reasons, self.safety_index,
                         requested=strategy.name, safety=escalation, release_to=release_to,
                         look=look)
+
+    def _has_nothing_to_read(self, prepared: PreparedText) -> bool:
+        """Return True for a text without a letter or digit, where out_of_scope answers it."""
+        return self.out_of_scope_index is not None and not has_words(prepared.text)
+
+    def _no_words_outcome(self, prepared: PreparedText, strategy: Strategy,
+                          resources: ResourceState) -> InferenceOutcome:
+        """Answer a text without a letter or digit: out_of_scope, no argument, no model run."""
+        return InferenceOutcome(
+            label=OUT_OF_SCOPE, confidence=1.0, top_labels=[OUT_OF_SCOPE], top_scores=[1.0],
+            strategy=strategy.name, variant='', exit_layer=0, num_layers=0,
+            battery_fraction=resources.battery_fraction, energy_budget_mj=resources.budget_mj,
+            battery_stale=resources.battery_stale, input_kind='text',
+            reason='no letter or digit in the text: nothing to act on (no model ran)',
+            actions=[ParsedAction(OUT_OF_SCOPE, 1.0)])
 
     def _outcome(self, run: InputRun) -> InferenceOutcome:
         """Return the result object of a finished run."""
