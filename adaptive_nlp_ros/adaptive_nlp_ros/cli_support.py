@@ -11,7 +11,7 @@ import math
 import os
 import pathlib
 import sys
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 LOG = logging.getLogger('adaptive_nlp')
 
@@ -144,11 +144,11 @@ def step_reporter(progress):
     return report
 
 
-def check_strategies(engine, names: Optional[List[str]]) -> None:
-    """Raise CommandError for a strategy name the engine does not know."""
+def check_strategies(engine, names: Optional[List[str]], without: Sequence[str] = ()) -> None:
+    """Raise CommandError for a strategy name the engine does not know (or ``without`` names)."""
     from adaptive_nlp_ros.core.inference.strategies import strategy_names
 
-    known = strategy_names(engine.context)
+    known = [name for name in strategy_names(engine.context) if name not in without]
     for name in names or []:
         if name not in known:
             raise CommandError(f'unknown strategy {name!r}; known: {", ".join(known)}')

@@ -281,6 +281,16 @@ def test_play_without_subscriber_fails_cleanly(ros_domain, tmp_path):
     assert 'no subscriber on /nobody_listens' in process.stderr
 
 
+def test_play_from_past_the_end_fails_cleanly(ros_domain, tmp_path):
+    """--start beyond the bag's last moment would publish nothing: status 2, one line."""
+    path = write_rosbags_bag(tmp_path / 'bag', command_scenario(TEXTS), 'mcap')
+    process = run_bag_cli(ros_domain, 'play', str(path), '--start', '3600')
+    status = process.wait_exit(EXIT_TIMEOUT_S)
+    assert status == 2, process.describe()
+    assert 'Traceback' not in process.stderr
+    assert 'past the end of the bag' in process.stderr
+
+
 # -- into a live controller -----------------------------------------------------------------
 
 def test_replay_into_live_controller_one_result_per_command(ros_domain, tmp_path,

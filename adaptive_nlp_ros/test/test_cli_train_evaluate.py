@@ -219,6 +219,9 @@ def test_evaluate_refuses_an_unknown_strategy(tiny_artifacts):
                   '--strategy', 'fastest', '--json', str(folder / 'x.json'))
     assert result.returncode == 2
     assert "unknown strategy 'fastest'" in result.stderr and 'Traceback' not in result.stderr
+    parse = _run('parse', 'lights on', '--artifacts', str(artifacts), '--strategy', 'fastest')
+    assert parse.returncode == 2 and "unknown strategy 'fastest'" in parse.stderr
+    assert 'early_exit' in parse.stderr and 'oracle' not in parse.stderr   # it cannot parse
 
 
 def test_train_reports_a_malformed_dataset(tmp_path):

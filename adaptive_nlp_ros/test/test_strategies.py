@@ -377,3 +377,14 @@ def test_exits_left_undecoded_change_no_answer(text_engine, test_split, monkeypa
         assert decodes[0] < decodes[1], decodes
     if 'max_exit_layer' in settings:
         assert calls['settled'] > 0, calls
+
+
+def test_early_exits_reason_names_the_mode_of_every_layer_it_ran(text_engine):
+    """Several layers in one mode: the reason says so, not ``layers 1-1`` of the first alone."""
+    strategy = text_engine.strategy('early_exit', {'min_exit_layer': 2, 'threshold_at_full': 1.0})
+    outcome = text_engine.infer('go to the kitchen and bring the red cup to Anna', strategy,
+                                text_engine.resources(battery_fraction=1.0))
+    mode = text_engine.context.mode_by_name[strategy.mode]
+    assert outcome.exit_layer == text_engine.models.num_layers
+    assert outcome.reason.startswith(f'every layer in {strategy.mode}, none left before layer 2')
+    assert set(outcome.segment_precisions) == {mode.precision}

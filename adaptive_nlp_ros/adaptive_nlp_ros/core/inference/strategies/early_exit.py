@@ -38,8 +38,10 @@ class EarlyExit(Strategy):
         self.max_layer = max(self.min_layer, min(max_layer, context.num_layers))
         # Every command starts and continues the same way: the actions are made once, and
         # the next layer's cost and the exit head's are lines as plain floats (no call each).
-        self.first_layers = RunLayers(self.min_layer, self.mode,
-                                      f'layers 1-{self.min_layer} in {self.mode}')
+        # Its reason speaks for every layer the command runs (the next ones give none).
+        self.first_layers = RunLayers(self.min_layer, self.mode, f'every layer in {self.mode}'
+                                      + (f', none left before layer {self.min_layer}'
+                                         if self.min_layer > 1 else ''))
         self.next_layer = RunLayers(1, self.mode, '')
         mode = context.mode_by_name[self.mode]
         self.layer_terms = tuple((cost.fixed_mj, cost.per_token_mj) for cost in (
