@@ -18,7 +18,8 @@ from adaptive_nlp_ros.bag_cli import add_bag_parser
 from adaptive_nlp_ros.cli_support import (artifacts_dir, battery_fraction, check_strategies,
                                           command_text, CommandError, count_at_least_one,
                                           non_negative_number, output_file, progress_display,
-                                          share_below_one, step_reporter)
+                                          share_below_one, step_reporter, Terminated,
+                                          terminated_as_interrupt)
 
 LOG = logging.getLogger('adaptive_nlp')
 PACKAGE_DATA = pathlib.Path(__file__).resolve().parent / 'data'
@@ -29,23 +30,31 @@ PACKAGE_DATA = pathlib.Path(__file__).resolve().parent / 'data'
 def cmd_train(args) -> int:
     """Build every artifact from a labelled JSONL dataset."""
     from adaptive_nlp_ros.core.training.text_training import FineTuneSettings
-    from adaptive_nlp_ros.core.training.training import train, TrainSettings
+    from adaptive_nlp_ros.core.training.training import (DEFAULT_SAFETY_LABEL, train,
+                                                         TrainSettings)
 
+    from adaptive_nlp_ros.core import artifacts
+
+    named = args.safety_label is not None
     settings = TrainSettings(fine_tune=FineTuneSettings(epochs=args.epochs, seed=args.seed,
                                                         word_dropout=args.word_dropout),
-                             safety_label=args.safety_label, images=not args.no_images,
-                             threads=args.threads, seed=args.seed)
+                             safety_label=args.safety_label if named else DEFAULT_SAFETY_LABEL,
+                             safety_label_named=named and bool(args.safety_label),
+                             images=not args.no_images, threads=args.threads, seed=args.seed)
     out = artifacts_dir(args.out)
     if out.exists() and not out.is_dir():
         raise CommandError(f'--out {out} is a file: give the artifacts folder to write')
-    with progress_display() as progress:
+    if args.out is None and (out / artifacts.MANIFEST).is_file():
+        raise CommandError(f'{out} already holds trained artifacts (the default --artifacts '
+                           f'folder): give --out {out} to replace them, or another --out folder')
+    with progress_display() as progress, terminated_as_interrupt():
         report = train(pathlib.Path(args.data), pathlib.Path(args.dev) if args.dev else None,
                        out, settings, step_reporter(progress))
-    _print_training_report(report, out)
+    _print_training_report(report, out, settings.safety_label)
     return 0
 
 
-def _print_training_report(report, out: pathlib.Path) -> None:
+def _print_training_report(report, out: pathlib.Path, asked_safety_label: str) -> None:
     print(f'artifacts written to {out} in {report["seconds"]:.0f} s '
           f'({report["train_size"]} train / {report["dev_size"]} dev, '
           f'{len(report["labels"])} labels)')
@@ -56,9 +65,15 @@ def _print_training_report(report, out: pathlib.Path) -> None:
     print('pool variant           dev_acc  agreement with fp32')
     for variant, row in report['pool'].items():
         print(f'{variant:<22} {row["dev_accuracy"]:.3f}    {row["dev_agreement"]:.3f}')
+    for warning in report.get('data_warnings', []):
+        print(f'data: {warning}')
     if report.get('safety_label'):
         print(f'safety label {report["safety_label"]!r}: TF-IDF flags it from p >= '
               f'{report["safety_threshold"]:.3f}')
+    elif asked_safety_label:
+        print(f'no safety label: {asked_safety_label!r} is not one of the labels, so no command '
+              'jumps the queue or takes the safety path; name the label that must never be '
+              'missed with --safety-label LABEL (or "" to say there is none)')
 
 
 # -- artifacts ---------------------------------------------------------------------------
@@ -154,7 +169,7 @@ def cmd_evaluate(args) -> int:
                           step_reporter(progress), runs)
     text = json.dumps(result, indent=2) + '\n'
     json_path.write_text(text)
-    _print_results_table(result)
+    _print_results_table(result, engine.safety_label)
     _print_confusion(result)
     print(f'written {json_path}')
     if predictions is not None:
@@ -191,16 +206,21 @@ def _print_confusion(result) -> None:
         print(f'  {gold:>14} -> {guess:<14} {count}')
 
 
-def _print_results_table(result) -> None:
+def _print_results_table(result, safety_label: str) -> None:
+    """Print one row per strategy; the last column is the model's safety label's recall."""
     print(f'n={result["n"]}  battery={result["battery"]}  budget={result["budget_mj"]:.2f} mJ '
           '(energy: estimate)')
     structured = any('sequence_exact' in row for row in result['strategies'].values())
+    recall_column = f'{safety_label}_recall' if safety_label else ''
+    width = max(12, len(recall_column) + 1) if recall_column else 0
     print(f'{"strategy":<28}{"accuracy":>9}' + (f'{"seq_exact":>10}{"arg_f1":>8}'
                                                 if structured else '')
-          + f'{"mean_ms":>9}{"p95_ms":>8}{"energy_mj":>10}{"layers":>7}{"stop_recall":>12}')
+          + f'{"mean_ms":>9}{"p95_ms":>8}{"energy_mj":>10}{"layers":>7}'
+          + f'{recall_column:>{width}}')
     for name, row in result['strategies'].items():
         accuracy = '-' if row['accuracy'] is None else f'{row["accuracy"]:.3f}'
-        stop = row['per_label_recall'].get('stop')
+        stop = row['per_label_recall'].get(safety_label) if safety_label else None
+        recall = ('-' if stop is None else f'{stop:.3f}') if safety_label else ''
         structure = ''
         if structured:
             f1 = row.get('argument_f1')
@@ -208,7 +228,7 @@ def _print_results_table(result) -> None:
                          f'{"-" if f1 is None else f"{f1:.3f}":>8}')
         print(f'{name:<28}{accuracy:>9}{structure}{row["mean_latency_ms"]:>9.3f}'
               f'{row["p95_latency_ms"]:>8.2f}{row["mean_energy_mj"]:>10.2f}'
-              f'{row["mean_layers"]:>7.2f}{"-" if stop is None else f"{stop:.3f}":>12}')
+              f'{row["mean_layers"]:>7.2f}{recall:>{width}}')
 
 
 # -- parse -------------------------------------------------------------------------------
@@ -321,8 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--out', help='artifacts folder to write (default as --artifacts)')
     train.add_argument('--epochs', type=count_at_least_one, default=3)
     train.add_argument('--seed', type=int, default=13)
-    train.add_argument('--safety-label', default='stop',
-                       help='label that must never be missed (default stop; "" for none)')
+    train.add_argument('--safety-label',
+                       help='label that must never be missed (default stop where the labels '
+                       'have it; a label named here must be one; "" for none)')
     train.add_argument('--no-images', action='store_true', help='skip the image BranchyNet')
     word_dropout_option(train)
     threads_option(train, 2)
@@ -336,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     ensure.add_argument('--dev', help='dev JSONL for --ensure (default: with --data, 10%% of it)')
     ensure.add_argument('--epochs', type=count_at_least_one, default=3)
     ensure.add_argument('--seed', type=int, default=13)
-    ensure.add_argument('--safety-label', default='stop')
+    ensure.add_argument('--safety-label', help='as for train')
     ensure.add_argument('--no-images', action='store_true')
     word_dropout_option(ensure)
     threads_option(ensure, 2)
@@ -428,6 +449,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (CommandError, ArtifactError, BagError, DatasetError, FuzzyRuleError) as error:
         print(f'adaptive-nlp {args.command}: error: {error}', file=sys.stderr)
         return 2
+    except Terminated:
+        print(f'adaptive-nlp {args.command}: terminated', file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f'adaptive-nlp {args.command}: interrupted', file=sys.stderr)
         return 130

@@ -6,11 +6,14 @@ importing the command line that imports them.
 """
 
 import argparse
+import contextlib
 import logging
 import math
 import os
 import pathlib
+import signal
 import sys
+import threading
 from typing import List, Optional, Sequence
 
 LOG = logging.getLogger('adaptive_nlp')
@@ -117,6 +120,31 @@ def progress_display():
     return Progress(TextColumn('{task.description:<22}'), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), disable=not sys.stderr.isatty(),
                     console=stderr_console())
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a long command: unwound as Ctrl-C is, so it cleans up the same way."""
+
+
+@contextlib.contextmanager
+def terminated_as_interrupt():
+    """
+    Within the block, SIGTERM raises ``Terminated`` (main thread only).
+
+    A training killed by a supervisor (``kill``, a container stop) removes its staging folder
+    and leaves the old artifacts as they were, as after Ctrl-C.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Terminated()
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def stderr_console():

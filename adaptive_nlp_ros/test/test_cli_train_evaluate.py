@@ -65,8 +65,10 @@ def tiny_artifacts(tmp_path_factory):
     train = _write_jsonl(folder / 'train.jsonl', rows)
     out = folder / 'artifacts'
     result = _run('train', '--data', str(train), '--out', str(out), '--epochs', '1',
-                  '--no-images', '--safety-label', '', '--word-dropout', '0.1')
+                  '--no-images', '--word-dropout', '0.1')
     assert result.returncode == 0, result.stderr[-3000:]
+    # No `stop` among these labels, and none named: said where the user reads the results.
+    assert "no safety label: 'stop' is not one of the labels" in result.stdout
     assert 'artifacts written to' in result.stdout
     report = json.loads((out / 'text' / 'training_report.json').read_text())
     assert report['settings']['fine_tune']['word_dropout'] == 0.1
@@ -102,6 +104,7 @@ def test_train_then_evaluate_with_its_own_label_set(tiny_artifacts):
                   '--strategy', 'full', '--strategy', 'early_exit', '--strategy', 'oracle',
                   '--battery', '0.4', '--json', str(out))
     assert result.returncode == 0, result.stderr[-3000:]
+    assert 'stop_recall' not in result.stdout       # no safety label: no recall column for it
     report = json.loads(out.read_text())
     assert report['n'] == 6 and report['battery'] == 0.4
     assert set(report['strategies']) == {'full', 'early_exit', 'oracle'}
@@ -210,6 +213,26 @@ def test_train_refuses_a_malformed_action_before_writing_anything(tmp_path, acti
     assert 'bad.jsonl:2:' in result.stderr and reason in result.stderr, result.stderr
     assert 'Traceback' not in result.stderr
     assert not out.exists() and not list(tmp_path.glob('artifacts*'))
+
+
+def test_a_safety_label_the_data_lacks_is_refused_when_named(tiny_artifacts, tmp_path):
+    folder, _ = tiny_artifacts
+    out = tmp_path / 'artifacts'
+    result = _run('train', '--data', str(folder / 'train.jsonl'), '--out', str(out),
+                  '--safety-label', 'Lights_off')
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert ("safety label 'Lights_off' is not one of its labels: lights_off, lights_on, music"
+            in result.stderr), result.stderr
+    assert not out.exists() and not list(tmp_path.glob('artifacts*'))
+
+
+def test_train_without_out_never_replaces_the_default_artifacts(tiny_artifacts):
+    folder, artifacts = tiny_artifacts
+    before = sorted(path.name for path in artifacts.rglob('*'))
+    result = _run('train', '--data', str(folder / 'train.jsonl'),
+                  env_extra={'ADAPTIVE_NLP_ARTIFACTS': str(artifacts)})
+    assert result.returncode == 2 and f'give --out {artifacts}' in result.stderr
+    assert sorted(path.name for path in artifacts.rglob('*')) == before
 
 
 def test_evaluate_refuses_an_unknown_strategy(tiny_artifacts):
@@ -335,8 +358,9 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path, arguments, message)
     assert message in stderr and 'Traceback' not in stderr, stderr
 
 
-def test_an_interrupted_training_leaves_nothing_behind(tiny_artifacts):
-    """Ctrl-C while training: exit 130, the old artifacts as they were, no staging folder."""
+@pytest.mark.parametrize('stop_signal, status', [('SIGINT', 130), ('SIGTERM', 143)])
+def test_an_interrupted_training_leaves_nothing_behind(tiny_artifacts, stop_signal, status):
+    """Ctrl-C or a kill while training: the old artifacts as they were, no staging folder."""
     import signal
 
     folder, artifacts = tiny_artifacts
@@ -352,9 +376,21 @@ def test_an_interrupted_training_leaves_nothing_behind(tiny_artifacts):
                 process.wait(timeout=0.05)
             except subprocess.TimeoutExpired:
                 pass
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=120) == 130
+        process.send_signal(getattr(signal, stop_signal))
+        assert process.wait(timeout=120) == status
     finally:
         process.kill()
     assert not staging.exists()
     assert sorted(path.name for path in artifacts.rglob('*')) == before
+
+
+def test_a_model_trained_without_images_says_so_where_images_are_asked_for(tiny_artifacts):
+    """Not "rebuild with artifacts --ensure", which finds the folder complete."""
+    from adaptive_nlp_ros.core import artifacts
+
+    _, folder = tiny_artifacts
+    manifest = artifacts.read_manifest(folder)
+    with pytest.raises(artifacts.ArtifactError) as raised:
+        artifacts.verify_files(folder, manifest, [artifacts.IMAGE_DIR])
+    assert 'trained with --no-images' in str(raised.value)
+    assert 'artifacts --ensure' not in str(raised.value)

@@ -2,7 +2,8 @@
 
 import json
 
-from adaptive_nlp_ros.core.training.dataset import check_label_coverage, DatasetError, load_dataset
+from adaptive_nlp_ros.core.training.dataset import (check_label_coverage, data_warnings,
+                                                    DatasetError, load_dataset)
 import pytest
 
 
@@ -19,6 +20,15 @@ def test_reads_extra_keys_and_blank_lines(tmp_path):
     assert dataset.texts == ['lights on', 'lights off']
     assert dataset.labels == ['on', 'off']
     assert dataset.subset('handwritten').texts == ['lights on']
+
+
+def test_a_byte_order_mark_and_windows_line_ends_are_read(tmp_path):
+    """As a Windows editor saves a file: the mark is no part of the first text."""
+    path = tmp_path / 'windows.jsonl'
+    path.write_bytes(b'\xef\xbb\xbf' + '\r\n'.join(
+        json.dumps({'text': text, 'label': 'on'}) for text in ('lights on', 'lamp on')
+    ).encode('utf-8') + b'\r\n')
+    assert load_dataset(path).texts == ['lights on', 'lamp on']
 
 
 def test_bad_json_line_names_the_line(tmp_path):
@@ -50,6 +60,8 @@ def test_not_an_object(tmp_path):
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(DatasetError, match='no such dataset file'):
         load_dataset(tmp_path / 'absent.jsonl')
+    with pytest.raises(DatasetError, match='is a folder; give a JSONL dataset file'):
+        load_dataset(tmp_path)
     with pytest.raises(DatasetError, match='no examples'):
         load_dataset(_write(tmp_path / 'empty.jsonl', ['']))
 
@@ -138,3 +150,21 @@ def test_later_intents_must_be_learnable(tmp_path):
         {'text': 'stop and dance', 'actions': [{'intent': 'stop'}, {'intent': 'dance'}]})]))
     with pytest.raises(DatasetError, match="intent 'dance' has no examples"):
         check_label_coverage(train, [dev])
+
+
+def test_data_that_trains_worse_than_it_seems_is_warned_about_by_line(tmp_path):
+    rows = [('lights on', 'on'), ('lights off', 'off'), ('lights on', 'on'),
+            ('lamp on', 'Off'), ('lamp on', 'off')]
+    train = load_dataset(_write(tmp_path / 'train.jsonl', [
+        json.dumps({'text': text, 'label': label}) for text, label in rows]))
+    dev = load_dataset(_write(tmp_path / 'dev.jsonl', [
+        json.dumps({'text': 'lights  off', 'label': 'off'}),
+        json.dumps({'text': 'dim the lamp', 'label': 'off'})]))
+    warnings = data_warnings(train, dev)
+    assert any('2 line(s) repeat an earlier text' in warning for warning in warnings)
+    assert any('text(s) have two labels, first: ' in warning and 'train.jsonl:5' in warning
+               and 'train.jsonl:4' in warning for warning in warnings), warnings
+    assert any("labels 'Off', 'off' differ only in case" in warning for warning in warnings)
+    assert any('1 of 2 line(s) are also in' in warning and 'dev.jsonl:1' in warning
+               for warning in warnings)
+    assert data_warnings(dev) == []

@@ -388,3 +388,14 @@ def test_early_exits_reason_names_the_mode_of_every_layer_it_ran(text_engine):
     assert outcome.exit_layer == text_engine.models.num_layers
     assert outcome.reason.startswith(f'every layer in {strategy.mode}, none left before layer 2')
     assert set(outcome.segment_precisions) == {mode.precision}
+
+
+def test_progressive_says_the_cheap_pass_overspent_instead_of_a_negative_budget(text_engine):
+    strategy = text_engine.strategy('progressive')
+    layers = text_engine.models.num_layers
+    progress = Progress(layers_done=layers, confidence=0.1, label='move', energy_spent_mj=9.0)
+    state = DecisionState(text_engine.resources(budget_mj=2.0), InputSummary('text', 16, 0.5),
+                          progress)
+    answer = strategy.decide(state)
+    assert isinstance(answer, Answer)
+    assert answer.reason.endswith('(the cheap pass spent 7.00 mJ over the budget)')

@@ -37,12 +37,14 @@ COST_PROFILE = 'cost_profile.json'
 class ArtifactError(RuntimeError):
     """An artifact that is missing or unusable; the message names it and how to rebuild it."""
 
-    def __init__(self, directory: pathlib.Path, relative_path: str, problem: str):
+    def __init__(self, directory: pathlib.Path, relative_path: str, problem: str,
+                 remedy: str = ''):
         self.directory = pathlib.Path(directory)
         self.relative_path = relative_path
         self.problem = problem
-        super().__init__(f'{self.directory / relative_path}: {problem}. Rebuild with: '
-                         + BUILD_COMMAND.format(directory=self.directory))
+        super().__init__(f'{self.directory / relative_path}: {problem}. '
+                         + (remedy or 'Rebuild with: '
+                            + BUILD_COMMAND.format(directory=self.directory)))
 
 
 def default_artifacts_dir() -> pathlib.Path:
@@ -99,6 +101,12 @@ def verify_files(directory: pathlib.Path, manifest: Dict[str, Any],
     for relative in relative_paths:
         wanted = [name for name in recorded
                   if name == relative or name.startswith(relative.rstrip('/') + '/')]
+        if not wanted and relative == IMAGE_DIR:
+            # A complete folder (``artifacts --ensure`` finds nothing to rebuild): say why.
+            raise ArtifactError(directory, relative, 'not built: these artifacts were trained '
+                                'with --no-images', 'Train again without --no-images to add '
+                                f'the image model: adaptive-nlp train --data FILE --out '
+                                f'{directory}')
         if not wanted:
             raise ArtifactError(directory, relative, 'not listed in the manifest')
         for name in wanted:

@@ -159,9 +159,12 @@ def load_dataset(path: pathlib.Path, require_labels: bool = True) -> Dataset:
     ``require_labels=False`` a missing label is allowed and stored as ''.
     """
     path = pathlib.Path(path)
+    if path.is_dir():
+        raise DatasetError(f'{path}: is a folder; give a JSONL dataset file')
     if not path.is_file():
         raise DatasetError(f'{path}: no such dataset file')
-    with path.open(encoding='utf-8') as stream:
+    # utf-8-sig: a byte-order mark (as Windows editors write one) is not part of the text.
+    with path.open(encoding='utf-8-sig') as stream:
         try:
             lines = list(stream)
         except UnicodeDecodeError as error:
@@ -252,3 +255,50 @@ def check_label_coverage(train: Dataset, others: Sequence[Dataset],
                     raise DatasetError(f'{other.path}: intent {action.intent!r} has no '
                                        f'examples in {train.path}')
     return sorted(known)
+
+
+def data_warnings(train: Dataset, dev: Optional[Dataset] = None) -> List[str]:
+    """
+    Return what in a user's data trains or calibrates worse than it seems, one line each.
+
+    Nothing here stops training: repeated lines, one text under two labels, labels that
+    differ only in case (``Halt`` and ``halt`` are two labels), and dev lines that are also
+    training lines (calibration and thresholds then fit sentences the model has learned).
+    """
+    def line(dataset: Dataset, row: int) -> str:
+        numbers = dataset.line_numbers
+        return f'{dataset.path}:{numbers[row] if row < len(numbers) else row + 1}'
+
+    warnings = []
+    first_row: Dict[str, int] = {}
+    repeated, conflicts = 0, []
+    for row, text in enumerate(train.texts):
+        key = ' '.join(text.split())
+        if key not in first_row:
+            first_row[key] = row
+            continue
+        repeated += 1
+        earlier = first_row[key]
+        if train.labels[earlier] != train.labels[row]:
+            conflicts.append(f'{line(train, row)} ({train.labels[row]!r}; '
+                             f'{train.labels[earlier]!r} at {line(train, earlier)})')
+    if repeated:
+        warnings.append(f'{train.path}: {repeated} line(s) repeat an earlier text (they weigh '
+                        'that text more, not the task)')
+    if conflicts:
+        warnings.append(f'{len(conflicts)} text(s) have two labels, first: {conflicts[0]}')
+    by_case: Dict[str, set] = {}
+    for label in set(train.labels):
+        by_case.setdefault(label.lower(), set()).add(label)
+    for variants in by_case.values():
+        if len(variants) > 1:
+            warnings.append(f'labels {", ".join(sorted(map(repr, variants)))} differ only in '
+                            'case: they are different labels')
+    if dev is not None:
+        shared = [row for row, text in enumerate(dev.texts)
+                  if ' '.join(text.split()) in first_row]
+        if shared:
+            warnings.append(f'{dev.path}: {len(shared)} of {len(dev)} line(s) are also in '
+                            f'{train.path} (first: {line(dev, shared[0])}): calibration and '
+                            'thresholds then fit sentences the model has learned')
+    return warnings

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from .calibration import expected_calibration_error, fit_temperature
-from .dataset import check_label_coverage, check_text_lengths, Dataset, load_dataset
+from .dataset import (check_label_coverage, check_text_lengths, data_warnings, Dataset,
+                      DatasetError, load_dataset)
 from .image_training import train_branchynet
 from .safety_release import exit_stop_scores, fit_safety_release
 from .text_training import (calibrate, calibrate_token_heads, exit_logits_dataset, fine_tune,
@@ -60,6 +61,7 @@ class TrainSettings:
     fine_tune: FineTuneSettings = FineTuneSettings()
     dev_fraction: float = 0.1      # held out of train when no dev file is given
     safety_label: str = DEFAULT_SAFETY_LABEL
+    safety_label_named: bool = False   # named by the user: refuse a label set without it
     images: bool = True
     threads: int = 2
     seed: int = 13
@@ -212,15 +214,23 @@ def _train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
     if dev_path is not None:
         dev_set = load_dataset(dev_path)
         check_text_lengths(dev_set, tokenizer.too_long_reason)
+        warnings = data_warnings(train_set, dev_set)
     else:
+        warnings = data_warnings(train_set)
         train_set, dev_set = _split_dev(train_set, settings.dev_fraction, settings.seed)
+    for warning in warnings:
+        LOG.warning('%s', warning)
     labels = check_label_coverage(train_set, [dev_set])
     index = {label: i for i, label in enumerate(labels)}
     train_ids = [index[label] for label in train_set.labels]
     dev_ids = [index[label] for label in dev_set.labels]
     safety_label = settings.safety_label if settings.safety_label in labels else None
     if settings.safety_label and safety_label is None:
-        LOG.warning('safety label %r is not in the label set: no safety override',
+        if settings.safety_label_named:
+            raise DatasetError(f'{train_path}: safety label {settings.safety_label!r} is not '
+                               f'one of its labels: {", ".join(labels)}')
+        LOG.warning('safety label %r is not in the label set: no safety override (name the '
+                    'label that must never be missed with --safety-label)',
                     settings.safety_label)
 
     staging = staging_dir(out_dir)
@@ -355,7 +365,7 @@ def _train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
         'pool': pool_table['variants'], 'mode_fidelity': fidelity,
         'safety_label': safety_label, 'safety_threshold': pool_table['safety_threshold'],
         'safety_release': {**pool_table.get('safety_release', {}), **(release_report or {})},
-        'image': image_report, 'settings': asdict(settings),
+        'image': image_report, 'settings': asdict(settings), 'data_warnings': warnings,
         'seconds': time.perf_counter() - started,
     }
     (staging / artifacts.TEXT_REPORT).write_text(json.dumps(report, indent=2, default=str)

@@ -63,5 +63,7 @@ class Progressive(Strategy):
                 return Rerun(first, count, option.mode,
                              f'{progress.whole_confidence:.2f} < {threshold:.2f}: re-run '
                              f'L{first}-{num_layers} in {option.mode} ({cost:.2f} mJ)')
+        left = state.remaining_budget_mj
         return Answer(f'{progress.whole_confidence:.2f} < {threshold:.2f} but no refinement fits '
-                      f'{state.remaining_budget_mj:.2f} mJ')
+                      + (f'the {left:.2f} mJ left' if left > 0 else
+                         f'(the cheap pass spent {-left:.2f} mJ over the budget)'))
