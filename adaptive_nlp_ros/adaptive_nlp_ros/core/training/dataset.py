@@ -99,6 +99,7 @@ def parse_actions(text: str, raw: Any) -> Actions:
         raise ValueError('"actions" must be a non-empty list')
     actions = []
     taken: List[Tuple[int, int]] = []
+    action_spans: List[Tuple[int, int, int]] = []      # (number, start, end) where given
     for number, item in enumerate(raw, start=1):
         if not isinstance(item, dict):
             raise ValueError(f'action {number} must be an object')
@@ -108,6 +109,12 @@ def parse_actions(text: str, raw: Any) -> Actions:
         start = end = -1
         if 'start' in item or 'end' in item:
             start, end = _span(text, item, f'action {number}')
+            for other, other_start, other_end in action_spans:
+                if start < other_end:
+                    raise ValueError(f'action {number}: span {start}..{end} overlaps or comes '
+                                     f'before action {other} ({other_start}..{other_end}): '
+                                     'actions are in the order they are done')
+            action_spans.append((number, start, end))
         arguments = []
         raw_arguments = item.get('arguments', [])
         if not isinstance(raw_arguments, list):
@@ -120,6 +127,9 @@ def parse_actions(text: str, raw: Any) -> Actions:
             if role not in ROLES:
                 raise ValueError(f'{what}: unknown role {role!r}; roles: {", ".join(ROLES)}')
             a_start, a_end = _span(text, argument, what)
+            if start >= 0 and not start <= a_start < a_end <= end:
+                raise ValueError(f'{what}: span {a_start}..{a_end} lies outside its action '
+                                 f'({start}..{end})')
             for other_start, other_end in taken:
                 if a_start < other_end and other_start < a_end:
                     raise ValueError(f'{what}: span {a_start}..{a_end} overlaps another '
@@ -128,6 +138,9 @@ def parse_actions(text: str, raw: Any) -> Actions:
             value = argument.get('value', text[a_start:a_end])
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f'{what}: "value" must be a non-empty string')
+            if value not in text:
+                raise ValueError(f'{what}: "value" {value!r} is not in the text: a value is '
+                                 'the text a pronoun stands for, named in the command')
             arguments.append(ParsedArgument(role, value, a_start, a_end, 1.0,
                                             'value' in argument))
         actions.append(ParsedAction(intent.strip(), 1.0, tuple(arguments), start, end))
