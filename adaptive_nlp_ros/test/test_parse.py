@@ -426,3 +426,15 @@ def test_it_after_things_named_together_is_the_nearest_one_only():
     bring = decode(view, seg, role, intent, SCHEME, 'pick', 0.95).actions[1]
     assert [(a.role, a.value) for a in bring.arguments] == [('object', 'wallet'),
                                                             ('person', 'Tom')]
+
+
+def test_a_subject_pronoun_refers_back_too():
+    words = ['find', 'Anna', ',', 'she', 'is', 'in', 'the', 'lab']
+    view, seg, role, intent = tags_for(
+        words, ['B', 'I', 'O', 'B', 'I', 'I', 'I', 'I'],
+        ['O', 'B-person', 'O', 'B-person', 'O', 'O', 'O', 'B-location'],
+        ['bring'] * 3 + ['pick'] * 5)
+    later = decode(view, seg, role, intent, SCHEME, 'bring', 0.95).actions[1]
+    she = later.arguments[0]
+    assert (she.role, she.value, she.resolved, view.text[she.start:she.end]) == (
+        'person', 'Anna', True, 'she')

@@ -59,6 +59,9 @@ PRONOUNS = {
     'this one': ('object',), 'them': ('object', 'person'), 'those': ('object',),
     'these': ('object',), 'him': ('person', 'object'), 'her': ('person', 'object'),
     'there': ('location', 'destination'),
+    # subject pronouns, where a later clause names what it is about (``find my keys, they
+    # might be in the bedroom``)
+    'they': ('object', 'person'), 'he': ('person',), 'she': ('person',),
 }
 # Possessive pronouns are no argument of their own (``her`` is also an object pronoun).
 POSSESSIVES = frozenset(('my', 'your', 'his', 'its', 'our', 'their'))
@@ -83,7 +86,7 @@ SPURIOUS_ROLE = 0.1
 _FAMILY = {'location': 'place', 'destination': 'place', 'object': 'object',
            'person': 'person'}
 # Pronouns that may stand for several things named together (``the keys and the wallet``).
-PLURAL_PRONOUNS = frozenset(('them', 'those', 'these'))
+PLURAL_PRONOUNS = frozenset(('them', 'they', 'those', 'these'))
 # A motion amount's unit says what it measures, whatever the tags read: ``1.5 m`` is no speed.
 # Speed first (``m/s`` holds ``m``); units that are also words (``in``, ``turn`` alone) are
 # not read, nor amounts without a unit (``a bit``, ``faster``).
