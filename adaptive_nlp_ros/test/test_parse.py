@@ -7,7 +7,7 @@ from adaptive_nlp_ros.core.evaluation.structure_metrics import (argument_counts,
 from adaptive_nlp_ros.core.inference.exit_heads import ExitHeads
 from adaptive_nlp_ros.core.inference.first_action import read_structured_exit
 from adaptive_nlp_ros.core.inference.parse import (amount_role, argument_matches, decode,
-                                                   ParsedAction,
+                                                   draft_actions, ParsedAction,
                                                    ParsedArgument, roles_by_intent,
                                                    segment_bound, signatures_by_intent,
                                                    TagScheme, TokenView)
@@ -438,3 +438,32 @@ def test_a_subject_pronoun_refers_back_too():
     she = later.arguments[0]
     assert (she.role, she.value, she.resolved, view.text[she.start:she.end]) == (
         'person', 'Anna', True, 'she')
+
+
+def _unpunctuated(stop_probability):
+    """``bring it stop bring it``: one segment run, the middle word's own intent stop."""
+    words = ['bring', 'it', 'stop', 'bring', 'it']
+    view, seg, role, intent = tags_for(words, ['B', 'I', 'I', 'I', 'I'],
+                                       ['O'] * 5, ['bring', 'bring', 'stop', 'bring', 'bring'])
+    stop = INTENTS.index('stop')
+    intent[2] = (1 - stop_probability) / (len(INTENTS) - 1)
+    intent[2, stop] = stop_probability
+    return view, seg, role, intent, stop
+
+
+def test_a_sure_stop_word_inside_another_action_is_a_stop_action_of_its_own():
+    view, seg, role, intent, stop = _unpunctuated(0.9)
+    draft = draft_actions(view, seg, role, intent, SCHEME, safety_intent=stop)
+    assert [a.intent for a in draft.finish('bring', 0.95).actions] == ['bring', 'stop', 'bring']
+    assert [a.intent for a in decode(view, seg, role, intent, SCHEME, 'bring', 0.95).actions
+            ] == ['bring']                                  # not asked: read as tagged
+
+
+def test_an_unsure_stop_word_and_words_outside_actions_stay_as_tagged():
+    view, seg, role, intent, stop = _unpunctuated(0.6)
+    draft = draft_actions(view, seg, role, intent, SCHEME, safety_intent=stop)
+    assert [a.intent for a in draft.finish('bring', 0.95).actions] == ['bring']
+    view, seg, role, intent, stop = _unpunctuated(0.9)
+    seg[2] = [0.9, 0.05, 0.05]                              # `stop` outside every action
+    draft = draft_actions(view, seg, role, intent, SCHEME, safety_intent=stop)
+    assert 'stop' not in [a.intent for a in draft.finish('bring', 0.95).actions]

@@ -575,8 +575,11 @@ class TextSegments:
         segment, roles, intents = tagger.probabilities(view.text, words.offsets)
         best, index = torch.max(probabilities, dim=-1)
         label = self.labels[int(index)]
+        scheme = tagger.scheme
+        safety = (scheme.intents.index(self.models.safety_label)
+                  if self.models.safety_label in scheme.intents else None)
         draft = (None if label == OUT_OF_SCOPE
-                 else draft_actions(words, segment, roles, intents, tagger.scheme))
+                 else draft_actions(words, segment, roles, intents, scheme, safety))
         if draft is None:
             return probabilities, single_action(label, float(best))
         distribution = probabilities.numpy()

@@ -49,7 +49,7 @@ def read_structured_exit(view: TokenView, sentence: np.ndarray, segment: np.ndar
     best = int(sentence.argmax())
     label, confidence = labels[best], float(sentence[best])
     draft = (None if label == OUT_OF_SCOPE
-             else draft_actions(view, segment, roles, intents, scheme))
+             else draft_actions(view, segment, roles, intents, scheme, safety_index))
     if draft is None:
         return sentence, single_action(label, confidence)
     if best == safety_index:

@@ -8,7 +8,9 @@ turns them into actions, at word level (a word takes the tags of its first piece
 
 1. actions are runs of words tagged ``B``/``I`` (a ``B`` starts a new one); the first action's
    intent is the sentence head's label (so ``label`` is always the first action's intent),
-   the others' the mean of their pieces' intent distributions;
+   the others' the mean of their pieces' intent distributions; a word that is surely a
+   ``stop`` inside an action of another intent is an action of its own (``split_safety``:
+   an unpunctuated "drive forward two meters stop turn left" keeps its stop);
 2. arguments are runs tagged ``B-role``/``I-role`` of one role, each given to the action that
    holds its first word (or the one before it). Where the most likely tag of each word makes
    an invalid run (``I-content`` after ``B-object``), the most likely *valid* sequence is
@@ -406,8 +408,14 @@ def segment_bound(view: TokenView, segment: np.ndarray) -> float:
 
 
 def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, intents: np.ndarray,
-                  scheme: TagScheme) -> Optional[DraftParse]:
-    """Return the label-free part of the parse (None: no word, or no action found)."""
+                  scheme: TagScheme, safety_intent: Optional[int] = None
+                  ) -> Optional[DraftParse]:
+    """
+    Return the label-free part of the parse (None: no word, or no action found).
+
+    :param safety_intent: the index of the intent that must never be lost (``stop``): a word
+        whose own intent is most likely that one is an action of its own (``split_safety``).
+    """
     if not len(view.offsets):
         return None
     starts = view.word_starts()
@@ -426,6 +434,15 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
             actions.append([word])
         elif tag == 2:
             actions[-1].append(word)
+    if safety_intent is not None:
+        word_intents = intents[starts]
+        safe_words = [bool(best == safety_intent and p >= SURE_ARGUMENT
+                           and any(c.isalnum() for c in view.text[slice(*view.offsets[s])]))
+                      for best, p, s in zip(word_intents.argmax(axis=1).tolist(),
+                                            word_intents[:, safety_intent].tolist(), starts)]
+        actions = split_safety(actions, safe_words,
+                               lambda words: int(intents[starts[words[0]]:ends[words[-1]]]
+                                                 .mean(axis=0).argmax()), safety_intent)
     if not actions:
         return None
 
@@ -491,6 +508,41 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
                                   min(segment_p[w] for w in words),
                                   tuple(action_args[index]), start, end))
     return DraftParse(tuple(drafts), scheme)
+
+
+def split_safety(actions: List[List[int]], safe_words: Sequence[bool],
+                 action_intent: Callable[[List[int]], int], safety: int) -> List[List[int]]:
+    """
+    Return the actions (word indices) with every sure ``stop`` word an action of its own.
+
+    A speech recogniser writes no punctuation: in "drive forward two meters stop turn left"
+    the segment tags run ``stop`` into the next action, whose pieces then say ``move``. A word
+    of an action whose intent is another, that is itself surely a stop (``safe_words``: a
+    word with a letter or digit whose own intent is ``stop`` with at least ``SURE_ARGUMENT``),
+    becomes a ``stop`` action where it stands, and the words after it a new action; so a
+    parse keeps a stop its words say. Words outside every action are not read: the intent
+    head gives them the command's leading intent (in "halt and subsequently cancel the
+    task", ``and subsequently`` say ``stop``), which says nothing of their own.
+    """
+    if not any(safe_words):
+        return actions
+    split: List[List[int]] = []
+    for words in actions:
+        if len(words) == 1 or action_intent(words) == safety:
+            split.append(words)
+            continue
+        run: List[int] = []
+        for word in words:
+            if safe_words[word]:
+                if run:
+                    split.append(run)
+                split.append([word])
+                run = []
+            else:
+                run.append(word)
+        if run:
+            split.append(run)
+    return split
 
 
 def trim_span(first: int, last: int, word_text: Callable[[int], str]) -> Tuple[int, int]:
