@@ -172,15 +172,34 @@ def test_missing_and_not_a_bag(tmp_path):
     assert_one_line_error(tmp_path / 'notes.txt', 'not a bag file')
 
 
-@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
-def test_truncated_storage_file(tmp_path, storage):
-    """A storage file cut short (a recording killed mid-write, a partial copy) is named."""
-    path = write_rosbags_bag(tmp_path / 'bag', command_scenario(TEXTS * 50), storage)
+def test_truncated_sqlite_file(tmp_path):
+    """An sqlite3 file cut short (a partial copy) is named."""
+    path = write_rosbags_bag(tmp_path / 'bag', command_scenario(TEXTS * 50), 'sqlite3')
     file = storage_file(path)
     data = file.read_bytes()
     file.write_bytes(data[:len(data) * 2 // 3])
     text = assert_one_line_error(path, file.name)
     assert 'truncated' in text or 'corrupt' in text
+
+
+def test_a_cut_off_mcap_recording_is_read_up_to_the_cut(tmp_path):
+    """What a recorder killed mid-write leaves: the messages before the cut, said loudly."""
+    content = command_scenario(TEXTS * 50)
+    whole = write_rosbags_bag(tmp_path / 'whole', content, 'mcap')
+    path = write_rosbags_bag(tmp_path / 'bag', content, 'mcap')
+    file = storage_file(path)
+    data = file.read_bytes()
+    file.write_bytes(data[:-300])                     # the summary and footer, never written
+    with open_bag(whole) as reader:
+        expected = [(m.topic, m.timestamp_ns, m.data) for m in reader.messages()]
+    with open_bag(path) as reader:
+        read = [(m.topic, m.timestamp_ns, m.data) for m in reader.messages()]
+        warnings = ' '.join(reader.warnings)
+    assert read == expected                           # every message before the cut, in order
+    assert 'truncated' in warnings and f'read the {len(read)} messages before the damage' in (
+        warnings)
+    file.write_bytes(data[:200])                      # nothing readable: still an error
+    assert 'truncated' in assert_one_line_error(path, file.name)
 
 
 @pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])

@@ -185,6 +185,7 @@ class _McapStorage(_Storage):
         self.path = path
         self.topics = {}
         self._channels: Dict[int, str] = {}
+        self._salvaged = False      # no footer: read from the start up to the damage
         self._stream = open(path, 'rb')
         try:
             if self._stream.read(len(_MCAP_MAGIC)) != _MCAP_MAGIC:
@@ -197,8 +198,8 @@ class _McapStorage(_Storage):
             try:
                 summary = self._reader.get_summary()
             except Exception as error:  # the mcap library raises many kinds on a bad footer
-                raise BagError(f'{path}: truncated or corrupt MCAP file (no valid footer: the '
-                               f'recording was cut off?) [{_reason(error)}]') from None
+                self._salvage(warnings, error)
+                return
             if summary is None:
                 self._scan_without_summary(warnings)
             else:
@@ -214,6 +215,42 @@ class _McapStorage(_Storage):
         except Exception as error:  # a corrupt file can make the library raise anything
             self.close()
             raise BagError(f'{path}: corrupt MCAP file [{_reason(error)}]') from None
+
+    def _salvage(self, warnings: List[str], footer_error: Exception) -> None:
+        """
+        Read a file without a valid footer from its start up to where it breaks.
+
+        What a recorder leaves when it is killed mid-write (a robot's battery dies): every
+        message before the cut is intact and is read; the rest is lost, and said to be.
+        Nothing readable at all is the error it was.
+        """
+        counts: Dict[int, int] = {}
+        seen = {}
+        damage = ''
+        try:
+            for schema, channel, _ in self._messages_to_damage():
+                counts[channel.id] = counts.get(channel.id, 0) + 1
+                seen[channel.id] = (channel, schema)
+        except Exception as error:  # the mcap library raises many kinds on a damaged record
+            damage = _reason(error)
+        if not counts:
+            raise BagError(f'{self.path}: truncated or corrupt MCAP file (no valid footer: the '
+                           f'recording was cut off?) [{damage or _reason(footer_error)}]')
+        for channel_id, (channel, schema) in seen.items():
+            self._add_channel(channel_id, channel, schema, counts[channel_id], warnings)
+        self._salvaged = True
+        warnings.append(f'{self.path.name}: truncated or corrupt MCAP file (no valid footer: '
+                        f'the recording was cut off?): read the {sum(counts.values())} '
+                        'messages before the damage, the rest is lost (`mcap recover` may '
+                        'save more)')
+
+    def _messages_to_damage(self):
+        """Yield ``(schema, channel, message)`` in file order from the start (no footer read)."""
+        from mcap.reader import NonSeekingReader
+
+        self._stream.seek(0)
+        yield from NonSeekingReader(self._stream, validate_crcs=True).iter_messages(
+            log_time_order=False)
 
     def _scan_without_summary(self, warnings: List[str]) -> None:
         """Read every record once to learn the channels and counts (no summary section)."""
@@ -251,11 +288,26 @@ class _McapStorage(_Storage):
         wanted = {cid for cid, name in self._channels.items() if name in topics}
         if not wanted:
             return
+        if self._salvaged:
+            yield from self._salvaged_messages(wanted)
+            return
         self._stream.seek(0)
         for _, channel, message in self._reader.iter_messages(
                 topics=sorted({self._channels[cid] for cid in wanted}), log_time_order=True):
             if channel.id in wanted:
                 yield message.log_time, channel.topic, bytes(message.data)
+
+    def _salvaged_messages(self, wanted: Set[int]) -> Iterator[Tuple[int, str, bytes]]:
+        """Yield what ``_salvage`` found readable, in log-time order (sorted in memory)."""
+        found = []
+        try:
+            for _, channel, message in self._messages_to_damage():
+                if channel.id in wanted:
+                    found.append((message.log_time, channel.topic, bytes(message.data)))
+        except Exception:  # noqa: B902 - the damage _salvage found and warned about
+            pass
+        found.sort(key=lambda item: item[0])
+        yield from found
 
     def close(self) -> None:
         """Close the file."""
