@@ -135,3 +135,30 @@ def test_an_incompatible_publisher_is_logged_once_with_both_profiles_and_counted
     assert 'offers QoS (reliability=best_effort' in warnings[0]
     assert 'requesting (reliability=reliable, durability=volatile' in warnings[0]
     assert 'qos_overrides./text_command.subscription.<policy>' in warnings[0]
+
+
+def test_a_publisher_of_another_type_is_logged_once_and_counted(ros_domain):
+    """``std_msgs/Int32`` on text_command reaches nothing: the controller says so."""
+    from std_msgs.msg import Int32
+
+    process = ros_domain.start_node('controller_node', parameters={'battery_timeout_s': 3600.0})
+    diagnostics = ros_domain.collect(DiagnosticArray, '/diagnostics', RELIABLE_10)
+
+    def counted(array: DiagnosticArray) -> int:
+        for status in array.status:
+            if status.name == 'controller_node':
+                values = {pair.key: pair.value for pair in status.values}
+                return int(values.get('wrong_type_publishers_text_command', 0))
+        return 0
+    diagnostics.wait_for(lambda array: any(status.name == 'controller_node'
+                                           for status in array.status),
+                         timeout_s=60.0, what='the controller, configured')
+    ros_domain.node.create_publisher(Int32, 'text_command', 10)
+    diagnostics.wait_for(lambda array: counted(array) == 1, timeout_s=20.0,
+                         what='wrong_type_publishers_text_command = 1')
+    after = len(diagnostics)
+    diagnostics.wait_for(after=after + 1, what='one more diagnostics tick')
+    warnings = [line for line in process.stderr.splitlines()
+                if 'publishes std_msgs/msg/Int32, but this topic takes std_msgs/msg/String'
+                in line]
+    assert len(warnings) == 1, process.stderr

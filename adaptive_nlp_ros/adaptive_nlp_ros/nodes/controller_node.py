@@ -335,9 +335,14 @@ class ControllerNode(ManagedNode):
         for topic, watch in self._qos_watches.items():
             watch.report()
             values[f'qos_incompatible_{topic}'] = watch.count
+            values[f'wrong_type_publishers_{topic}'] = watch.wrong_type_count
             if watch.count:
                 level = max(level, DIAGNOSTIC_WARN)
                 message += f'; {watch.count} publisher(s) on {topic} offer an incompatible QoS'
+            if watch.wrong_type_count:
+                level = max(level, DIAGNOSTIC_WARN)
+                message += (f'; {watch.wrong_type_count} publisher(s) on {topic} publish '
+                            'another message type')
         array = DiagnosticArray()
         array.header.stamp = self._now()
         array.status = [diagnostic_status(NODE_NAME, level, message, values)]

@@ -13,7 +13,9 @@ Mismatch: a subscription whose requested QoS an offered one cannot meet (a best-
 publisher on a reliable subscription, a volatile one on a transient-local subscription)
 receives nothing, and DDS says so only through an event. ``IncompatibleQosWatch`` takes that
 event: it counts the incompatible publishers (for ``/diagnostics``) and logs each of them once,
-with both profiles and the parameter that would change this side.
+with both profiles and the parameter that would change this side. A publisher of another
+message type on the same topic (``std_msgs/Int32`` on ``text_command``) is not delivered
+either, and no event says so on every middleware: the watch reads the graph for those too.
 """
 
 from typing import Any, Dict, Optional, Set
@@ -61,6 +63,12 @@ class IncompatibleQosWatch:
         self._reported: Set[bytes] = set()
         self._unnamed_polls: Dict[bytes, int] = {}
         self.count = 0
+        self._wrong_types: Set[bytes] = set()      # publishers of another type, logged
+
+    @property
+    def wrong_type_count(self) -> int:
+        """Return how many publishers of another message type were seen on the topic."""
+        return len(self._wrong_types)
 
     def callbacks(self) -> SubscriptionEventCallbacks:
         """Return the event callbacks to create the subscription with."""
@@ -85,11 +93,15 @@ class IncompatibleQosWatch:
         publisher was named.
         """
         subscription = self._subscription
-        if subscription is None or len(self._reported) >= self.count:
+        if subscription is None:
             return
         requested = subscription.qos_profile
         topic = subscription.topic_name
-        for endpoint in self._node.get_publishers_info_by_topic(topic):
+        endpoints = self._node.get_publishers_info_by_topic(topic)
+        self._report_wrong_types(endpoints, subscription)
+        if len(self._reported) >= self.count:
+            return
+        for endpoint in endpoints:
             key = bytes(endpoint.endpoint_gid)
             compatibility, why = qos_check_compatible(endpoint.qos_profile, requested)
             if compatibility != QoSCompatibility.ERROR or key in self._reported:
@@ -110,3 +122,19 @@ class IncompatibleQosWatch:
                 f'requesting ({describe_qos(requested)}), cannot take: {reason}. Nothing it '
                 'publishes is received here. Publish with a compatible QoS, or set '
                 f'qos_overrides.{topic}.subscription.<policy> at start-up.')
+
+    def _report_wrong_types(self, endpoints, subscription: Any) -> None:
+        """Log (once) and count each publisher of another message type on the topic."""
+        message_type = subscription.msg_type
+        taken = f'{message_type.__module__.split(".")[0]}/msg/{message_type.__name__}'
+        for endpoint in endpoints:
+            key = bytes(endpoint.endpoint_gid)
+            if endpoint.topic_type == taken or key in self._wrong_types:
+                continue
+            self._wrong_types.add(key)
+            publisher = ('a publisher' if endpoint.node_name == UNKNOWN_NODE else
+                         f'the publisher of {endpoint.node_namespace.rstrip("/")}/'
+                         f'{endpoint.node_name}')
+            self._node.get_logger().warning(
+                f'{subscription.topic_name}: {publisher} publishes {endpoint.topic_type}, but '
+                f'this topic takes {taken}: nothing it publishes is received here.')
