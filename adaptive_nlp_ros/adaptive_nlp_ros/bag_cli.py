@@ -76,6 +76,9 @@ def add_bag_parser(subparsers) -> None:
     evaluate.add_argument('--remap', nargs='+', action='extend', default=[],
                           metavar='OLD:=NEW', help='read recorded topic OLD as NEW, e.g. '
                           '/chatter:=text_command')
+    evaluate.add_argument('--namespace', metavar='NS',
+                          help='read the command, battery and result topics of the robot in '
+                          'NS only (e.g. /robot1), where a bag holds several')
     evaluate.add_argument('--artifacts', help='artifacts folder (default: '
                           '$ADAPTIVE_NLP_ARTIFACTS, else the per-user cache)')
     evaluate.add_argument('--battery-timeout-s', type=non_negative_number, default=5.0,
@@ -155,7 +158,8 @@ def cmd_bag_eval(args) -> int:
                    if parsed is not None}
     with open_bag(args.bag) as reader:
         try:
-            contents = read_contents(reader, remaps, args.battery_timeout_s)
+            contents = read_contents(reader, remaps, args.battery_timeout_s,
+                                     namespace=args.namespace)
         except MessageTypeError as error:
             raise BagError(str(error)) from None
         if not contents.commands:
@@ -166,7 +170,7 @@ def cmd_bag_eval(args) -> int:
         bag_report = {
             'path': str(reader.info.path), 'storage': reader.info.storage,
             'metadata_version': reader.info.version, 'ros_distro': reader.info.ros_distro,
-            'remaps': remaps,
+            'remaps': remaps, 'namespace': args.namespace,
             'topics': {t.name: {'type': t.msgtype, 'metadata_count': t.metadata_count,
                                 'storage_count': t.storage_count, 'read_count': t.read_count,
                                 'role': contents.roles.get(t.name)}

@@ -11,9 +11,9 @@ import math
 from pathlib import Path
 
 from adaptive_nlp_ros.cli import main
-from adaptive_nlp_ros.core.bags.bag_evaluation import (evaluate_contents, labels_for_commands,
-                                                       read_contents)
-from adaptive_nlp_ros.core.bags.bag_reader import open_bag
+from adaptive_nlp_ros.core.bags.bag_evaluation import (assign_roles, evaluate_contents,
+                                                       labels_for_commands, read_contents)
+from adaptive_nlp_ros.core.bags.bag_reader import BagError, BagTopic, open_bag
 from bag_helpers import command_scenario, storage_file, write_humble_bag, write_rosbags_bag
 import pytest
 
@@ -298,3 +298,20 @@ def test_a_bag_recorded_before_actions_still_evaluates(capsys, tmp_path):
     assert result['commands']['with_actions'] == 0
     assert 'sequence_exact' not in result['strategies']['full']
     assert result['strategies']['full']['n_compared'] == recorded['answered']
+
+
+def test_two_robots_in_one_bag_are_evaluated_one_at_a_time():
+    """Their commands are not one stream, nor their batteries one battery: --namespace."""
+    topics = {name: BagTopic(name, msgtype) for name, msgtype in (
+        ('/robot1/text_command', 'std_msgs/msg/String'),
+        ('/robot2/text_command', 'std_msgs/msg/String'),
+        ('/robot1/battery_state', 'sensor_msgs/msg/BatteryState'),
+        ('/robot2/battery_state', 'sensor_msgs/msg/BatteryState'))}
+    with pytest.raises(BagError, match=r'2 namespaces \(/robot1, /robot2\).*--namespace /robot1'):
+        assign_roles(topics, {})
+    roles, skipped = assign_roles(topics, {}, namespace='robot2')
+    assert roles == {'/robot2/text_command': 'text_command',
+                     '/robot2/battery_state': 'battery_state'}
+    assert skipped['/robot1/text_command'] == 'not in namespace /robot2'
+    assert assign_roles({'/text_command': topics['/robot1/text_command']}, {})[0] == {
+        '/text_command': 'text_command'}

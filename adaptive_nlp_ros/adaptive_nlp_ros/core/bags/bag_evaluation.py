@@ -117,19 +117,31 @@ def check_remaps_used(remaps: Mapping[str, str], topics: Mapping[str, BagTopic])
                        f'topics: {", ".join(sorted(topics)) or "none"}')
 
 
-def assign_roles(topics: Mapping[str, BagTopic], remaps: Mapping[str, str]
-                 ) -> Tuple[Dict[str, str], Dict[str, str]]:
+def namespace_of(name: str) -> str:
+    """Return the namespace of a topic name (``/robot1`` of ``/robot1/text_command``; ``/``)."""
+    return absolute_name(name).rstrip('/').rsplit('/', 1)[0] or '/'
+
+
+def assign_roles(topics: Mapping[str, BagTopic], remaps: Mapping[str, str],
+                 namespace: Optional[str] = None) -> Tuple[Dict[str, str], Dict[str, str]]:
     """
     Return ``({recorded topic: role}, {recorded topic: why skipped})``.
 
-    A topic takes a role when its remapped name ends in the role and its type is the role's.
+    A topic takes a role when its remapped name ends in the role and its type is the role's,
+    and, with ``namespace``, lies in that namespace. Without one, a bag whose command topics
+    lie in several namespaces (two robots recorded together) is refused: their commands are
+    not one stream, nor their batteries one battery.
     """
     roles: Dict[str, str] = {}
     skipped: Dict[str, str] = {}
+    wanted = None if namespace is None else absolute_name(namespace).rstrip('/') or '/'
     for name, topic in topics.items():
         role = role_of(remapped(name, remaps))
         expected = ROLE_TYPES.get(role)
-        if expected is None:
+        if (wanted is not None and expected is not None
+                and namespace_of(remapped(name, remaps)) != wanted):
+            skipped[name] = f'not in namespace {wanted}'
+        elif expected is None:
             skipped[name] = f'{topic.msgtype}: not a command, battery or result topic'
         elif topic.msgtype != expected:
             skipped[name] = f'{topic.msgtype}: {role} must be {expected}'
@@ -137,6 +149,11 @@ def assign_roles(topics: Mapping[str, BagTopic], remaps: Mapping[str, str]
             skipped[name] = f'serialization {topic.serialization_format!r} is not cdr'
         else:
             roles[name] = role
+    robots = sorted({namespace_of(remapped(name, remaps)) for name, role in roles.items()
+                     if role in COMMAND_ROLES})
+    if len(robots) > 1:
+        raise BagError(f'command topics in {len(robots)} namespaces ({", ".join(robots)}): '
+                       f'evaluate one robot at a time, e.g. --namespace {robots[0]}')
     return roles, skipped
 
 
@@ -232,7 +249,8 @@ def expected_labels_metadata(commands: Iterable) -> Dict[str, str]:
 
 def read_contents(reader: BagReader, remaps: Mapping[str, str],
                   battery_timeout_s: float = DEFAULT_BATTERY_TIMEOUT_S,
-                  codec: Optional[MessageCodec] = None) -> BagContents:
+                  codec: Optional[MessageCodec] = None,
+                  namespace: Optional[str] = None) -> BagContents:
     """
     Decode the commands, battery readings and results of a bag.
 
@@ -242,7 +260,7 @@ def read_contents(reader: BagReader, remaps: Mapping[str, str],
     with a notice each.
     """
     check_remaps_used(remaps, reader.info.topics)
-    roles, skipped = assign_roles(reader.info.topics, remaps)
+    roles, skipped = assign_roles(reader.info.topics, remaps, namespace)
     require_command_topics(reader, roles, skipped)
     codec = codec or MessageCodec()
     contents = BagContents(roles=dict(roles), skipped_topics=dict(skipped))
