@@ -35,6 +35,9 @@ def add_bag_parser(subparsers) -> None:
     record.add_argument('--topics', nargs='+', action='extend', metavar='TOPIC',
                         help='topics to record (default: ' + ' '.join(DEFAULT_RECORD_TOPICS)
                         + ')')
+    record.add_argument('--namespace', metavar='NS', default='',
+                        help="a robot's namespace (e.g. /robot1): relative topic names, the "
+                        'default ones included, are recorded in it')
     record.add_argument('--duration', type=positive_number, metavar='S',
                         help='stop after S seconds (default: at Ctrl-C)')
     record.add_argument('--scenario', metavar='SCENARIO.yaml',
@@ -244,7 +247,7 @@ def cmd_bag_record(args) -> int:
         custom_data = expected_labels_metadata(scenario.commands)
     summary = record_until_stopped(pathlib.Path(args.out), topics, args.storage, args.duration,
                                    announce=lambda text: print(text, flush=True),
-                                   custom_data=custom_data)
+                                   custom_data=custom_data, namespace=args.namespace)
     _print_counts(f'recorded {summary.total} messages in {summary.seconds:.1f} s to '
                   f'{summary.path} ({summary.storage}):', summary.counts)
     return 0

@@ -195,6 +195,12 @@ def test_record_duration_ends_by_itself(ros_domain, tmp_path):
     assert '/text_command' in process.stdout
     with open_bag(tmp_path / 'short') as reader:
         assert {'/text_command', '/battery_state'} <= set(reader.info.topics)
+    robot = run_bag_cli(ros_domain, 'record', str(tmp_path / 'robot1'), '--duration', '1',
+                        '--namespace', '/robot1')
+    assert_exited_cleanly(robot)
+    with open_bag(tmp_path / 'robot1') as reader:
+        assert {'/robot1/text_command', '/robot1/battery_state', '/diagnostics'} <= set(
+            reader.info.topics)
 
 
 # -- play -----------------------------------------------------------------------------------
@@ -241,6 +247,7 @@ def test_play_ros2_bag_fixture_remapped(ros_domain):
                           '--remap', '/topic:=text_command')
     ros_domain.spin_until(lambda: len(listener.texts) == 10, 30.0, 'ten strings')
     assert_exited_cleanly(process)
+    assert 'deprecated' not in process.stderr       # --remap is ours, not rcl's to read
     assert [m.data for m in listener.texts.messages] == [f'Hello, world! {i}'
                                                          for i in range(10)]
 

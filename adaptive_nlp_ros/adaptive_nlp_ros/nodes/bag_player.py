@@ -291,7 +291,8 @@ def play_bag(path: Path, options: PlaybackOptions,
             if duration_ns is not None and options.start_s * 1e9 > duration_ns:
                 raise BagError(f'{path}: --start {options.start_s:g} s is past the end of the '
                                f'bag ({duration_ns / 1e9:.1f} s long): nothing to play')
-            rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+            rclpy.init(args=[], context=context,  # not sys.argv: --remap is ours
+                       signal_handler_options=SignalHandlerOptions.NO)
             node = Node(PLAYER_NODE_NAME, context=context)
             player = BagPlayer(node, reader, options, stop, announce)
             names = ', '.join(f'{o.recorded}' + (f' -> {o.published}'

@@ -360,13 +360,14 @@ def start_recorder(node_or_executor: Union[Node, Executor], path, topics: Sequen
 def record_until_stopped(path: Path, topics: Sequence[str] = DEFAULT_TOPICS,
                          storage: str = 'mcap', duration_s: Optional[float] = None,
                          announce: Callable[[str], None] = LOG.info,
-                         custom_data: Optional[Mapping[str, str]] = None) -> RecordingSummary:
+                         custom_data: Optional[Mapping[str, str]] = None,
+                         namespace: str = '') -> RecordingSummary:
     """
     Record in a context of its own until Ctrl-C / SIGTERM or ``duration_s``; return the summary.
 
     After the stop request, what the middleware already received is still written (the node
     is spun until nothing new arrives), then the bag is closed. ``custom_data`` goes into the
-    bag's metadata.
+    bag's metadata. Relative topic names resolve in ``namespace`` (a robot's, ``/robot1``).
     """
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
@@ -375,10 +376,11 @@ def record_until_stopped(path: Path, topics: Sequence[str] = DEFAULT_TOPICS,
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     context = rclpy.Context()
-    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+    rclpy.init(args=[], context=context,  # not sys.argv: the options are ours
+               signal_handler_options=SignalHandlerOptions.NO)
     node = executor = recorder = None
     try:
-        node = Node(RECORDER_NODE_NAME, context=context)
+        node = Node(RECORDER_NODE_NAME, namespace=namespace, context=context)
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
         recorder = BagRecorder(node, path, topics, storage, custom_data)
