@@ -111,6 +111,18 @@ def test_a_labels_file_that_matches_nothing_or_contradicts_itself_is_said(
                            str(unrelated))
     assert result['commands']['labelled'] == 0
     assert any('matched none of the' in record.getMessage() for record in caplog.records)
+    assert any('matched none of the' in note for note in result['warnings'])
+    partial = tmp_path / 'partial.jsonl'
+    partial.write_text(json.dumps({'text': TEXTS[0], 'label': 'trivia_question'}) + '\n')
+    result = eval_json(capsys, tmp_path, path, '--strategy', 'full', '--strategy', 'oracle',
+                       '--labels', str(partial))
+    assert f'the labels file labels 1 of the {len(TEXTS)} text commands' in ' '.join(
+        result['warnings'])
+    assert 'labels trivia_question are not in the trained label set' in ' '.join(
+        result['warnings'])
+    unlabelled = write_rosbags_bag(tmp_path / 'unlabelled', command_scenario(TEXTS), 'mcap')
+    result = eval_json(capsys, tmp_path, unlabelled, '--strategy', 'oracle')
+    assert 'oracle without labels is no lower bound' in ' '.join(result['warnings'])
     twice = tmp_path / 'twice.jsonl'
     twice.write_text(''.join(json.dumps({'text': TEXTS[0], 'label': label}) + '\n'
                              for label in ('greet', 'stop')))

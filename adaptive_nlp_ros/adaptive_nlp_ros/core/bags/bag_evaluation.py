@@ -550,10 +550,21 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
             actions_by_text = contents.expected_actions
     labels = labels_for_commands(commands, labels_by_text, contents.expected_image_labels)
     texts = [index for index, command in enumerate(commands) if command.kind == 'text']
-    if source == 'labels file' and texts and not any(labels[index] for index in texts):
-        LOG.warning('the labels file matched none of the %d text commands in the bag (matched '
-                    'by exact text, then lower case without punctuation): no accuracy to report',
-                    len(texts))
+    notes: List[str] = []
+    if source == 'labels file' and texts:
+        matched_texts = sum(1 for index in texts if labels[index])
+        if not matched_texts:
+            notes.append(f'the labels file matched none of the {len(texts)} text commands in '
+                         'the bag (matched by exact text, then lower case without '
+                         'punctuation): no accuracy to report')
+        elif matched_texts < len(texts):
+            notes.append(f'the labels file labels {matched_texts} of the {len(texts)} text '
+                         'commands; accuracy counts those only')
+    unknown = sorted({label for label in labels if label} - set(text_engine.models.labels)
+                     - {f'digit_{digit}' for digit in range(10)})
+    if unknown:
+        notes.append(f'labels {", ".join(unknown)} are not in the trained label set: those '
+                     'commands can only count as wrong')
     gold_actions = actions_for_commands(commands, actions_by_text or {})
     structured = any(actions is not None for actions in gold_actions)
     if not any(labels):
@@ -571,6 +582,11 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
                             battery_timeout_s)
     if 'oracle' in names:
         runs['oracle'] = _oracle(text_engine, commands, labels, {n: runs[n] for n in statics})
+        if not any(labels):
+            notes.append('oracle without labels is no lower bound: it cannot know which '
+                         'variant answers right, so its energy is not the least needed')
+    for note in notes:
+        LOG.warning('%s', note)
     matched = match_results(commands, contents.results)
     strategies = {}
     for name in names:
@@ -604,6 +620,7 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
         'battery_trajectory': _battery_summary(contents, commands),
         'recorded': _recorded_summary(contents.results, matched, labels),
         'strategies': strategies,
+        'warnings': notes,
     }
 
 
