@@ -434,8 +434,8 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
             actions.append([word])
         elif tag == 2:
             actions[-1].append(word)
-    if safety_intent is not None:
-        word_intents = intents[starts]
+    word_intents = intents[starts]
+    if safety_intent is not None and word_intents[:, safety_intent].max() >= SURE_ARGUMENT:
         safe_words = [bool(best == safety_intent and p >= SURE_ARGUMENT
                            and any(c.isalnum() for c in view.text[slice(*view.offsets[s])]))
                       for best, p, s in zip(word_intents.argmax(axis=1).tolist(),
