@@ -404,28 +404,20 @@ def test_a_distance_tagged_as_a_speed_is_a_distance_as_sure_as_it_is_an_amount()
     assert arguments[0].confidence == pytest.approx(0.9)     # 0.4 + 0.5: the least sure word
 
 
-def test_them_after_things_named_together_stands_for_each_of_them():
-    words = ['grab', 'the', 'keys', 'and', 'the', 'wallet', 'and', 'bring', 'them', 'to', 'Tom']
+@pytest.mark.parametrize('pronoun, referents', [('them', ['keys', 'wallet']), ('it', ['wallet'])])
+def test_a_plural_pronoun_after_things_named_together_stands_for_each(pronoun, referents):
+    """``them`` is the keys and the wallet, each its own argument; ``it`` the nearest one."""
+    words = ['grab', 'the', 'keys', 'and', 'the', 'wallet', 'and', 'bring', pronoun, 'to', 'Tom']
     view, seg, role, intent = tags_for(
         words, ['B', 'I', 'I', 'I', 'I', 'I', 'O', 'B', 'I', 'I', 'I'],
         ['O', 'O', 'B-object', 'O', 'O', 'B-object', 'O', 'O', 'B-object', 'O', 'B-person'],
         ['pick'] * 7 + ['bring'] * 4)
     pick, bring = decode(view, seg, role, intent, SCHEME, 'pick', 0.95).actions
-    assert [(a.value, a.resolved) for a in bring.arguments if a.role == 'object'] == [
-        ('keys', True), ('wallet', True)]
-    assert {view.text[a.start:a.end] for a in bring.arguments[:2]} == {'them'}
+    objects = [a for a in bring.arguments if a.role == 'object']
+    assert [(a.value, a.resolved) for a in objects] == [(value, True) for value in referents]
+    assert {view.text[a.start:a.end] for a in objects} == {pronoun}
+    assert [(a.role, a.value) for a in bring.arguments][-1] == ('person', 'Tom')
     assert [a.value for a in pick.arguments] == ['keys', 'wallet']
-
-
-def test_it_after_things_named_together_is_the_nearest_one_only():
-    words = ['grab', 'the', 'keys', 'and', 'the', 'wallet', 'and', 'bring', 'it', 'to', 'Tom']
-    view, seg, role, intent = tags_for(
-        words, ['B', 'I', 'I', 'I', 'I', 'I', 'O', 'B', 'I', 'I', 'I'],
-        ['O', 'O', 'B-object', 'O', 'O', 'B-object', 'O', 'O', 'B-object', 'O', 'B-person'],
-        ['pick'] * 7 + ['bring'] * 4)
-    bring = decode(view, seg, role, intent, SCHEME, 'pick', 0.95).actions[1]
-    assert [(a.role, a.value) for a in bring.arguments] == [('object', 'wallet'),
-                                                            ('person', 'Tom')]
 
 
 def test_a_subject_pronoun_refers_back_too():

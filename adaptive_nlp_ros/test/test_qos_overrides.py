@@ -106,26 +106,35 @@ def test_an_unknown_override_value_stops_the_start_with_rclpys_reason(ros_domain
     assert 'Traceback' not in process.stderr, process.describe()
 
 
-def test_an_incompatible_publisher_is_logged_once_with_both_profiles_and_counted(ros_domain):
-    """A best-effort publisher cannot reach the reliable text_command subscription: said."""
+def _configured_controller(ros_domain):
+    """Start a controller; return it and its diagnostics, once its status is published."""
     process = ros_domain.start_node('controller_node', parameters={'battery_timeout_s': 3600.0})
     diagnostics = ros_domain.collect(DiagnosticArray, '/diagnostics', RELIABLE_10)
-
-    def counted(array: DiagnosticArray) -> int:
-        for status in array.status:
-            if status.name == 'controller_node':
-                values = {pair.key: pair.value for pair in status.values}
-                return int(values.get('qos_incompatible_text_command', 0))
-        return 0
     diagnostics.wait_for(lambda array: any(status.name == 'controller_node'
                                            for status in array.status),
                          timeout_s=60.0, what='the controller, configured')
+    return process, diagnostics
+
+
+def _diagnostic_count(array: DiagnosticArray, key: str) -> int:
+    """Return the controller's integer ``key`` in one diagnostics message (0 when absent)."""
+    for status in array.status:
+        if status.name == 'controller_node':
+            values = {pair.key: pair.value for pair in status.values}
+            return int(values.get(key, 0))
+    return 0
+
+
+def test_an_incompatible_publisher_is_logged_once_with_both_profiles_and_counted(ros_domain):
+    """A best-effort publisher cannot reach the reliable text_command subscription: said."""
+    process, diagnostics = _configured_controller(ros_domain)
     offered = []                    # this side's own event (rclpy would log a warning)
     ros_domain.node.create_publisher(
         String, 'text_command', QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT),
         event_callbacks=PublisherEventCallbacks(incompatible_qos=offered.append))
-    diagnostics.wait_for(lambda array: counted(array) == 1, timeout_s=20.0,
-                         what='qos_incompatible_text_command = 1')
+    diagnostics.wait_for(
+        lambda array: _diagnostic_count(array, 'qos_incompatible_text_command') == 1,
+        timeout_s=20.0, what='qos_incompatible_text_command = 1')
     ros_domain.spin_until(lambda: bool(offered), 10.0, "the publisher's own mismatch event")
     after = len(diagnostics)
     diagnostics.wait_for(after=after + 1, what='two more diagnostics ticks')
@@ -141,21 +150,11 @@ def test_a_publisher_of_another_type_is_logged_once_and_counted(ros_domain):
     """``std_msgs/Int32`` on text_command reaches nothing: the controller says so."""
     from std_msgs.msg import Int32
 
-    process = ros_domain.start_node('controller_node', parameters={'battery_timeout_s': 3600.0})
-    diagnostics = ros_domain.collect(DiagnosticArray, '/diagnostics', RELIABLE_10)
-
-    def counted(array: DiagnosticArray) -> int:
-        for status in array.status:
-            if status.name == 'controller_node':
-                values = {pair.key: pair.value for pair in status.values}
-                return int(values.get('wrong_type_publishers_text_command', 0))
-        return 0
-    diagnostics.wait_for(lambda array: any(status.name == 'controller_node'
-                                           for status in array.status),
-                         timeout_s=60.0, what='the controller, configured')
+    process, diagnostics = _configured_controller(ros_domain)
     ros_domain.node.create_publisher(Int32, 'text_command', 10)
-    diagnostics.wait_for(lambda array: counted(array) == 1, timeout_s=20.0,
-                         what='wrong_type_publishers_text_command = 1')
+    diagnostics.wait_for(
+        lambda array: _diagnostic_count(array, 'wrong_type_publishers_text_command') == 1,
+        timeout_s=20.0, what='wrong_type_publishers_text_command = 1')
     after = len(diagnostics)
     diagnostics.wait_for(after=after + 1, what='one more diagnostics tick')
     warnings = [line for line in process.stderr.splitlines()
