@@ -327,3 +327,14 @@ def test_two_robots_in_one_bag_are_evaluated_one_at_a_time():
     assert skipped['/robot1/text_command'] == 'not in namespace /robot2'
     assert assign_roles({'/text_command': topics['/robot1/text_command']}, {})[0] == {
         '/text_command': 'text_command'}
+
+
+def test_messages_skipped_from_a_bag_are_listed_in_its_warnings(capsys, tmp_path):
+    """An image the controller would refuse is not scored, and the JSON says which."""
+    content = command_scenario(TEXTS)
+    content.images.append((5.0, 8, 8, bytes(10)))             # 10 bytes for 64 pixels
+    path = write_rosbags_bag(tmp_path / 'bag', content, 'mcap')
+    result = eval_json(capsys, tmp_path, path, '--strategy', 'full')
+    assert result['commands']['skipped'] == 1
+    assert any('1 message(s) skipped, not scored: /image_command: image skipped' in note
+               for note in result['warnings']), result['warnings']

@@ -560,6 +560,10 @@ def evaluate_contents(text_engine, image_engine, contents: BagContents,
         elif matched_texts < len(texts):
             notes.append(f'the labels file labels {matched_texts} of the {len(texts)} text '
                          'commands; accuracy counts those only')
+    skipped = contents.skipped_messages
+    if skipped:
+        notes.append(f'{len(skipped)} message(s) skipped, not scored: {"; ".join(skipped[:5])}'
+                     + ('; ...' if len(skipped) > 5 else ''))
     unknown = sorted({label for label in labels if label} - set(text_engine.models.labels)
                      - {f'digit_{digit}' for digit in range(10)})
     if unknown:
