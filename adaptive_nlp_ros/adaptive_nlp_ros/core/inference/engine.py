@@ -318,9 +318,11 @@ class TextEngine:
         """
         start = time.perf_counter()
         prepared = [self.prepare(text) for text in texts]
-        readable = [row for row, one in enumerate(prepared) if not self._has_nothing_to_read(one)]
+        outcomes: List[Optional[InferenceOutcome]] = [
+            self._no_words_outcome(one, strategy, resources)
+            if self._has_nothing_to_read(one) else None for one in prepared]
+        readable = [row for row, outcome in enumerate(outcomes) if outcome is None]
         runs = [self._start(prepared[row], strategy, resources) for row in readable]
-        outcomes = [self._no_words_outcome(one, strategy, resources) for one in prepared]
         for row, run in zip(readable, answer_together(self.segments, runs)):
             outcomes[row] = self._outcome(run)
         for outcome in outcomes:
@@ -429,6 +431,11 @@ class TextSegments:
         self.models = engine.models
         self.num_layers = engine.models.num_layers
         self.labels = engine.models.labels
+        tagger, safety_label = engine.models.word_tagger, engine.models.safety_label
+        # The word tagger's own intent order: its index of the safety label (None: none).
+        self.tagger_safety_intent = (
+            tagger.scheme.intents.index(safety_label)
+            if tagger is not None and safety_label in tagger.scheme.intents else None)
 
     def cheapest_answer(self) -> RunVariant:
         """Answer with the TF-IDF model when it is loaded, else the cheapest pool variant."""
@@ -575,11 +582,9 @@ class TextSegments:
         segment, roles, intents = tagger.probabilities(view.text, words.offsets)
         best, index = torch.max(probabilities, dim=-1)
         label = self.labels[int(index)]
-        scheme = tagger.scheme
-        safety = (scheme.intents.index(self.models.safety_label)
-                  if self.models.safety_label in scheme.intents else None)
         draft = (None if label == OUT_OF_SCOPE
-                 else draft_actions(words, segment, roles, intents, scheme, safety))
+                 else draft_actions(words, segment, roles, intents, tagger.scheme,
+                                    self.tagger_safety_intent))
         if draft is None:
             return probabilities, single_action(label, float(best))
         distribution = probabilities.numpy()

@@ -166,6 +166,12 @@ class TagScheme:
                               for prefix in ('B', 'I'))
 
     @cached_property
+    def amount_columns(self) -> List[int]:
+        """Return the role-tag columns of the motion amounts (``B-distance`` ... ``I-speed``)."""
+        return [index for index, (_, role) in enumerate(self.role_tag_parts)
+                if role in AMOUNT_ROLES]
+
+    @cached_property
     def role_tag_parts(self) -> Tuple[Tuple[str, str], ...]:
         """Return each role tag as ``(prefix, role)``; ``('O', '')`` for ``O``."""
         return tuple(tuple(name.split('-', 1)) if name != 'O' else ('O', '')
@@ -479,12 +485,11 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
         value = comparable(view.text[start:end])
         if not any(character.isalnum() for character in value) or value in POSSESSIVES:
             continue                     # a lone article, punctuation or `his` names nothing
-        if role in AMOUNT_ROLES and amount_role(role, view.text[start:end]) != role:
+        unit_role = amount_role(role, view.text[start:end]) if role in AMOUNT_ROLES else role
+        if unit_role != role:
             # The unit names the role; the tags still say how sure the words are an amount.
-            role = amount_role(role, view.text[start:end])
-            amount_columns = [index for index, (_, tag_role) in enumerate(tag_parts)
-                              if tag_role in AMOUNT_ROLES]
-            confidence = float(roles[starts[first:last + 1]][:, amount_columns]
+            role = unit_role
+            confidence = float(roles[starts[first:last + 1]][:, scheme.amount_columns]
                                .sum(axis=1).min())
         holder = 0
         for index, words in enumerate(actions):
