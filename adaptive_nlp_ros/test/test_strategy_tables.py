@@ -18,7 +18,7 @@ from adaptive_nlp_ros.core.inference.strategies.base import softmax, Strategy, \
     threshold_for_battery
 from adaptive_nlp_ros.core.inference.strategies.early_exit import EarlyExit
 from adaptive_nlp_ros.core.inference.strategies.fuzzy_complexity import FuzzyComplexity
-from adaptive_nlp_ros.core.inference.strategies.moe_gate import MoeGate
+from adaptive_nlp_ros.core.inference.strategies.moe_gate import gate_experts, MoeGate
 from adaptive_nlp_ros.core.inference.strategy_context import (
     battery_level, LinearCost, ModeOption, NO_COST, PoolOption, segment_steps, StrategyContext)
 from adaptive_nlp_ros.core.inference.variant_pool import Variant
@@ -122,6 +122,30 @@ def test_plain_float_gate_decides_as_the_numpy_gate(features):
                                                                      rel=1e-12, abs=1e-300)
         expected = strategy.experts[_numpy_gate_choice(strategy, state)]
         assert strategy.decide(state).variant_id == expected.variant_id
+
+
+def _option(variant_id: str, layers: int, mode: str, accuracy: float, fixed: float):
+    kind = 'tfidf' if layers == 0 else 'minilm'
+    return PoolOption(Variant(variant_id, kind, layers, mode), accuracy, LinearCost(fixed, 0.0))
+
+
+@pytest.mark.parametrize('l2_fp32_mj', [9.3, 6.0])   # after / before four int8 layers
+def test_the_gate_chooses_a_depth_whatever_the_machine_prices_precisions_at(l2_fp32_mj):
+    """
+    One expert per depth (the cheapest there), plus full depth's most accurate variant.
+
+    A fresh clone whose profile priced two fp32 layers below four int8 ones had the gate
+    learn a split of its own (held-out sequence exact 0.707 against 0.770).
+    """
+    pool = [_option('tfidf', 0, '', 0.72, 1.1), _option('l2_int8', 2, 'ort_int8', 0.829, 3.9),
+            _option('l2_fp32', 2, 'fp32', 0.837, l2_fp32_mj),
+            _option('l4_int8', 4, 'ort_int8', 0.980, 7.1),
+            _option('l4_fp32', 4, 'fp32', 0.980, 17.0),
+            _option('l6_int8', 6, 'int8', 0.9845, 9.3),
+            _option('l6_ort_fp32', 6, 'ort_fp32', 0.9881, 20.4),
+            _option('l6_fp32', 6, 'fp32', 0.9881, 24.9)]
+    assert [option.variant_id for option in gate_experts(pool)] == [
+        'tfidf', 'l2_int8', 'l4_int8', 'l6_int8', 'l6_ort_fp32']
 
 
 @pytest.mark.parametrize('strategy_class', [MoeGate, FuzzyComplexity])

@@ -37,7 +37,7 @@ from ..inference.input_complexity import complexity_features
 from ..inference.onnx_layers import export_layer, OrtEncoderLayer
 from ..inference.parse import roles_by_intent, signatures_by_intent, TagScheme
 from ..inference.profiling import profile_image, profile_machine
-from ..inference.strategies.moe_gate import fit_gate, gate_features
+from ..inference.strategies.moe_gate import fit_gate, gate_experts, gate_features
 from ..inference.strategies.safety_path import SafetyRelease
 from ..inference.strategy_context import StrategyContext
 from ..inference.text_backbone import (CommandTokenizer, load_library_model,
@@ -115,6 +115,24 @@ def _measure_pool(encoder: SegmentedEncoder, heads: ExitHeads, tokenizer: Comman
         if variant.kind == 'minilm' and variant.mode in by_mode:
             variant_probabilities[variant.variant_id] = by_mode[variant.mode][variant.layers - 1]
     return variant_probabilities, fidelity
+
+
+def fit_moe_gate(context: StrategyContext, tfidf: TfidfClassifier, tokenizer: CommandTokenizer,
+                 texts: Sequence[str], variant_probabilities: Dict[str, np.ndarray],
+                 targets: np.ndarray, seed: int) -> Dict[str, object]:
+    """Fit ``moe_gate``'s gate on dev: cheap features -> cheapest expert right and sure."""
+    experts = [option.variant_id for option in gate_experts(context.pool)]   # cheapest first
+    features, gate_targets = [], []
+    for row, text in enumerate(texts):
+        tfidf_probabilities = tfidf.probabilities(text)
+        pieces = tokenizer.encoding(text).tokens[1:-1]
+        features.append(gate_features(complexity_features(text, pieces, tfidf_probabilities),
+                                      tfidf_probabilities))
+        right = [i for i, expert in enumerate(experts)
+                 if variant_probabilities[expert][row].argmax() == targets[row]
+                 and variant_probabilities[expert][row].max() >= GATE_CONFIDENCE]
+        gate_targets.append(right[0] if right else len(experts) - 1)
+    return fit_gate(np.asarray(features), gate_targets, experts, seed)
 
 
 def _recall(probabilities: np.ndarray, targets: np.ndarray, labels: List[str],
@@ -332,18 +350,8 @@ def _train(train_path: pathlib.Path, dev_path: Optional[pathlib.Path],
     step('moe gate')
     context = StrategyContext.build(models.pool.values(), models.mode_fidelity,
                                     models.num_layers, labels, profile, EnergyBudgetModel())
-    experts = [option.variant_id for option in context.pool]          # cheapest first
-    features, gate_targets = [], []
-    for row, text in enumerate(dev_set.texts):
-        tfidf_probabilities = tfidf.probabilities(text)
-        pieces = tokenizer.encoding(text).tokens[1:-1]
-        features.append(gate_features(complexity_features(text, pieces, tfidf_probabilities),
-                                      tfidf_probabilities))
-        right = [i for i, expert in enumerate(experts)
-                 if variant_probabilities[expert][row].argmax() == targets[row]
-                 and variant_probabilities[expert][row].max() >= GATE_CONFIDENCE]
-        gate_targets.append(right[0] if right else len(experts) - 1)
-    gate = fit_gate(np.asarray(features), gate_targets, experts, settings.seed)
+    gate = fit_moe_gate(context, tfidf, tokenizer, dev_set.texts, variant_probabilities,
+                        targets, settings.seed)
     (staging / artifacts.MOE_GATE).write_text(json.dumps(gate) + '\n')
 
     # 7. Images.
