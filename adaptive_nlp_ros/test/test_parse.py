@@ -459,3 +459,75 @@ def test_an_unsure_stop_word_and_words_outside_actions_stay_as_tagged():
     seg[2] = [0.9, 0.05, 0.05]                              # `stop` outside every action
     draft = draft_actions(view, seg, role, intent, SCHEME, safety_intent=stop)
     assert 'stop' not in [a.intent for a in draft.finish('bring', 0.95).actions]
+
+
+def _stop_outside(word, in_context, first='bring'):
+    """``bring it WORD navigate it``: WORD outside both actions, its own stop weight given."""
+    words = ['bring', 'it', word, 'navigate', 'it']
+    view, seg, role, intent = tags_for(words, ['B', 'I', 'O', 'B', 'I'], ['O'] * 5,
+                                       [first, first, 'navigate', 'navigate', 'navigate'])
+    stop = INTENTS.index('stop')
+    intent[2] = (1 - in_context) / (len(INTENTS) - 1)
+    intent[2, stop] = in_context
+    return view, seg, role, intent, stop
+
+
+# The stop detector on single words, as trained (``stop`` 1.00, ``whoa`` 0.83, ``not`` 0.82).
+DETECTOR = {'stop': 1.0, 'whoa': 0.83, 'not': 0.82}.get
+
+
+def _intents(word, in_context, first='bring', detector=DETECTOR):
+    view, seg, role, intent, stop = _stop_outside(word, in_context, first)
+    draft = draft_actions(view, seg, role, intent, SCHEME, stop,
+                          lambda text: detector(text, 0.0))
+    return [a.intent for a in draft.finish(first, 0.95).actions]
+
+
+def test_a_stop_word_between_two_actions_is_a_stop_action():
+    assert _intents('stop', 0.01) == ['bring', 'stop', 'navigate']      # sure alone
+    assert _intents('whoa', 0.3) == ['bring', 'stop', 'navigate']       # likely, and in context
+
+
+def test_a_word_the_detector_only_half_reads_as_a_stop_needs_its_sentence():
+    assert _intents('whoa', 0.01) == ['bring', 'navigate']
+    assert _intents('not', 0.01) == ['bring', 'navigate']    # "are you busy? if not, come here"
+    assert _intents('then', 0.9) == ['bring', 'navigate']    # the intent head alone: not read
+
+
+def test_no_stop_is_added_after_a_stop_or_without_the_detector():
+    assert _intents('stop', 0.9, first='stop') == ['stop', 'navigate']  # leading intent, not own
+    view, seg, role, intent, stop = _stop_outside('stop', 0.9)
+    draft = draft_actions(view, seg, role, intent, SCHEME, stop)
+    assert [a.intent for a in draft.finish('bring', 0.95).actions] == ['bring', 'navigate']
+
+
+def test_a_run_of_stop_words_is_one_stop_action_with_the_detectors_confidence():
+    words = ['bring', 'it', 'whoa', 'whoa', 'navigate', 'it']
+    view, seg, role, intent = tags_for(words, ['B', 'I', 'O', 'O', 'B', 'I'], ['O'] * 6,
+                                       ['bring', 'bring', 'stop', 'stop', 'navigate', 'navigate'])
+    draft = draft_actions(view, seg, role, intent, SCHEME, INTENTS.index('stop'),
+                          lambda text: DETECTOR(text, 0.0))
+    actions = draft.finish('bring', 0.95).actions
+    assert [a.intent for a in actions] == ['bring', 'stop', 'navigate']
+    assert actions[1].confidence == pytest.approx(0.83)
+    assert view.text[actions[1].start:actions[1].end] == 'whoa whoa'
+
+
+def _stop_ending_an_action(in_context, stop_role='O'):
+    """``navigate to kitchen stop bring it``: the segment tags run ``stop`` into the first."""
+    words = ['navigate', 'to', 'kitchen', 'stop', 'bring', 'it']
+    view, seg, role, intent = tags_for(words, ['B', 'I', 'I', 'I', 'B', 'I'],
+                                       ['O', 'O', 'B-destination', stop_role, 'O', 'O'],
+                                       ['navigate'] * 4 + ['bring'] * 2)
+    stop = INTENTS.index('stop')
+    intent[3] = (1 - in_context) / (len(INTENTS) - 1)
+    intent[3, stop] = in_context
+    draft = draft_actions(view, seg, role, intent, SCHEME, stop,
+                          lambda text: DETECTOR(text, 0.0))
+    return [a.intent for a in draft.finish('navigate', 0.95).actions]
+
+
+def test_a_stop_word_ending_an_action_is_split_off_when_its_sentence_allows_it():
+    assert _stop_ending_an_action(0.21) == ['navigate', 'stop', 'bring']
+    assert _stop_ending_an_action(0.05) == ['navigate', 'bring']      # "is it still there"
+    assert _stop_ending_an_action(0.21, 'I-destination') == ['navigate', 'bring']  # bus stop

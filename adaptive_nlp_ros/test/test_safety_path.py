@@ -199,6 +199,23 @@ def test_a_stop_later_in_a_command_is_flagged_too(text_engine, test_split, corpu
     assert holding >= 100 and by_both > by_label, (holding, by_label, by_both)
 
 
+@pytest.mark.parametrize('name', ('full', 'static:tfidf_logreg') + ADAPTIVE)
+def test_a_stop_said_between_two_tasks_is_in_every_strategys_parse(text_engine, name):
+    """
+    Unpunctuated, as a speech recogniser writes it.
+
+    The token heads leave ``stop`` outside both actions or run it into the first
+    (``parse.loose_safety`` reads it with the stop detector).
+    """
+    strategy = text_engine.strategy(name)
+    for text in ('pick up the cup stop put it down',
+                 'take the box to the garage halt come back here'):
+        outcome = text_engine.infer(text, strategy, text_engine.resources(0.5))
+        intents = [action.intent for action in outcome.actions]
+        assert 'stop' in intents[1:-1], (text, intents)
+        assert len(intents) == 3, (text, intents)
+
+
 def test_an_answer_that_leaves_stop_plausible_continues_on_the_safety_path(
         text_engine, test_split):
     """Missed by the check at receipt, cut short by an empty budget: the exit still escalates."""

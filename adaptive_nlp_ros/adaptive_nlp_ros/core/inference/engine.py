@@ -47,6 +47,7 @@ TOP_K = 3
 SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 of the exact safety variant
 SAFETY_FAST_FIDELITY = 0.99         # dev agreement with fp32 of the fast safety pass
 CHEAP_MEMO_SIZE = 512               # texts whose TF-IDF probabilities are remembered
+WORD_MEMO_SIZE = 4096               # words outside actions whose stop probability is kept
 PADDING_SLACK = 1.5                 # a batch's rows run together within this length ratio
 # An exit whose sentence head gives out_of_scope this much is always decoded (its parse
 # ignores the segment tags that bound the others: TextSegments._pending_parse).
@@ -136,7 +137,25 @@ class TextEngine:
         self._detector_shares_features = (
             models.tfidf is not None and models.stop_detector is not None
             and models.tfidf.same_features(models.stop_detector))
+        # A word between actions that reads as a stop alone is one (parse.loose_safety).
+        self._word_stop_memo: Dict[str, float] = {}
+        self.stop_probability = (self.word_stop_probability
+                                 if models.stop_detector is not None else None)
         self.segments = TextSegments(self)
+
+    def word_stop_probability(self, word: str) -> float:
+        """
+        Return how likely the stop detector reads this one word alone as a stop.
+
+        Remembered (up to ``WORD_MEMO_SIZE`` words): the words outside actions are mostly the
+        same few (``and``, ``then``, ``please``), and each look costs about 30 us.
+        """
+        probability = self._word_stop_memo.get(word)
+        if probability is None:
+            probability = float(self.models.stop_detector.probabilities(word)[-1])
+            if len(self._word_stop_memo) < WORD_MEMO_SIZE:
+                self._word_stop_memo[word] = probability
+        return probability
 
     @property
     def safety_label(self) -> str:
@@ -256,7 +275,7 @@ class TextEngine:
 
     def clear_caches(self) -> None:
         """
-        Forget the remembered TF-IDF answers (``_cheap_look``).
+        Forget the remembered TF-IDF answers (``_cheap_look``, ``word_stop_probability``).
 
         A cache is fair only across distinct commands: a benchmark that answers the same
         command again (another strategy, another pass) clears it first, so every timed
@@ -264,6 +283,7 @@ class TextEngine:
         """
         with self._cheap_lock:
             self._cheap_memo.clear()
+        self._word_stop_memo.clear()
 
     def _cheap_look(self, text: str) -> Tuple[np.ndarray, SafetyCheck]:
         """
@@ -563,7 +583,8 @@ class TextSegments:
         segment, roles, intents = (part[1:pieces - 1].numpy() for part in tags)
         joint, parse = read_structured_exit(run.item.view, probabilities.numpy(), segment,
                                             roles, intents, self.models.heads.scheme,
-                                            self.labels, self.engine.safety_index)
+                                            self.labels, self.engine.safety_index,
+                                            self.engine.stop_probability)
         return torch.from_numpy(joint), parse
 
     def _tagged_parse(self, run: InputRun, probabilities: torch.Tensor
@@ -584,7 +605,7 @@ class TextSegments:
         label = self.labels[int(index)]
         draft = (None if label == OUT_OF_SCOPE
                  else draft_actions(words, segment, roles, intents, tagger.scheme,
-                                    self.tagger_safety_intent))
+                                    self.tagger_safety_intent, self.engine.stop_probability))
         if draft is None:
             return probabilities, single_action(label, float(best))
         distribution = probabilities.numpy()

@@ -20,7 +20,7 @@ the sentence head's answer is the safety label (``stop``), it stands. Two held-o
 pieces otherwise. An ``out_of_scope`` answer stands too: it has no actions to ask.
 """
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -36,7 +36,8 @@ def span_pieces(view: TokenView, start: int, end: int) -> List[int]:
 
 def read_structured_exit(view: TokenView, sentence: np.ndarray, segment: np.ndarray,
                          roles: np.ndarray, intents: np.ndarray, scheme: TagScheme,
-                         labels: Sequence[str], safety_index: Optional[int]
+                         labels: Sequence[str], safety_index: Optional[int],
+                         stop_probability: Optional[Callable[[str], float]] = None
                          ) -> Tuple[np.ndarray, ParsedCommand]:
     """
     Return an exit's label distribution and parse, both heads asked (see the module).
@@ -45,11 +46,13 @@ def read_structured_exit(view: TokenView, sentence: np.ndarray, segment: np.ndar
     :param segment: [pieces, 3], ``roles``, ``intents``: the token heads' calibrated
         distributions ([CLS] and [SEP] cut off); ``intents`` in the order of ``labels``.
     :param safety_index: the safety label's index (its answer is never overruled), or None.
+    :param stop_probability: how likely a word alone is a stop (``parse.draft_actions``).
     """
     best = int(sentence.argmax())
     label, confidence = labels[best], float(sentence[best])
     draft = (None if label == OUT_OF_SCOPE
-             else draft_actions(view, segment, roles, intents, scheme, safety_index))
+             else draft_actions(view, segment, roles, intents, scheme, safety_index,
+                                stop_probability))
     if draft is None:
         return sentence, single_action(label, confidence)
     if best == safety_index:

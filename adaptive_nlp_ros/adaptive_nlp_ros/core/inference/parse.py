@@ -10,7 +10,9 @@ turns them into actions, at word level (a word takes the tags of its first piece
    intent is the sentence head's label (so ``label`` is always the first action's intent),
    the others' the mean of their pieces' intent distributions; a word that is surely a
    ``stop`` inside an action of another intent is an action of its own (``split_safety``:
-   an unpunctuated "drive forward two meters stop turn left" keeps its stop);
+   an unpunctuated "drive forward two meters stop turn left" keeps its stop), and so is a
+   stop word the stop detector reads between actions or ending one (``loose_safety``:
+   "pick up the cup stop put it down");
 2. arguments are runs tagged ``B-role``/``I-role`` of one role, each given to the action that
    holds its first word (or the one before it). Where the most likely tag of each word makes
    an invalid run (``I-content`` after ``B-object``), the most likely *valid* sequence is
@@ -80,6 +82,15 @@ TRAILING_FUNCTION_WORDS = frozenset((
 # The least confidence of every argument of an action whose roles may overrule its intent
 # (``TagScheme.fit_to_roles``); chosen on dev and the hand-written set.
 SURE_ARGUMENT = 0.7
+# When a word outside every action is a stop of its own (``loose_safety``): the stop
+# detector reads the word alone as one surely (``stop``, ``halt``, ``wait`` >= 0.99), or more
+# likely than not while the intent head, reading the word in its sentence, gives ``stop``
+# some weight. Single words the detector reads about as high as ``whoa`` (0.83) are no
+# stops alone: ``not`` 0.82 ("are you busy? if not, come to the kitchen", intent head 0.01
+# there), ``moving`` 0.89; filler words (``that``, ``once``, ``er``) read at most 0.04.
+LOOSE_STOP_ALONE = 0.95
+LOOSE_STOP = 0.5
+LOOSE_STOP_IN_CONTEXT = 0.2
 # How often the role tags miss an argument's role, and add one that is not there
 # (``TagScheme.roles_likelihood``): about the last exit's argument misses on dev (recall .93);
 # 0.03 to 0.1 give the same dev scores, 0.3 loses a command.
@@ -414,13 +425,16 @@ def segment_bound(view: TokenView, segment: np.ndarray) -> float:
 
 
 def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, intents: np.ndarray,
-                  scheme: TagScheme, safety_intent: Optional[int] = None
+                  scheme: TagScheme, safety_intent: Optional[int] = None,
+                  stop_probability: Optional[Callable[[str], float]] = None
                   ) -> Optional[DraftParse]:
     """
     Return the label-free part of the parse (None: no word, or no action found).
 
     :param safety_intent: the index of the intent that must never be lost (``stop``): a word
         whose own intent is most likely that one is an action of its own (``split_safety``).
+    :param stop_probability: how likely a word alone is a stop (the stop detector's answer on
+        it); with it, a stop word between actions is one too (``loose_safety``).
     """
     if not len(view.offsets):
         return None
@@ -441,14 +455,38 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
         elif tag == 2:
             actions[-1].append(word)
     word_intents = intents[starts]
-    if safety_intent is not None and word_intents[:, safety_intent].max() >= SURE_ARGUMENT:
-        safe_words = [bool(best == safety_intent and p >= SURE_ARGUMENT
-                           and any(c.isalnum() for c in view.text[slice(*view.offsets[s])]))
-                      for best, p, s in zip(word_intents.argmax(axis=1).tolist(),
-                                            word_intents[:, safety_intent].tolist(), starts)]
-        actions = split_safety(actions, safe_words,
-                               lambda words: int(intents[starts[words[0]]:ends[words[-1]]]
-                                                 .mean(axis=0).argmax()), safety_intent)
+    forced: Dict[int, float] = {}          # first word of a stop action read by the detector
+    if safety_intent is not None:
+        readable = [any(c.isalnum() for c in view.text[slice(*view.offsets[s])])
+                    for s in starts]
+
+        def action_intent(words: List[int]) -> int:
+            return int(intents[starts[words[0]]:ends[words[-1]]].mean(axis=0).argmax())
+
+        in_context = word_intents[:, safety_intent].tolist()
+        inside = {word for words in actions for word in words}
+        # The detector reads every word outside actions, and inside only those the intent
+        # head gives some stop weight (a word of an action is read in its sentence).
+        stop_p = [stop_probability(view.text[slice(*view.offsets[s])])
+                  if stop_probability is not None and alnum and (
+                      word not in inside or context >= LOOSE_STOP_IN_CONTEXT) else 0.0
+                  for word, (alnum, s, context) in enumerate(zip(readable, starts, in_context))]
+        said = [alnum and best == safety_intent and context >= SURE_ARGUMENT
+                for best, context, alnum in zip(word_intents.argmax(axis=1).tolist(),
+                                                in_context, readable)]
+        # Read by the detector, not by the intent head: such an action's intent is forced.
+        detected = [not own and p >= LOOSE_STOP_ALONE and scheme.role_tag_parts[tag][0] == 'O'
+                    for own, p, tag in zip(said, stop_p, role_tag)]
+        actions = split_safety(actions, [own or found for own, found in zip(said, detected)],
+                               action_intent, safety_intent)
+        if stop_probability is not None:
+            outside = [word not in inside and (p >= LOOSE_STOP_ALONE or (
+                p >= LOOSE_STOP and context >= LOOSE_STOP_IN_CONTEXT))
+                for word, (p, context) in enumerate(zip(stop_p, in_context))]
+            actions = loose_safety(actions, outside, action_intent, safety_intent)
+            detected = [found or loose for found, loose in zip(detected, outside)]
+            forced = {words[0]: min(stop_p[word] for word in words) for words in actions
+                      if all(detected[word] for word in words)}
     if not actions:
         return None
 
@@ -504,7 +542,9 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
     for index, words in enumerate(actions):
         start, end = char_span(words[0], words[-1])
         intent, confidence = '', 1.0
-        if index > 0:
+        if index > 0 and words[0] in forced:           # the first is the label's
+            intent, confidence = scheme.intents[safety_intent], forced[words[0]]
+        elif index > 0:
             mean = intents[starts[words[0]]:ends[words[-1]]].mean(axis=0)  # words run on
             mean = scheme.fit_to_roles(mean, action_args[index])
             best = int(mean.argmax())
@@ -548,6 +588,40 @@ def split_safety(actions: List[List[int]], safe_words: Sequence[bool],
         if run:
             split.append(run)
     return split
+
+
+def loose_safety(actions: List[List[int]], loose_words: Sequence[bool],
+                 action_intent: Callable[[List[int]], int], safety: int) -> List[List[int]]:
+    """
+    Return the actions with every run of stop words between two actions an action of its own.
+
+    In "pick up the cup stop put it down" or "follow me whoa go back to the dock" the segment
+    tags leave the stop outside every action, so the robot would go on. A run of words
+    outside every action, after one, that read as a stop (``loose_words``: the stop detector
+    reads the word alone as a stop, ``LOOSE_STOP_ALONE`` .. ``LOOSE_STOP_IN_CONTEXT``) is a
+    ``stop`` action where it stands, unless an action before it or the one after it is a
+    stop. The intent head alone does not decide it: it gives outside words the command's
+    leading intent or ``stop`` at about 0.6 ("juice up and once that is done ...": ``that``
+    0.73), where the detector reads ``that`` 0.00 and ``stop`` 1.00.
+    """
+    result: List[List[int]] = []
+    pending = list(actions)
+    for word, stop in enumerate(loose_words):
+        if not stop:
+            continue
+        before = [words for words in actions if words[-1] < word]
+        after = [words for words in actions if words[0] > word]
+        if not before or any(action_intent(words) == safety for words in before) or (
+                after and action_intent(after[0]) == safety):
+            continue
+        while pending and pending[0][0] < word:
+            result.append(pending.pop(0))
+        if result and result[-1][-1] == word - 1 and not any(
+                result[-1] is words for words in actions):
+            result[-1].append(word)                         # "whoa whoa": one stop
+        else:
+            result.append([word])
+    return result + pending
 
 
 def trim_span(first: int, last: int, word_text: Callable[[int], str]) -> Tuple[int, int]:
