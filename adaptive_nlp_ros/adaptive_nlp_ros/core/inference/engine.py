@@ -13,6 +13,7 @@ fp32 re-run whenever that pass does not answer ``stop`` but leaves it plausible.
 import collections
 from dataclasses import dataclass
 import math
+import re
 import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -24,8 +25,8 @@ from .cost_profile import CostProfile
 from .decisions import DecisionState, InputSummary, Rerun, ResourceState, RunLayers, RunVariant
 from .first_action import read_structured_exit
 from .input_complexity import complexity_features, DEFAULT_WEIGHTS
-from .parse import (draft_actions, OUT_OF_SCOPE, ParsedAction, ParsedCommand, segment_bound,
-                    single_action, TokenView)
+from .parse import (draft_actions, LOOSE_STOP_ALONE, OUT_OF_SCOPE, ParsedAction, ParsedCommand,
+                    segment_bound, single_action, TokenView)
 from .readable_text import has_words, mask_controls
 from .results import InferenceOutcome, SegmentRecord
 from .segment_loop import answer_one, answer_together, InputRun, PendingParse
@@ -47,7 +48,8 @@ TOP_K = 3
 SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 of the exact safety variant
 SAFETY_FAST_FIDELITY = 0.99         # dev agreement with fp32 of the fast safety pass
 CHEAP_MEMO_SIZE = 512               # texts whose TF-IDF probabilities are remembered
-WORD_MEMO_SIZE = 4096               # words outside actions whose stop probability is kept
+WORD_MEMO_SIZE = 4096               # words whose stop probability alone is kept
+WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")   # a word as the stop check reads it: "don't"
 PADDING_SLACK = 1.5                 # a batch's rows run together within this length ratio
 # An exit whose sentence head gives out_of_scope this much is always decoded (its parse
 # ignores the segment tags that bound the others: TextSegments._pending_parse).
@@ -142,6 +144,22 @@ class TextEngine:
         self.stop_probability = (self.word_stop_probability
                                  if models.stop_detector is not None else None)
         self.segments = TextSegments(self)
+
+    def _stop_word_score(self, text: str) -> float:
+        """
+        Return the detector's score of the first word it reads alone as surely a stop, else 0.
+
+        The detector reads whole commands, where one stop word among many task words weighs
+        little: "go to the kitchen halt bring me the keys" scores 0.002 against a threshold
+        of 0.02, while ``halt`` alone reads 1.00. A word read at ``LOOSE_STOP_ALONE`` or more
+        flags the command; the safety path's release then returns the non-stops among them
+        ("hold the cup", "stay with me") to their strategy.
+        """
+        for word in WORD.findall(text):
+            probability = self.word_stop_probability(word)
+            if probability >= LOOSE_STOP_ALONE:
+                return probability
+        return 0.0
 
     def word_stop_probability(self, word: str) -> float:
         """
@@ -306,6 +324,8 @@ class TextEngine:
             score = safety_score(text, probabilities[self.safety_index],
                                  self.models.stop_detector, terms,
                                  features if self._detector_shares_features else None)
+            if score < self.models.safety_threshold and self.stop_probability is not None:
+                score = max(score, self._stop_word_score(text))
             check = SafetyCheck(score >= self.models.safety_threshold, score)
         look = (probabilities, check)
         with self._cheap_lock:
