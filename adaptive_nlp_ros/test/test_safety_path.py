@@ -203,6 +203,17 @@ def test_a_stop_later_in_a_command_is_flagged_too(text_engine, test_split, corpu
     assert holding >= 100 and by_both > by_label, (holding, by_label, by_both)
 
 
+def test_a_words_stop_probability_is_the_detectors_reading_of_it_alone(text_engine):
+    """The start-up table and the memo answer as the detector does, in any case."""
+    detector = text_engine.models.stop_detector
+    for word in ('halt', 'HALT', 'Wait', 'kitchen', 'stoppppp', 'Zyxwv'):
+        expected = float(detector.probabilities(word)[-1])
+        for _ in range(2):                                  # cold, then remembered
+            assert text_engine.word_stop_probability(word) == pytest.approx(expected), word
+    assert text_engine.word_stop_probability('halt') >= 0.99
+    assert text_engine.word_stop_probability('kitchen') < 0.05
+
+
 def test_one_stop_word_among_task_words_flags_the_command(text_engine):
     """
     The detector reads whole commands; one sure stop word in the middle is read alone too.
