@@ -115,6 +115,30 @@ def test_folder_without_metadata_and_single_file(tmp_path):
     assert decoded_texts(storage_file(mcap_bag)) == TEXTS
 
 
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_a_bags_file_given_alone_reads_the_metadata_beside_it(storage):
+    """As ``ros2 bag info`` does: the file of a one-file bag takes its folder's metadata."""
+    with open_bag(FIXTURES / storage) as folder:
+        expected = (folder.info.version, folder.info.duration_ns, folder.info.message_count)
+        (file,) = folder.info.files
+    with open_bag(file) as alone:
+        assert expected[0] is not None
+        assert (alone.info.version, alone.info.duration_ns, alone.info.message_count) == expected
+        assert not alone.warnings
+    assert decoded_texts(file, '/topic') == decoded_texts(FIXTURES / storage, '/topic')
+
+
+def test_one_file_of_a_split_bag_is_read_alone_with_a_warning(tmp_path):
+    path = write_rosbags_bag(tmp_path / 'bag', command_scenario(TEXTS), 'mcap')
+    metadata = (path / 'metadata.yaml').read_text()
+    name = storage_file(path).name
+    (path / 'metadata.yaml').write_text(metadata.replace(f'- {name}', f'- {name}\n  - other.mcap'))
+    with open_bag(storage_file(path)) as reader:
+        assert reader.info.version is None
+        assert any('one of the 2 files' in warning for warning in reader.warnings)
+    assert decoded_texts(storage_file(path)) == TEXTS
+
+
 def test_counts_that_disagree_are_warned_about(tmp_path):
     """metadata.yaml counting other numbers than the storage holds is said loudly."""
     path = write_rosbags_bag(tmp_path / 'bag', command_scenario(TEXTS), 'mcap')

@@ -10,7 +10,8 @@ source of truth: its topics are merged with metadata.yaml's, and where counts di
 (metadata.yaml against the storage, the storage against what was read) a warning says so.
 
 A path may be a bag folder (with or without metadata.yaml: a recording that was killed never
-writes it) or a single ``.mcap`` / ``.db3`` file. Metadata versions: 4 (Foxy), 5 (Humble),
+writes it) or a single ``.mcap`` / ``.db3`` file (with the metadata.yaml beside it when that
+describes this file alone). Metadata versions: 4 (Foxy), 5 (Humble),
 6-8 (Iron, Jazzy), 9 (Kilted); 1-3 are read as far as they go. Split bags (several files) and
 zstd compression (``file`` and ``message`` modes, and compressed mcap chunks) are handled.
 
@@ -477,6 +478,7 @@ class BagReader:
                 raise BagError(f'{path}: not a bag file (expected .mcap or .db3, or a rosbag2 '
                                'folder)')
             files, root = [path], path.parent
+            metadata = self._metadata_beside(path)
         storage = _storage_of(files[0])
         if any(_storage_of(other) != storage for other in files):
             raise BagError(f'{path}: mixes storage formats ({", ".join(f.name for f in files)})')
@@ -486,6 +488,32 @@ class BagReader:
         self._open_storages(info)
         self._merge_topics(info, metadata)
         return info
+
+    def _metadata_beside(self, path: Path) -> Optional[dict]:
+        """
+        Return the metadata.yaml next to a storage file when it describes that file alone.
+
+        ``ros2 bag info`` takes a bag's file as well as its folder; the file alone knows no
+        duration or metadata counts. When the folder's metadata.yaml lists several files
+        (a split bag), this file is read alone and a warning says to pass the folder.
+        """
+        beside = path.parent / METADATA_FILE
+        if not beside.is_file():
+            return None
+        try:
+            metadata = _load_metadata(beside)
+        except BagError as error:
+            self.warnings.append(f'{error}; reading {path.name} alone')
+            return None
+        names = metadata.get('relative_file_paths')
+        names = [Path(str(name)).name for name in names] if isinstance(names, list) else []
+        if names == [path.name]:
+            return metadata
+        if path.name in names:
+            self.warnings.append(f'{path}: one of the {len(names)} files of the bag '
+                                 f'{path.parent} ({METADATA_FILE}); reading this file alone '
+                                 '(pass the folder to read them all)')
+        return None
 
     def _apply_metadata(self, info: BagInfo, metadata: dict, root: Path) -> None:
         version = metadata.get('version')
