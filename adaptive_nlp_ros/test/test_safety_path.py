@@ -181,7 +181,7 @@ def test_a_stop_later_in_a_command_is_flagged_too(text_engine, test_split, corpu
     Over the test split, every command the label model alone would flag is still flagged, and
     so are more of the commands that hold a stop (first or later).
     """
-    from adaptive_nlp_ros.core.inference.engine import safety_score, WORD
+    from adaptive_nlp_ros.core.inference.engine import safety_score
     from adaptive_nlp_ros.core.inference.parse import LOOSE_STOP_ALONE
 
     models = text_engine.models
@@ -192,8 +192,7 @@ def test_a_stop_later_in_a_command_is_flagged_too(text_engine, test_split, corpu
         first = models.tfidf.probabilities(text)[index]
         both = safety_score(text, first, models.stop_detector)
         assert both >= first
-        by_word = any(text_engine.word_stop_probability(word) >= LOOSE_STOP_ALONE
-                      for word in WORD.findall(text))
+        by_word = text_engine.stop_word_score(text) >= LOOSE_STOP_ALONE
         assert text_engine.safety_check(text).possible == (
             both >= models.safety_threshold or by_word)
         if label == 'stop' or any(action.intent == 'stop' for action in actions or ()):
@@ -212,6 +211,9 @@ def test_a_words_stop_probability_is_the_detectors_reading_of_it_alone(text_engi
             assert text_engine.word_stop_probability(word) == pytest.approx(expected), word
     assert text_engine.word_stop_probability('halt') >= 0.99
     assert text_engine.word_stop_probability('kitchen') < 0.05
+    assert text_engine.stop_word_score('go to the kitchen HALT bring me the keys') == (
+        pytest.approx(text_engine.word_stop_probability('halt')))
+    assert text_engine.stop_word_score('go to the kitchen and bring me the keys') == 0.0
 
 
 def test_one_stop_word_among_task_words_flags_the_command(text_engine):
@@ -401,8 +403,7 @@ def test_an_answer_without_the_backbone_gets_a_look_at_layer_1(text_engine, test
 
 def test_one_feature_vector_serves_both_tfidf_models_alike(text_engine, test_split):
     """The receipt check computes a text's TF-IDF features once when both models share them."""
-    from adaptive_nlp_ros.core.inference.engine import safety_score, WORD
-    from adaptive_nlp_ros.core.inference.parse import LOOSE_STOP_ALONE
+    from adaptive_nlp_ros.core.inference.engine import safety_score
     from adaptive_nlp_ros.core.inference.tfidf_classifier import TfidfClassifier
 
     models = text_engine.models
@@ -414,10 +415,7 @@ def test_one_feature_vector_serves_both_tfidf_models_alike(text_engine, test_spl
         separate = safety_score(text, models.tfidf.probabilities(text)[index],
                                 models.stop_detector)
         if separate < models.safety_threshold:          # a sure stop word reads alone too
-            separate = max([separate] + [
-                probability for probability in map(text_engine.word_stop_probability,
-                                                   WORD.findall(text))
-                if probability >= LOOSE_STOP_ALONE][:1])
+            separate = max(separate, text_engine.stop_word_score(text))
         assert text_engine.safety_check(text).score == separate, text
     other = TfidfClassifier.fit(['stop now', 'stop here', 'go left', 'go right'],
                                 [1, 1, 0, 0], ['other', 'stop'])
