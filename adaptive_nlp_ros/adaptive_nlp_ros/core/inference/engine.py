@@ -99,7 +99,8 @@ class SafetyCheck:
     """The cheap check at receipt: may this command be a ``stop``, and how likely."""
 
     possible: bool                  # answer it first, at full depth
-    score: float                    # the cheap model's probability of the safety label, 0..1
+    score: float                    # the cheap models' probability of the safety label, 0..1,
+    #                                 read on the whole command (the stop lane's priority)
 
 
 @dataclass(frozen=True)
@@ -353,9 +354,11 @@ class TextEngine:
             score = safety_score(text, probabilities[self.safety_index],
                                  self.models.stop_detector, terms,
                                  features if self._detector_shares_features else None)
-            if score < self.models.safety_threshold and self.stop_probability is not None:
-                score = max(score, self.stop_word_score(text))
-            check = SafetyCheck(score >= self.models.safety_threshold, score)
+            # One sure stop word flags the command but keeps the whole command's score: a
+            # full stop lane then demotes it ("hold the cup") before any command the
+            # detector reads as a stop as a whole.
+            check = SafetyCheck(score >= self.models.safety_threshold or (
+                self.stop_probability is not None and self.stop_word_score(text) > 0.0), score)
         look = (probabilities, check)
         with self._cheap_lock:
             self._cheap_memo[text] = look
