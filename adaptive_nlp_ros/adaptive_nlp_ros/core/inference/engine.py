@@ -13,7 +13,6 @@ fp32 re-run whenever that pass does not answer ``stop`` but leaves it plausible.
 import collections
 from dataclasses import dataclass
 import math
-import re
 import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -39,7 +38,7 @@ from .strategies.stop_look import StopLook
 from .strategy_context import StrategyContext
 from .text_backbone import CommandTooLongError, TokenBatch
 from .text_models import TextModels
-from .tfidf_classifier import analyze, TfidfClassifier
+from .tfidf_classifier import analyze, text_words, TfidfClassifier
 from .variant_pool import mode_backend, mode_precision, TFIDF_VARIANT
 from .word_tagger import word_view
 from ..battery.energy_budget import EnergyBudgetModel
@@ -49,7 +48,6 @@ SAFETY_MIN_AGREEMENT = 0.999        # dev agreement with fp32 of the exact safet
 SAFETY_FAST_FIDELITY = 0.99         # dev agreement with fp32 of the fast safety pass
 CHEAP_MEMO_SIZE = 512               # texts whose TF-IDF probabilities are remembered
 WORD_MEMO_SIZE = 4096               # words outside the detector's vocabulary remembered
-WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")   # a word as the stop check reads it: "don't"
 PADDING_SLACK = 1.5                 # a batch's rows run together within this length ratio
 # An exit whose sentence head gives out_of_scope this much is always decoded (its parse
 # ignores the segment tags that bound the others: TextSegments._pending_parse).
@@ -178,7 +176,7 @@ class TextEngine:
         reading of the whole command.
         """
         sure = self._sure_stop_words
-        for word in WORD.findall(text.lower()):
+        for word in text_words(text):                   # as the detector splits them
             probability = sure.get(word)
             if probability is not None:
                 return probability
@@ -357,8 +355,8 @@ class TextEngine:
             # One sure stop word flags the command but keeps the whole command's score: a
             # full stop lane then demotes it ("hold the cup") before any command the
             # detector reads as a stop as a whole.
-            check = SafetyCheck(score >= self.models.safety_threshold or (
-                self.stop_probability is not None and self.stop_word_score(text) > 0.0), score)
+            check = SafetyCheck(score >= self.models.safety_threshold
+                                or self.stop_word_score(text) > 0.0, score)
         look = (probabilities, check)
         with self._cheap_lock:
             self._cheap_memo[text] = look

@@ -20,9 +20,14 @@ _WORD = re.compile(r'(?u)\b\w+\b')
 CHAR_NGRAMS = (2, 3, 4)
 
 
+def text_words(text: str) -> List[str]:
+    """Return a text's words as both TF-IDF models read them: lowercase, split at non-words."""
+    return _WORD.findall(text.lower())
+
+
 def analyze(text: str) -> List[str]:
     """Return the terms of a text: words, word bigrams and within-word character n-grams."""
-    words = _WORD.findall(text.lower())
+    words = text_words(text)
     terms = [f'w:{word}' for word in words]
     terms.extend(f'b:{first} {second}' for first, second in zip(words, words[1:]))
     for word in words:
