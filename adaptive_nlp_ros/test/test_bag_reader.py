@@ -139,6 +139,16 @@ def test_one_file_of_a_split_bag_is_read_alone_with_a_warning(tmp_path):
     assert decoded_texts(storage_file(path)) == TEXTS
 
 
+def test_a_broken_metadata_beside_a_file_is_a_warning_not_an_error(tmp_path):
+    path = write_rosbags_bag(tmp_path / 'bag', command_scenario(TEXTS), 'mcap')
+    (path / 'metadata.yaml').write_text('rosbag2_bagfile_information: [unclosed\n')
+    with open_bag(storage_file(path)) as reader:
+        assert reader.info.version is None
+        assert any('not valid YAML' in warning and 'alone' in warning
+                   for warning in reader.warnings)
+    assert decoded_texts(storage_file(path)) == TEXTS
+
+
 def test_counts_that_disagree_are_warned_about(tmp_path):
     """metadata.yaml counting other numbers than the storage holds is said loudly."""
     path = write_rosbags_bag(tmp_path / 'bag', command_scenario(TEXTS), 'mcap')
