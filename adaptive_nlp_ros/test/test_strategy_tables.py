@@ -81,7 +81,7 @@ def test_most_accurate_within_is_the_scan_of_the_pool(nan_accuracy):
             if option.energy_mj(tokens) <= budget and (
                     best is None or option.dev_accuracy > best.dev_accuracy):
                 best = option
-        assert context.most_accurate_within(budget, tokens) is (best or context.cheapest())
+        assert context.most_accurate_within(budget, tokens) is (best or context.cheapest(tokens))
 
 
 @pytest.mark.parametrize('temperature', [1.0, 0.25])

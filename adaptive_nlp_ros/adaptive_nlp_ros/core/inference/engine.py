@@ -129,6 +129,9 @@ class TextEngine:
         self.context = StrategyContext.build(
             models.pool.values(), models.mode_fidelity, models.num_layers, models.labels,
             profile, budget_model, models.gate)
+        fast_mode = self._safety_fast_mode()
+        if self.safety_override:
+            self.context = self.context.with_stop_look(fast_mode)
         self.full = FullReference(self.context)
         self.safety_index = (models.labels.index(models.safety_label)
                              if models.safety_label in models.labels else None)
@@ -138,7 +141,7 @@ class TextEngine:
         self.safety_intent_index = (scheme.intents.index(models.safety_label)
                                     if scheme is not None
                                     and models.safety_label in scheme.intents else None)
-        self.safety = SafetyPath(self.context, self._safety_fast_mode(),
+        self.safety = SafetyPath(self.context, fast_mode,
                                  self.context.pool_by_id[self._safety_variant()].variant.mode,
                                  models.safety_label or '', models.safety_threshold,
                                  models.safety_release)

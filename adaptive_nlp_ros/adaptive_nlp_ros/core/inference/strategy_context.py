@@ -7,7 +7,7 @@ The pool and the modes, with their dev accuracy and their profiled energy as
 Energies are precomputed as two numbers per option, so a decision costs microseconds.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import math
 from typing import Dict, List, NamedTuple, Sequence, Tuple
 
@@ -143,7 +143,7 @@ class StrategyContext:
     def __init__(self, pool: List[PoolOption], modes: List[ModeOption], num_layers: int,
                  labels: List[str], budget_model: EnergyBudgetModel,
                  input_energy: LinearCost, head_energy: LinearCost, reference_id: str,
-                 gate: Dict = None):
+                 gate: Dict = None, embedding_energy: LinearCost = NO_COST):
         self.pool = sorted(pool, key=lambda option: option.energy_mj(16))
         self.modes = sorted(modes, key=lambda option: -option.fidelity)
         self.num_layers = num_layers
@@ -151,6 +151,7 @@ class StrategyContext:
         self.budget_model = budget_model
         self.input_energy = input_energy       # tokenization + embeddings (+ the stop check)
         self.head_energy = head_energy
+        self.embedding_energy = embedding_energy  # tokenization + embeddings alone
         self.reference_id = reference_id
         self.gate = gate or {}                 # the moe_gate strategy's learned gate
         self.pool_by_id: Dict[str, PoolOption] = {option.variant_id: option
@@ -166,8 +167,8 @@ class StrategyContext:
               labels: List[str], profile: CostProfile,
               budget_model: EnergyBudgetModel, gate: Dict = None) -> 'StrategyContext':
         """Combine training's dev measurements with the machine's cost profile."""
-        input_energy = _add(_linear(profile, 'tokenize'), _linear(profile, 'embed'),
-                            _linear(profile, 'stop_check'))
+        embedding_energy = _add(_linear(profile, 'tokenize'), _linear(profile, 'embed'))
+        input_energy = _add(embedding_energy, _linear(profile, 'stop_check'))
         head_energy = _linear(profile, 'head')
         modes = [ModeOption(mode, fidelity,
                             tuple(_linear(profile, f'layer{layer}/{mode}')
@@ -191,11 +192,28 @@ class StrategyContext:
             pool.append(PoolOption(variant, entry.dev_accuracy, energy))
         reference = f'minilm_l{num_layers}_{REFERENCE_MODE}'
         return cls(pool, modes, num_layers, labels, budget_model, input_energy, head_energy,
-                   reference, gate)
+                   reference, gate, embedding_energy)
 
-    def cheapest(self) -> PoolOption:
-        """Return the pool option with the least energy."""
-        return self.pool[0]
+    def with_stop_look(self, mode: str) -> 'StrategyContext':
+        """
+        Return this context with TF-IDF priced as it runs: its answer plus a one-layer look.
+
+        Every TF-IDF answer a strategy picks takes one backbone layer in ``mode`` before it
+        stands, in case it missed a stop (``strategies.stop_look``): tokenization,
+        embeddings, that layer and the heads. Priced without it, TF-IDF could cost more than
+        a two-layer int8 variant that a coarse strategy passed over for it at a lower battery.
+        """
+        look = _add(self.embedding_energy, self.head_energy,
+                    self.mode_by_name[mode].layers_cost(1, 1))
+        pool = [replace(option, energy=option.energy + look)
+                if option.variant.kind == 'tfidf' else option for option in self.pool]
+        return StrategyContext(pool, list(self.modes), self.num_layers, self.labels,
+                               self.budget_model, self.input_energy, self.head_energy,
+                               self.reference_id, self.gate, self.embedding_energy)
+
+    def cheapest(self, tokens: int = 16) -> PoolOption:
+        """Return the pool option with the least energy for ``tokens`` tokens."""
+        return self.efficient_pool(tokens)[0]
 
     def most_accurate_within(self, budget_mj: float, tokens: int) -> PoolOption:
         """Return the most accurate option within ``budget_mj`` (the cheapest if none fits)."""
@@ -204,7 +222,7 @@ class StrategyContext:
             if fixed_mj + per_token_mj * tokens <= budget_mj and (
                     best is None or accuracy > best_accuracy):
                 best, best_accuracy = option, accuracy
-        return best if best is not None else self.pool[0]
+        return best if best is not None else self.cheapest(tokens)
 
     def efficient_pool(self, tokens: int) -> List[PoolOption]:
         """

@@ -124,7 +124,8 @@ class MoeGate(Strategy):
         The cheapest at this command's length among ``index`` and the experts after it (the
         order is energy at 16 tokens, and per-token costs differ: a long command can make a
         later expert cheaper, and a lower battery must never pick a costlier one); where none
-        fits the budget, the last one before ``index`` that does (else the first).
+        fits the budget, the last one before ``index`` that does (else the cheapest at this
+        length).
         """
         terms = self.energy_terms
         chosen, chosen_mj = -1, math.inf
@@ -136,7 +137,9 @@ class MoeGate(Strategy):
             return chosen
         while index > 0 and terms[index][0] + terms[index][1] * tokens > budget:
             index -= 1
-        return index
+        if terms[index][0] + terms[index][1] * tokens <= budget:
+            return index
+        return min(range(len(terms)), key=lambda i: terms[i][0] + terms[i][1] * tokens)
 
     def decide(self, state: DecisionState) -> Action:
         """Pick the expert (the target remembered per battery reading, as thresholds are)."""
