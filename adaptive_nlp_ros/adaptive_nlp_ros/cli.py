@@ -171,6 +171,8 @@ def cmd_evaluate(args) -> int:
     json_path.write_text(text)
     _print_results_table(result, engine.safety_label)
     _print_confusion(result)
+    if 'structure_note' in result:
+        LOG.warning('%s', result['structure_note'])
     print(f'written {json_path}')
     if predictions is not None:
         for path in _write_predictions(predictions, dataset, runs):

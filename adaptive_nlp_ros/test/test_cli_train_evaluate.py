@@ -394,3 +394,22 @@ def test_a_model_trained_without_images_says_so_where_images_are_asked_for(tiny_
         artifacts.verify_files(folder, manifest, [artifacts.IMAGE_DIR])
     assert 'trained with --no-images' in str(raised.value)
     assert 'artifacts --ensure' not in str(raised.value)
+
+
+def test_evaluate_says_why_a_label_only_model_scores_no_argument(text_engine, corpus_dir):
+    """A model without token heads answers one bare action: its argument F1 of 0 is explained."""
+    from unittest import mock
+
+    from adaptive_nlp_ros.core.evaluation.evaluation import evaluate
+    from adaptive_nlp_ros.core.training.dataset import load_dataset
+
+    dataset = load_dataset(corpus_dir / 'test_handwritten.jsonl')
+    rows = [i for i, actions in enumerate(dataset.actions)
+            if any(action.arguments for action in actions)][:6]
+    subset = type(dataset)([dataset.texts[i] for i in rows], [dataset.labels[i] for i in rows],
+                           actions=[dataset.actions[i] for i in rows])
+    assert 'structure_note' not in evaluate(text_engine, subset, ['full'])
+    with mock.patch.object(text_engine.models.heads, 'scheme', None):     # no token heads
+        result = evaluate(text_engine, subset, ['full'])
+    assert 'labels only' in result['structure_note']
+    assert result['strategies']['full']['argument_f1'] == 0.0

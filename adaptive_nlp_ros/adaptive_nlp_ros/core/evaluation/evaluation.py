@@ -97,6 +97,12 @@ def oracle_run(engine: TextEngine, static_runs: Dict[str, StrategyRun],
     return StrategyRun('oracle', outcomes)
 
 
+LABEL_ONLY_NOTE = ('the model was trained on labels only (no token heads): every answer is one '
+                   'action without arguments, so sequence exactness counts only one-action '
+                   'commands and argument recall is 0 by construction; train on lines with '
+                   '"actions" to score the parse')
+
+
 def evaluate(engine: TextEngine, dataset: Dataset, names: Optional[Sequence[str]] = None,
              battery: float = 1.0, budget_mj: Optional[float] = None,
              progress: Optional[Callable[[str, int, int], None]] = None,
@@ -121,7 +127,11 @@ def evaluate(engine: TextEngine, dataset: Dataset, names: Optional[Sequence[str]
         runs['oracle'] = oracle_run(engine, {n: runs[n] for n in statics}, dataset.labels)
     if runs_out is not None:
         runs_out.update({name: runs[name] for name in names})
+    notes = {}
+    if dataset.structured and not engine.models.heads.structured:
+        notes['structure_note'] = LABEL_ONLY_NOTE
     return {
+        **notes,
         'n': len(dataset),
         'battery': battery,
         'budget_mj': budget_mj if budget_mj is not None else engine.resources(
