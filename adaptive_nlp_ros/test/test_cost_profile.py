@@ -39,3 +39,23 @@ def test_a_run_of_layers_costs_the_sum_of_its_layers(first, count):
     mode = ModeOption('ort_int8', 0.99, layers)
     expected = sum(cost.mj(20) for cost in layers[first - 1:first - 1 + count])
     assert mode.energy_mj(first, count, 20) == pytest.approx(expected)
+
+
+def test_the_profiled_exit_read_decodes_the_parse_as_the_engine_does(text_engine):
+    """
+    The ``head`` component times what the engine does at every exit it judges.
+
+    With token heads that is the sentence head, the tags and their decoding into actions;
+    a profile of the sentence head alone priced early exit's exits at a ninth of their cost.
+    """
+    import torch
+
+    from adaptive_nlp_ros.core.inference.profiling import _exit_read
+
+    models = text_engine.models
+    text = 'go to the kitchen and bring me the red cup'
+    batch = models.tokenizer.encode([text])
+    with torch.inference_mode():
+        joint, parse = _exit_read(models, text, batch, models.encoder.embed(batch))()
+    assert [action.intent for action in parse.actions] == ['navigate', 'bring']
+    assert joint.shape == (len(models.labels),)
