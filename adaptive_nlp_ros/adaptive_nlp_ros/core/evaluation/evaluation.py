@@ -127,11 +127,7 @@ def evaluate(engine: TextEngine, dataset: Dataset, names: Optional[Sequence[str]
         runs['oracle'] = oracle_run(engine, {n: runs[n] for n in statics}, dataset.labels)
     if runs_out is not None:
         runs_out.update({name: runs[name] for name in names})
-    notes = {}
-    if dataset.structured and not engine.models.heads.structured:
-        notes['structure_note'] = LABEL_ONLY_NOTE
-    return {
-        **notes,
+    result = {
         'n': len(dataset),
         'battery': battery,
         'budget_mj': budget_mj if budget_mj is not None else engine.resources(
@@ -142,6 +138,9 @@ def evaluate(engine: TextEngine, dataset: Dataset, names: Optional[Sequence[str]
                                        dataset.actions if dataset.structured else None)
                        for name in names},
     }
+    if dataset.structured and not engine.models.heads.structured:
+        result['structure_note'] = LABEL_ONLY_NOTE
+    return result
 
 
 def finite_or_none(value: float) -> Optional[float]:

@@ -133,8 +133,7 @@ class TextEngine:
         if self.safety_override:
             self.context = self.context.with_stop_look(fast_mode)
         self.full = FullReference(self.context)
-        self.safety_index = (models.labels.index(models.safety_label)
-                             if models.safety_label in models.labels else None)
+        self.safety_index = models.safety_index
         self.out_of_scope_index = (models.labels.index(OUT_OF_SCOPE)
                                    if OUT_OF_SCOPE in models.labels else None)
         scheme = models.heads.scheme if models.heads.structured else None

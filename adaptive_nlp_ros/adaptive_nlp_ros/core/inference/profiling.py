@@ -101,15 +101,13 @@ def _exit_read(models: TextModels, text: str, batch, embedded: torch.Tensor
         final = models.encoder.run_layer(layer, final, batch, REFERENCE_MODE)
     view = TokenView.of_encoding(text, models.tokenizer.encoding(text))
     pieces = batch.input_ids.shape[1]
-    safety_index = (models.labels.index(models.safety_label)
-                    if models.safety_label in models.labels else None)
 
     def read() -> object:
         sentence = heads.probabilities(last, final, batch.token_mask)[0]
         segment, roles, intents = (part[0][1:pieces - 1].numpy()
                                    for part in heads.token_probabilities(last, final))
         return read_structured_exit(view, sentence.numpy(), segment, roles, intents,
-                                    heads.scheme, models.labels, safety_index)
+                                    heads.scheme, models.labels, models.safety_index)
     return read
 
 

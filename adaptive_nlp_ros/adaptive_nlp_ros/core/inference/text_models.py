@@ -60,6 +60,12 @@ class TextModels:
     safety_release: Optional[SafetyRelease] = None
 
     @property
+    def safety_index(self) -> Optional[int]:
+        """Return the safety label's index in ``labels`` (None: no safety label)."""
+        return (self.labels.index(self.safety_label) if self.safety_label in self.labels
+                else None)
+
+    @property
     def num_layers(self) -> int:
         """Return the number of encoder layers of the backbone."""
         return self.encoder.num_layers
