@@ -36,7 +36,7 @@ from .strategies.safety_path import SafetyPath
 from .strategies.static import STATIC_PREFIX
 from .strategies.stop_look import StopLook
 from .strategy_context import StrategyContext
-from .text_backbone import CommandTooLongError, TokenBatch
+from .text_backbone import CommandTooLongError, PackedBatch, TokenBatch
 from .text_models import TextModels
 from .tfidf_classifier import analyze, text_words, TfidfClassifier
 from .variant_pool import mode_backend, mode_precision, TFIDF_VARIANT
@@ -495,7 +495,9 @@ class TextSegments:
     only what it says from the cached state before it. Dynamic int8 quantizes activations
     with one scale per call, so a batch would see slightly different numbers than each input
     alone: with ``exact_batching`` (the default) int8 layers run input by input, and batched
-    labels equal one-at-a-time labels.
+    labels equal one-at-a-time labels. Other inputs that run together in a torch mode are
+    packed end to end (``PackedBatch``: no padding); in an ONNX Runtime mode, whose sessions
+    take a padded batch, they run in groups of similar length (``length_groups``).
     """
 
     def __init__(self, engine: 'TextEngine') -> None:
@@ -532,7 +534,8 @@ class TextSegments:
             for run in runs:
                 self._run_layers([run], first_layer, count, mode, refined, read_exit)
             return
-        if len(runs) > 1:
+        packed = len(runs) > 1 and mode_backend(mode) == 'torch'
+        if len(runs) > 1 and not packed:
             groups = length_groups([run.item.batch.input_ids.shape[1] for run in runs])
             if len(groups) > 1:
                 for group in groups:
@@ -543,18 +546,22 @@ class TextSegments:
         for run in runs:
             if 0 not in run.hidden:
                 run.hidden[0] = encoder.embed(run.item.batch)
-        hidden, batch = _stack(runs, first_layer - 1)
         last_layer = min(self.num_layers, first_layer + count - 1)
         with torch.inference_mode():
-            for layer in range(first_layer, last_layer + 1):
-                hidden = encoder.run_layer(layer, hidden, batch, mode)
-                for row, run in enumerate(runs):
-                    tokens = run.item.batch.input_ids.shape[1]
-                    run.hidden[layer] = hidden[row:row + 1, :tokens]
+            if packed:
+                hidden, token_mask = self._packed_layers(runs, first_layer, last_layer, mode)
+            else:
+                hidden, batch = _stack(runs, first_layer - 1)
+                for layer in range(first_layer, last_layer + 1):
+                    hidden = encoder.run_layer(layer, hidden, batch, mode)
+                    for row, run in enumerate(runs):
+                        tokens = run.item.batch.input_ids.shape[1]
+                        run.hidden[layer] = hidden[row:row + 1, :tokens]
+                token_mask = batch.token_mask
             probabilities = tags = None
             if read_exit:
                 heads = self.models.heads
-                probabilities = heads.probabilities(last_layer, hidden, batch.token_mask)
+                probabilities = heads.probabilities(last_layer, hidden, token_mask)
                 if heads.structured:
                     tags = heads.token_probabilities(last_layer, hidden)
         layers = tuple(range(first_layer, last_layer + 1))
@@ -580,6 +587,23 @@ class TextSegments:
             run.record(segment, last_layer, row_probabilities,
                        engine.head_energy_mj(tokens) if read_exit else 0.0, parse, safety,
                        action_safety, pending)
+
+    def _packed_layers(self, runs: List[InputRun], first_layer: int, last_layer: int,
+                       mode: str) -> Tuple[torch.Tensor, torch.Tensor]:
+        """
+        Run layers ``first_layer .. last_layer`` for several inputs packed end to end.
+
+        Keep each input's state after every layer (a view) and return the last one padded,
+        with its token mask, for the exit heads.
+        """
+        encoder = self.models.encoder
+        packing = PackedBatch.of([run.item.batch.input_ids.shape[1] for run in runs])
+        hidden = packing.pack([run.hidden[first_layer - 1] for run in runs])
+        for layer in range(first_layer, last_layer + 1):
+            hidden = encoder.run_layer(layer, hidden, packing, mode)
+            for row, run in enumerate(runs):
+                run.hidden[layer] = packing.row(hidden, row)
+        return packing.unpack(hidden)
 
     def _safety(self, sentence: torch.Tensor, joint: torch.Tensor) -> Optional[float]:
         """Return the safety label's probability at an exit: asking both heads never lowers it."""
@@ -692,6 +716,8 @@ class TextSegments:
 def length_groups(lengths: Sequence[int], slack: float = PADDING_SLACK) -> List[List[int]]:
     """
     Split a batch's rows into runs of similar length, shortest first (row indices).
+
+    For ONNX Runtime layers, which take a padded batch (torch layers take a packed one).
 
     A row joins the group of the shorter ones before it while the group's longest row is at
     most ``slack`` times its shortest (plus 4 tokens). Padding a batch to its longest command
