@@ -13,7 +13,8 @@ Per fleet size and server setting (``max_batch`` 16, then 1): a steady phase (ea
 published at once). Figures: answered per second (first command published to last result),
 p50 / p95 of the controller-reported latency, the share answered by the server, and the robot's
 energy per command (an estimate: profiled CPU time for local answers, the radio model of
-``core/offload/radio_energy.py`` for offloaded ones).
+``core/offload/radio_energy.py`` for offloaded ones). And the server alone, in closed loop
+(each client keeps one request outstanding), ``max_batch`` 16 and 1 interleaved on one server.
 
 Also the radio against local energy per command at each battery level (the break-even payload
 and battery), from the controller's own decision rule, without ROS.
@@ -45,6 +46,8 @@ STEADY_HZ = 5.0
 STEADY_S = 6.0
 BURST = 20
 DEADLINE_MS = 150
+CAPACITY_ROUNDS = 3         # the server alone: rounds per fleet size, each setting in turn
+CAPACITY_ROUND_S = 3.0
 TEXTS = ['go to the kitchen', 'bring the red cup from the table to anna', 'follow me',
          'what time is it', 'turn left 90 degrees', 'find my keys in the bedroom',
          'say hello to the man in the red shirt', 'go to the door and wait there',
@@ -192,8 +195,12 @@ def _run_fleet(rclpy, context, executor, engines, size: int, quick: bool) -> Dic
         fleet.destroy()
 
 
-def _server_capacity(rclpy, context, executor, size: int, duration_s: float) -> Dict[str, object]:
-    """Closed loop: ``size`` clients, one request outstanding each, for ``duration_s``."""
+def _closed_loop(rclpy, context, executor, size: int, duration_s: float) -> List[tuple]:
+    """
+    Keep one request outstanding per client for ``duration_s``; return what came back in it.
+
+    Each reply is ``(round trip ms, status, batch size)``.
+    """
     from adaptive_nlp_ros_msgs.srv import Understand
     node = rclpy.create_node(f'capacity_bench_{size}', context=context)
     clients = [node.create_client(Understand, '/edge/understand') for _ in range(size)]
@@ -221,23 +228,68 @@ def _server_capacity(rclpy, context, executor, size: int, duration_s: float) -> 
     try:
         for client in clients:
             client.wait_for_service(timeout_sec=30.0)
-        started = time.perf_counter()
-        stop_at[0] = started + duration_s
+        stop_at[0] = time.perf_counter() + duration_s
         for index, client in enumerate(clients):
             ask(client, index)
         time.sleep(duration_s + 1.0)
         with lock:
-            done = [reply for reply in replies if reply[0] <= stop_at[0]]
-        answered_rtts = [rtt for _, rtt, status, _ in done if status == 0]
-        return {'clients': size, 'answered_per_s': len(answered_rtts) / duration_s,
-                'p50_ms': percentile(answered_rtts, 0.5),
-                'p95_ms': percentile(answered_rtts, 0.95),
-                'not_answered': sum(status != 0 for _, _, status, _ in done),
-                'mean_batch': statistics.mean(batch for *_, status, batch in done
-                                              if status == 0) if answered_rtts else math.nan}
+            return [reply[1:] for reply in replies if reply[0] <= stop_at[0]]
     finally:
         executor.remove_node(node)
         node.destroy_node()
+
+
+def _set_max_batch(rclpy, context, executor, max_batch: int) -> None:
+    """Set the running server's ``max_batch`` (it applies from the next batch)."""
+    from rclpy.parameter import Parameter
+    from rclpy.parameter_client import AsyncParameterClient
+    node = rclpy.create_node('capacity_bench_parameters', context=context)
+    executor.add_node(node)
+    try:
+        client = AsyncParameterClient(node, '/edge/expert_server')
+        if not client.wait_for_services(timeout_sec=30.0):
+            raise RuntimeError("the expert server's parameter services did not appear")
+        future = client.set_parameters([Parameter('max_batch', value=max_batch)])
+        deadline = time.monotonic() + 10.0
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        done = future.done()
+        if not done or not all(result.successful for result in future.result().results):
+            raise RuntimeError(f'could not set max_batch {max_batch} on the expert server')
+    finally:
+        executor.remove_node(node)
+        node.destroy_node()
+
+
+def _server_capacity(rclpy, context, executor, rounds: int,
+                     round_s: float) -> Dict[str, Dict[str, Dict[str, object]]]:
+    """
+    Measure one server in closed loop, ``max_batch`` 16 and 1 interleaved, per setting and size.
+
+    Each fleet size alternates the two settings ``rounds`` times (a run-time parameter change,
+    no restart), so drift in the shared machine's speed falls on both alike; the replies of a
+    setting's rounds are pooled.
+    """
+    pooled: Dict[str, Dict[str, List[tuple]]] = {'16': {}, '1': {}}
+    for size in FLEET_SIZES:
+        for _ in range(rounds):
+            for max_batch in (16, 1):
+                print(f'  server capacity: max_batch {max_batch}, {size} client(s)', flush=True)
+                _set_max_batch(rclpy, context, executor, max_batch)
+                pooled[str(max_batch)].setdefault(str(size), []).extend(
+                    _closed_loop(rclpy, context, executor, size, round_s))
+    figures: Dict[str, Dict[str, Dict[str, object]]] = {}
+    for max_batch, by_size in pooled.items():
+        for size, replies in by_size.items():
+            rtts = [rtt for rtt, status, _ in replies if status == 0]
+            figures.setdefault(max_batch, {})[size] = {
+                'clients': int(size), 'rounds': rounds, 'seconds': rounds * round_s,
+                'answered_per_s': len(rtts) / (rounds * round_s),
+                'p50_ms': percentile(rtts, 0.5), 'p95_ms': percentile(rtts, 0.95),
+                'not_answered': sum(status != 0 for _, status, _ in replies),
+                'mean_batch': (statistics.mean(batch for _, status, batch in replies
+                                               if status == 0) if rtts else math.nan)}
+    return figures
 
 
 def energy_table(engine) -> Dict[str, object]:
@@ -277,6 +329,22 @@ def energy_table(engine) -> Dict[str, object]:
         'levels': levels, 'lowest_battery_that_offloads': break_even_battery}
 
 
+def _start_server(env: Dict[str, str], max_batch: int) -> subprocess.Popen:
+    """Start the installed expert server in namespace /edge."""
+    return subprocess.Popen(
+        [str(SERVER), '--ros-args', '-r', '__ns:=/edge', '-p', f'max_batch:={max_batch}'],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _stop_server(server: subprocess.Popen) -> None:
+    """SIGINT the server; kill it if it has not ended in 15 s."""
+    server.send_signal(2)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def run(quick: bool = False) -> Dict[str, object]:
     """Run the fleet measurements; return the figures."""
     import rclpy
@@ -296,29 +364,22 @@ def run(quick: bool = False) -> Dict[str, object]:
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     try:
+        server = _start_server(env, 16)
+        try:
+            figures['capacity'] = _server_capacity(rclpy, context, executor, CAPACITY_ROUNDS,
+                                                   1.5 if quick else CAPACITY_ROUND_S)
+        finally:
+            _stop_server(server)
         for max_batch in (16, 1):
-            server = subprocess.Popen(
-                [str(SERVER), '--ros-args', '-r', '__ns:=/edge', '-p', f'max_batch:={max_batch}'],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            server = _start_server(env, max_batch)
             try:
-                capacity = {}
-                for size in FLEET_SIZES:
-                    print(f'  server capacity: max_batch {max_batch}, {size} client(s)',
-                          flush=True)
-                    capacity[str(size)] = _server_capacity(rclpy, context, executor, size,
-                                                           2.0 if quick else 4.0)
-                figures.setdefault('capacity', {})[str(max_batch)] = capacity
                 runs = {}
                 for size in ((1, 8) if quick else FLEET_SIZES):
                     print(f'  fleet: max_batch {max_batch}, {size} robot(s)', flush=True)
                     runs[str(size)] = _run_fleet(rclpy, context, executor, engines, size, quick)
                 figures['runs'][str(max_batch)] = runs
             finally:
-                server.send_signal(2)
-                try:
-                    server.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    server.kill()
+                _stop_server(server)
     finally:
         executor.shutdown()
         spinner.join(timeout=5)
@@ -351,7 +412,10 @@ def markdown(figures: Dict[str, object]) -> str:
                     f'{100 * row["share_offloaded"]:.0f}% | {row["energy_mj_per_command"]:.1f} | '
                     f'{row["energy_mj_offloaded"]:.1f} | {row["energy_mj_local"]:.1f} |')
     lines += ['', 'The server alone (closed loop: each robot keeps one request outstanding, '
-              'the next sent on the reply; no controllers, so the robots cost no CPU here):', '',
+              'the next sent on the reply; no controllers, so the robots cost no CPU here). One '
+              'server; per fleet size, max_batch 16 and 1 take turns (set at run time) for '
+              f'{CAPACITY_ROUNDS} rounds each, replies pooled, so drift in the machine speed '
+              'falls on both:', '',
               '| server batching | robots | answered/s | p50 ms | p95 ms | mean batch | '
               'not answered |', '|---|---|---|---|---|---|---|']
     for max_batch, rows in figures.get('capacity', {}).items():
