@@ -336,6 +336,40 @@ def test_roles_the_intent_took_keep_it_and_later_actions_are_weighed_too():
     assert [action.intent for action in parse.actions] == ['bring', 'navigate']
 
 
+DO_ME_A_FAVOR = (['do', 'me', 'a', 'favor', 'and', 'go', 'to', 'the', 'hall'],
+                 ['B', 'I', 'I', 'I', 'O', 'B', 'I', 'I', 'I'],
+                 ['O'] * 8 + ['B-destination'], ['bring'] * 5 + ['navigate'] * 4)
+
+
+@pytest.mark.parametrize('signatures, expected', [
+    (TRAINED_SIGNATURES, ['navigate']),          # a bring always had an argument: no task
+    ((), ['bring', 'navigate'])])                 # a model saved without the table
+def test_a_leading_bare_action_of_an_intent_that_always_had_arguments_is_dropped(
+        signatures, expected):
+    view, seg, role, intent = tags_for(*DO_ME_A_FAVOR)
+    scheme = TagScheme(INTENTS, intent_signatures=signatures)
+    sentence = sentence_distribution(bring=0.5, navigate=0.4)
+    joint, parse = read_structured_exit(view, sentence, seg, role, intent, scheme, INTENTS, 4)
+    assert [action.intent for action in parse.actions] == expected
+    assert parse.label == expected[0] == INTENTS[int(joint.argmax())]
+    assert [(a.role, a.value) for a in parse.actions[-1].arguments] == [('destination', 'hall')]
+
+
+def test_a_bare_action_after_a_task_or_alone_is_kept():
+    """`... and come back` lost no task: only request forms in front are dropped."""
+    scheme = TagScheme(INTENTS, intent_signatures=TRAINED_SIGNATURES)
+    words = ['go', 'to', 'the', 'hall', 'and', 'bring']
+    view, seg, role, intent = tags_for(words, ['B', 'I', 'I', 'I', 'O', 'B'],
+                                       ['O', 'O', 'O', 'B-destination', 'O', 'O'],
+                                       ['navigate'] * 5 + ['bring'])
+    parse = decode(view, seg, role, intent, scheme, 'navigate', 0.95)
+    assert [action.intent for action in parse.actions] == ['navigate', 'bring']
+    view, seg, role, intent = tags_for(['bring', 'please'], ['B', 'I'], ['O', 'O'],
+                                       ['bring', 'bring'])
+    alone = decode(view, seg, role, intent, scheme, 'bring', 0.95)
+    assert [action.intent for action in alone.actions] == ['bring']
+
+
 @pytest.mark.parametrize('intent_roles', [(('pick', ('object',)), ('stop', ())), ()])
 def test_exit_heads_keep_the_roles_each_intent_took(tmp_path, intent_roles):
     scheme = TagScheme(INTENTS, intent_roles=intent_roles,
@@ -345,24 +379,41 @@ def test_exit_heads_keep_the_roles_each_intent_took(tmp_path, intent_roles):
 
 
 @pytest.mark.parametrize('seed', range(20))
-def test_segment_bound_bounds_every_parse_of_the_tags(seed):
-    """No label (out_of_scope apart) and no first-action reading makes a parse surer."""
+@pytest.mark.parametrize('signatures', [(), TRAINED_SIGNATURES])
+def test_segment_bound_bounds_every_parse_of_the_tags(seed, signatures):
+    """
+    No label (out_of_scope apart) and no first-action reading makes a parse surer.
+
+    With the training table too, where bare requests in front are dropped.
+    """
     rng = np.random.default_rng(seed)
     words = [f'w{index}' for index in range(int(rng.integers(1, 12)))]
     view, _, _, _ = tags_for(words, ['O'] * len(words), ['O'] * len(words),
                              ['pick'] * len(words))
     seg, role, intent = (rng.dirichlet(np.full(width, 0.4), size=len(words))
                          for width in (3, len(SCHEME.role_tags), len(INTENTS)))
+    scheme = TagScheme(INTENTS, intent_signatures=signatures)
     bound = segment_bound(view, seg)
     for label in INTENTS:
         if label == 'out_of_scope':
             continue
         sentence = np.full(len(INTENTS), 0.01)
         sentence[INTENTS.index(label)] = 1.0 - 0.01 * (len(INTENTS) - 1)
-        joint, parse = read_structured_exit(view, sentence, seg, role, intent, SCHEME,
+        joint, parse = read_structured_exit(view, sentence, seg, role, intent, scheme,
                                             INTENTS, INTENTS.index('stop'))
         if parse.label != 'out_of_scope':
             assert parse.confidence <= bound + 1e-12, (label, parse)
+
+
+def test_a_dropped_bare_request_leaves_the_parse_no_surer():
+    """An unsure `do me a favor` goes from the actions, not from how sure the parse is."""
+    view, seg, role, intent = tags_for(*DO_ME_A_FAVOR, sure=0.95)
+    seg[:4] = [0.2, 0.2, 0.6]
+    scheme = TagScheme(INTENTS, intent_signatures=TRAINED_SIGNATURES)
+    sentence = sentence_distribution(navigate=0.96)
+    _, parse = read_structured_exit(view, sentence, seg, role, intent, scheme, INTENTS, 4)
+    assert [action.intent for action in parse.actions] == ['navigate']
+    assert parse.confidence == pytest.approx(0.6) == segment_bound(view, seg)
 
 
 def test_segment_bound_is_the_parse_confidence_when_a_segment_is_the_weakest_part():

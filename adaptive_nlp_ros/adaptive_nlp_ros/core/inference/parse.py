@@ -29,7 +29,9 @@ turns them into actions, at word level (a word takes the tags of its first piece
    a motion amount takes the role its unit names (``1.5 m`` is a distance, ``0.3 m/s`` a
    speed), as sure as its words are an amount;
 4. neighbouring actions of one intent, one of them without arguments, are one action
-   (``_merge_repeats``);
+   (``_merge_repeats``); an action in front of the others with no argument, of an intent
+   that always had one in training, is a request form read as a task and is dropped
+   (``_without_bare_requests``: ``do me a favor and | go to the hall``);
 5. an action whose (sure) arguments have roles its intent never took together in training
    has its intent weighed by how likely each intent shows those roles
    (``TagScheme.fit_to_roles``: ``bring Tomás to the meeting room`` is ``guide``, a
@@ -44,7 +46,7 @@ tags that make it (its ``B`` and every ``I``), so a span is only as sure as its 
 word; the whole parse is as sure as its weakest part (``ParsedCommand.confidence``).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 import math
 import re
@@ -258,6 +260,11 @@ class TagScheme:
         total = float(weighed.sum())
         return weighed / total if total > 0 else distribution
 
+    def always_has_arguments(self, intent: str) -> bool:
+        """Return True when every ``intent`` action in training had an argument (a table kept)."""
+        taken = self._signatures.get(intent)
+        return bool(taken) and frozenset() not in taken
+
     def allows(self, intent: str, role: str) -> bool:
         """Return True when an argument of ``role`` may belong to an ``intent`` action."""
         allowed = self._allowed_roles.get(intent)
@@ -365,6 +372,9 @@ class DraftParse:
 
     actions: Tuple[DraftAction, ...]
     scheme: Optional[TagScheme] = None       # the roles each intent allows (None: all)
+    # How sure the actions dropped as bare requests were (``_without_bare_requests``): the
+    # parse stays no surer than with them, so dropping one never makes an exit look surer.
+    dropped_confidence: float = 1.0
 
     def finish(self, label: str, label_confidence: float) -> ParsedCommand:
         """Return the parse with ``label`` as the first action's intent (see the module)."""
@@ -386,7 +396,8 @@ class DraftParse:
             parsed = [ParsedAction(action.intent, action.confidence, tuple(
                 argument for argument in action.arguments if allows(action.intent, argument.role)),
                 action.start, action.end) for action in parsed]
-        weakest = min([label_confidence] + [a.confidence for a in parsed]
+        weakest = min([label_confidence, self.dropped_confidence]
+                      + [a.confidence for a in parsed]
                       + [g.confidence for a in parsed for g in a.arguments])
         return ParsedCommand(tuple(parsed), weakest)
 
@@ -412,16 +423,28 @@ def segment_bound(view: TokenView, segment: np.ndarray) -> float:
     Return an upper bound of a parse's confidence read from its segment tags alone.
 
     Every word tagged inside an action joins an action whose confidence is at most that
-    tag's probability (merged actions keep the lower), and a parse is as sure as its
-    weakest part: so no parse of these tags is surer than the least sure of them. It does
-    not bound an ``out_of_scope`` answer, whose parse reads no segment. 1.0 with no word in
-    an action. Costs an argmax, where decoding costs a layer (``TextSegments``).
+    tag's probability (merged actions keep the lower; a bare request dropped in front keeps
+    its own in the parse's), and a parse is as sure as its weakest part: so no parse of these
+    tags is surer than the least sure of them. It does not bound an ``out_of_scope`` answer,
+    whose parse reads no segment. 1.0 with no word in an action. Costs an argmax, where
+    decoding costs a layer (``TextSegments``).
     """
     if not len(view.offsets):
         return 1.0
     words = segment[view.word_starts()]
     inside = words.max(axis=1)[words.argmax(axis=1) != 0]
     return float(inside.min()) if len(inside) else 1.0
+
+
+def _runs(segment_tags: Sequence[int]) -> List[Tuple[int, int]]:
+    """Return the (first, last) words of each action the segment tags make (as decoded)."""
+    runs: List[Tuple[int, int]] = []
+    for word, tag in enumerate(segment_tags):
+        if tag == 1 or (tag == 2 and (not runs or runs[-1][1] != word - 1)):
+            runs.append((word, word))
+        elif tag == 2:
+            runs[-1] = (runs[-1][0], word)
+    return runs
 
 
 def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, intents: np.ndarray,
@@ -447,13 +470,8 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
     segment_p = segment[starts, segment_tag].tolist()
     segment_tag, role_tag, role_p_of = segment_tag.tolist(), role_tag.tolist(), role_p.tolist()
 
-    actions: List[List[int]] = []          # word indices per action
-    for word, tag in enumerate(segment_tag):
-        starts_new = tag == 1 or (tag == 2 and (not actions or actions[-1][-1] != word - 1))
-        if starts_new:
-            actions.append([word])
-        elif tag == 2:
-            actions[-1].append(word)
+    # Word indices per action.
+    actions = [list(range(first, last + 1)) for first, last in _runs(segment_tag)]
     word_intents = intents[starts]
     forced: Dict[int, float] = {}          # first word of a stop action read by the detector
     if safety_intent is not None:
@@ -542,9 +560,9 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
     for index, words in enumerate(actions):
         start, end = char_span(words[0], words[-1])
         intent, confidence = '', 1.0
-        if index > 0 and words[0] in forced:           # the first is the label's
+        if words[0] in forced:
             intent, confidence = scheme.intents[safety_intent], forced[words[0]]
-        elif index > 0:
+        else:
             mean = intents[starts[words[0]]:ends[words[-1]]].mean(axis=0)  # words run on
             mean = scheme.fit_to_roles(mean, action_args[index])
             best = int(mean.argmax())
@@ -552,7 +570,31 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
         drafts.append(DraftAction(intent, confidence,
                                   min(segment_p[w] for w in words),
                                   tuple(action_args[index]), start, end))
-    return DraftParse(tuple(drafts), scheme)
+    kept = _without_bare_requests(drafts, scheme)
+    dropped = drafts[:len(drafts) - len(kept)]
+    # The first action's intent is the label's (``DraftParse.finish``).
+    kept[0] = replace(kept[0], intent='', intent_confidence=1.0)
+    return DraftParse(tuple(kept), scheme, min(
+        [1.0] + [min(draft.intent_confidence, draft.segment_confidence) for draft in dropped]))
+
+
+def _without_bare_requests(drafts: List[DraftAction], scheme: TagScheme) -> List[DraftAction]:
+    """
+    Drop leading actions with no argument whose intent always had one in training.
+
+    A request form the corpus never showed (``do me a favor and | get yourself to the exit``)
+    can be tagged an action of its own, read as the task its words suggest (``bring``); a
+    ``bring`` with nothing to bring, before the task, is no task. Its words then stay outside
+    every action, as known request forms do. Which intents always take an argument comes from
+    the training set (``TagScheme.always_has_arguments``: ``bring``, ``navigate``, ``pick`` ...;
+    not ``greet`` or ``stop``). Only in front, and never the last action: a bare action after
+    a task is one whose argument was missed or unsaid (``... and come back``).
+    """
+    first = 0
+    while (first < len(drafts) - 1 and not drafts[first].arguments
+           and scheme.always_has_arguments(drafts[first].intent)):
+        first += 1
+    return drafts[first:]
 
 
 def split_safety(actions: List[List[int]], safe_words: Sequence[bool],
