@@ -355,6 +355,17 @@ def test_a_leading_bare_action_of_an_intent_that_always_had_arguments_is_dropped
     assert [(a.role, a.value) for a in parse.actions[-1].arguments] == [('destination', 'hall')]
 
 
+def test_a_bare_action_in_front_that_may_be_a_stop_is_kept():
+    view, seg, role, intent = tags_for(*DO_ME_A_FAVOR)
+    intent[:4] = 0.0
+    intent[:4, INTENTS.index('bring')] = 0.7
+    intent[:4, INTENTS.index('stop')] = 0.3
+    scheme = TagScheme(INTENTS, intent_signatures=TRAINED_SIGNATURES)
+    sentence = sentence_distribution(bring=0.5, navigate=0.4)
+    _, parse = read_structured_exit(view, sentence, seg, role, intent, scheme, INTENTS, 4)
+    assert [action.intent for action in parse.actions] == ['bring', 'navigate']
+
+
 def test_a_bare_action_after_a_task_or_alone_is_kept():
     """`... and come back` lost no task: only request forms in front are dropped."""
     scheme = TagScheme(INTENTS, intent_signatures=TRAINED_SIGNATURES)
