@@ -182,6 +182,18 @@ def test_no_reply_within_the_deadline_answers_locally_once_and_discards_the_late
     assert len(harness.results) == 4
 
 
+def test_a_reply_that_comes_just_after_the_deadline_is_discarded():
+    """Even when it is in before the waiting thread looks: one local answer, no late one."""
+    harness = EdgeHarness(deadline_ms=150)
+    harness.answer('go to the kitchen')
+    harness.transport.rtt_s = 0.1517
+    result = harness.answer('go to the kitchen')
+    assert result.configuration.executed_on == EXECUTED_ON_ROBOT
+    assert 'after the deadline (152 ms >= 150 ms' in result.reason
+    assert harness.edge.link.counts['edge_late_discarded'] == 1
+    assert len(harness.results) == 2
+
+
 def test_a_round_trip_beyond_the_deadline_moves_commands_to_the_robot():
     harness = EdgeHarness(deadline_ms=150)
     harness.answer('go to the kitchen')

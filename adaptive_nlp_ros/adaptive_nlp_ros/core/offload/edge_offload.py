@@ -163,6 +163,12 @@ class EdgeOffload:
                                f'({why}): on the robot', radio_mj)
         rtt_ms = box['rtt_ms']
         self._seen(reply)
+        if rtt_ms >= request.deadline_ms:
+            # Came while the wait was timing out, before this thread took the lock: late all
+            # the same (a two-host test saw one accepted at 151.7 ms against 150).
+            link.late(rtt_ms)
+            return self._local(f'the reply came after the deadline ({rtt_ms:.0f} ms >= '
+                               f'{request.deadline_ms} ms, {why}): on the robot', radio_mj)
         if reply.status == STATUS_ANSWERED:
             link.answered(rtt_ms, self._server_wait_ms(reply))
             link.count('edge_answered')
