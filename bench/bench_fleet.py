@@ -239,26 +239,34 @@ def _closed_loop(rclpy, context, executor, size: int, duration_s: float) -> List
         node.destroy_node()
 
 
-def _set_max_batch(rclpy, context, executor, max_batch: int) -> None:
-    """Set the running server's ``max_batch`` (it applies from the next batch)."""
-    from rclpy.parameter import Parameter
-    from rclpy.parameter_client import AsyncParameterClient
-    node = rclpy.create_node('capacity_bench_parameters', context=context)
-    executor.add_node(node)
-    try:
-        client = AsyncParameterClient(node, '/edge/expert_server')
-        if not client.wait_for_services(timeout_sec=30.0):
+class _ServerSettings:
+    """A parameter client of the running expert server, made once for the whole measurement."""
+
+    def __init__(self, rclpy, context, executor) -> None:
+        from rclpy.parameter_client import AsyncParameterClient
+        self._executor = executor
+        self._node = rclpy.create_node('capacity_bench_parameters', context=context)
+        executor.add_node(self._node)
+        self._client = AsyncParameterClient(self._node, '/edge/expert_server')
+        if not self._client.wait_for_services(timeout_sec=30.0):
+            self.destroy()
             raise RuntimeError("the expert server's parameter services did not appear")
-        future = client.set_parameters([Parameter('max_batch', value=max_batch)])
+
+    def set_max_batch(self, max_batch: int) -> None:
+        """Set the server's ``max_batch`` (it applies from the next batch)."""
+        from rclpy.parameter import Parameter
+        future = self._client.set_parameters([Parameter('max_batch', value=max_batch)])
         deadline = time.monotonic() + 10.0
         while not future.done() and time.monotonic() < deadline:
             time.sleep(0.01)
         done = future.done()
         if not done or not all(result.successful for result in future.result().results):
             raise RuntimeError(f'could not set max_batch {max_batch} on the expert server')
-    finally:
-        executor.remove_node(node)
-        node.destroy_node()
+
+    def destroy(self) -> None:
+        """Remove the client's node."""
+        self._executor.remove_node(self._node)
+        self._node.destroy_node()
 
 
 def _server_capacity(rclpy, context, executor, rounds: int,
@@ -271,13 +279,18 @@ def _server_capacity(rclpy, context, executor, rounds: int,
     setting's rounds are pooled.
     """
     pooled: Dict[str, Dict[str, List[tuple]]] = {'16': {}, '1': {}}
-    for size in FLEET_SIZES:
-        for _ in range(rounds):
-            for max_batch in (16, 1):
-                print(f'  server capacity: max_batch {max_batch}, {size} client(s)', flush=True)
-                _set_max_batch(rclpy, context, executor, max_batch)
-                pooled[str(max_batch)].setdefault(str(size), []).extend(
-                    _closed_loop(rclpy, context, executor, size, round_s))
+    settings = _ServerSettings(rclpy, context, executor)
+    try:
+        for size in FLEET_SIZES:
+            for _ in range(rounds):
+                for max_batch in (16, 1):
+                    print(f'  server capacity: max_batch {max_batch}, {size} client(s)',
+                          flush=True)
+                    settings.set_max_batch(max_batch)
+                    pooled[str(max_batch)].setdefault(str(size), []).extend(
+                        _closed_loop(rclpy, context, executor, size, round_s))
+    finally:
+        settings.destroy()
     figures: Dict[str, Dict[str, Dict[str, object]]] = {}
     for max_batch, by_size in pooled.items():
         for size, replies in by_size.items():

@@ -441,17 +441,6 @@ def segment_bound(view: TokenView, segment: np.ndarray) -> float:
     return float(inside.min()) if len(inside) else 1.0
 
 
-def _runs(segment_tags: Sequence[int]) -> List[Tuple[int, int]]:
-    """Return the (first, last) words of each action the segment tags make (as decoded)."""
-    runs: List[Tuple[int, int]] = []
-    for word, tag in enumerate(segment_tags):
-        if tag == 1 or (tag == 2 and (not runs or runs[-1][1] != word - 1)):
-            runs.append((word, word))
-        elif tag == 2:
-            runs[-1] = (runs[-1][0], word)
-    return runs
-
-
 def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, intents: np.ndarray,
                   scheme: TagScheme, safety_intent: Optional[int] = None,
                   stop_probability: Optional[Callable[[str], float]] = None
@@ -475,8 +464,13 @@ def draft_actions(view: TokenView, segment: np.ndarray, roles: np.ndarray, inten
     segment_p = segment[starts, segment_tag].tolist()
     segment_tag, role_tag, role_p_of = segment_tag.tolist(), role_tag.tolist(), role_p.tolist()
 
-    # Word indices per action.
-    actions = [list(range(first, last + 1)) for first, last in _runs(segment_tag)]
+    actions: List[List[int]] = []          # word indices per action
+    for word, tag in enumerate(segment_tag):
+        starts_new = tag == 1 or (tag == 2 and (not actions or actions[-1][-1] != word - 1))
+        if starts_new:
+            actions.append([word])
+        elif tag == 2:
+            actions[-1].append(word)
     word_intents = intents[starts]
     forced: Dict[int, float] = {}          # first word of a stop action read by the detector
     if safety_intent is not None:
